@@ -1,0 +1,93 @@
+//! The API's one error type: a single match gives (status, code); the body is always
+//! `{ "error": { "code", "message", "details" } }`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No token, a bad token, or an expired one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Absent, or someone else's (never 403: existence is not revealed).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A state conflict, with its code (ERR_PORT_001, ERR_RUN_ACTIVE …).
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
+    /// Invalid input with its code and HTTP status (400, 413, 422).
+    #[error("{message}")]
+    Invalid {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
+    /// Anything unexpected: logged once here, answered as "internal error".
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+impl ApiError {
+    /// A 422 for one invalid form field.
+    pub fn field(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Invalid {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            details: json!({ "field": field }),
+            message,
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::Invalid { status, code, .. } => (*status, code),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let (message, details) = match &self {
+            Self::Internal(e) => {
+                tracing::error!(error = ?e, "request failed");
+                ("internal error".to_owned(), Value::Null)
+            }
+            Self::Conflict { details, .. } | Self::Invalid { details, .. } => {
+                (self.to_string(), details.clone())
+            }
+            _ => (self.to_string(), Value::Null),
+        };
+        let mut response = (
+            status,
+            Json(json!({ "error": { "code": code, "message": message, "details": details } })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,43 @@
+//! Extractors: the authenticated user from a Bearer JWT.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sigmasight_shared::{auth, db};
+use uuid::Uuid;
+
+/// The caller, from `Authorization: Bearer <jwt>`; created in `users` on first sight.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: Uuid,
+    pub sub: String,
+    pub is_admin: bool,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| ApiError::Unauthorized("authorization must be a Bearer token".into()))?;
+        let claims = auth::verify_hs256(token.trim(), state.config.jwt_secret.expose())
+            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        let id = db::users::find_or_create(&state.db, &claims.sub).await?;
+        Ok(Self {
+            id,
+            sub: claims.sub,
+            is_admin: claims.admin,
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! `POST /api/v1/portfolios/{id}/calculate` and `GET …/batch-status/{run_id}`: the original
+//! frontend's calls, answered from the runs table.
+
+use crate::error::ApiError;
+use crate::extract::AuthUser;
+use crate::routes::status::readable_portfolio;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sigmasight_shared::db::{self, runs};
+use sigmasight_shared::queue;
+use uuid::Uuid;
+
+/// Portfolio run routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/portfolios/{id}/calculate", post(calculate))
+        .route(
+            "/api/v1/portfolios/{id}/batch-status/{run_id}",
+            get(batch_status),
+        )
+}
+
+/// 202 body of calculate.
+#[derive(Debug, Serialize)]
+pub struct CalculateResponse {
+    pub portfolio_id: Uuid,
+    pub batch_run_id: Uuid,
+    pub status: &'static str,
+    pub message: String,
+    pub poll_url: String,
+}
+
+/// Returns the active run, or starts one: the next attempt of a failed run, else a new run.
+async fn calculate(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<CalculateResponse>), ApiError> {
+    let portfolio = readable_portfolio(&state, &user, &id).await?;
+    let (run, message) = start_or_join(&state, portfolio.id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CalculateResponse {
+            portfolio_id: portfolio.id,
+            batch_run_id: run.id,
+            status: "started",
+            message,
+            poll_url: format!("/api/v1/onboarding/status/{}", portfolio.id),
+        }),
+    ))
+}
+
+async fn start_or_join(
+    state: &AppState,
+    portfolio_id: Uuid,
+) -> Result<(runs::Run, String), ApiError> {
+    if let Some(active) = runs::active_for_portfolio(&state.db, portfolio_id).await? {
+        return Ok((
+            active,
+            "A run is already in progress for this portfolio".into(),
+        ));
+    }
+    if let Some(latest) = runs::latest_for_portfolio(&state.db, portfolio_id).await? {
+        if latest.status == "failed" {
+            if let Some(reopened) = runs::reopen(&state.db, latest.id).await? {
+                return Ok((
+                    reopened,
+                    format!("Retrying the failed run as attempt {}", latest.attempt + 1),
+                ));
+            }
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    match queue::enqueue_onboarding(
+        &mut tx,
+        portfolio_id,
+        "onboarding",
+        state.config.max_attempts,
+    )
+    .await
+    {
+        Ok(run) => {
+            tx.commit().await?;
+            Ok((run, "Portfolio calculations started".into()))
+        }
+        // Two requests at once: the database let one in; answer with that one.
+        Err(e) if db::is_unique_violation(&e, runs::ONE_ACTIVE_PER_PORTFOLIO) => {
+            drop(tx);
+            let active = runs::active_for_portfolio(&state.db, portfolio_id)
+                .await?
+                .ok_or(ApiError::NotFound("run"))?;
+            Ok((
+                active,
+                "A run is already in progress for this portfolio".into(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Body of batch-status (the original frontend's `BatchStatusResponse`).
+#[derive(Debug, Serialize)]
+pub struct BatchStatusResponse {
+    pub status: &'static str,
+    pub batch_run_id: String,
+    pub portfolio_id: Uuid,
+    pub started_at: Option<DateTime<Utc>>,
+    pub triggered_by: String,
+    pub elapsed_seconds: f64,
+    /// Our own status name (queued, partial …) beside the frontend's four.
+    pub run_status: Option<String>,
+}
+
+/// Maps our statuses on the frontend's four: queued → running, partial → completed.
+fn frontend_status(status: &str) -> &'static str {
+    match status {
+        "queued" | "running" => "running",
+        "completed" | "partial" => "completed",
+        "failed" | "cancelled" => "failed",
+        _ => "idle",
+    }
+}
+
+async fn batch_status(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, run_id)): Path<(String, String)>,
+) -> Result<Json<BatchStatusResponse>, ApiError> {
+    let portfolio = readable_portfolio(&state, &user, &id).await?;
+    let run = match Uuid::parse_str(&run_id) {
+        Ok(rid) => runs::find(&state.db, rid)
+            .await?
+            .filter(|r| r.portfolio_id == Some(portfolio.id)),
+        Err(_) => None,
+    };
+    let Some(run) = run else {
+        return Ok(Json(BatchStatusResponse {
+            status: "idle",
+            batch_run_id: run_id,
+            portfolio_id: portfolio.id,
+            started_at: None,
+            triggered_by: String::new(),
+            elapsed_seconds: 0.0,
+            run_status: None,
+        }));
+    };
+    let end = run.finished_at.unwrap_or_else(Utc::now);
+    let elapsed = run
+        .started_at
+        .map(|s| (end - s).num_milliseconds().max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    Ok(Json(BatchStatusResponse {
+        status: frontend_status(&run.status),
+        batch_run_id: run.id.to_string(),
+        portfolio_id: portfolio.id,
+        started_at: run.started_at,
+        triggered_by: run.source.clone(),
+        elapsed_seconds: elapsed,
+        run_status: Some(run.status),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frontend_status;
+
+    #[test]
+    fn statuses_map_onto_the_frontend_four() {
+        assert_eq!(frontend_status("queued"), "running");
+        assert_eq!(frontend_status("partial"), "completed");
+        assert_eq!(frontend_status("cancelled"), "failed");
+        assert_eq!(frontend_status("weird"), "idle");
+    }
+}

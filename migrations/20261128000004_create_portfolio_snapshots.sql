@@ -1,0 +1,36 @@
+-- One snapshot per (portfolio, trading date), upserted by phase 3 (ANALYTICS §5).
+create table portfolio_snapshots (
+    portfolio_id            uuid not null references portfolios (id) on delete cascade,
+    snapshot_date           date not null,
+    total_value             numeric(24, 2) not null,
+    equity_balance          numeric(24, 2) not null,
+    daily_pnl               numeric(24, 2) not null,
+    daily_realized_pnl      numeric(24, 2) not null,
+    daily_return            double precision,
+    cumulative_pnl          numeric(24, 2) not null,
+    cumulative_return       double precision,
+    long_value              numeric(24, 2) not null,
+    short_value             numeric(24, 2) not null,
+    gross_exposure          numeric(24, 2) not null,
+    net_exposure            numeric(24, 2) not null,
+    cash_value              numeric(24, 2) not null,
+    num_positions           integer not null,
+    num_long                integer not null,
+    num_short               integer not null,
+    hhi                     double precision,
+    effective_num_positions double precision,
+    top_3_concentration     double precision,
+    top_10_concentration    double precision,
+    sector_exposure         jsonb not null default '{}',
+    -- the oldest price used, in trading days behind the snapshot date
+    max_price_staleness_days integer not null default 0,
+    -- filled by phase 6 for a run's final date
+    beta_calculated_90d     double precision,
+    beta_provider_1y        double precision,
+    realized_vol_21d        double precision,
+    realized_vol_63d        double precision,
+    expected_vol_21d        double precision,
+    run_id                  uuid,
+    updated_at              timestamptz not null default now(),
+    constraint portfolio_snapshots_pk primary key (portfolio_id, snapshot_date)
+);

@@ -1,0 +1,4 @@
+//! Pure analytics over slices and ndarray: no database, no HTTP, no runtime.
+
+pub mod options;
+pub mod snapshots;

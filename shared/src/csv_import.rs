@@ -1,0 +1,1784 @@
+//! CSV import of portfolio positions.
+//!
+//! [`parse_positions`] turns an uploaded CSV file into validated
+//! [`ParsedPosition`]s, or fails with a [`CsvError`]. It is all or nothing:
+//! file-level problems stop at the first one found (codes `ERR_CSV_001` to
+//! `ERR_CSV_007`), while row-level problems are all collected, for every row,
+//! and returned together as [`CsvError::Validation`] (codes `ERR_POS_001` to
+//! `ERR_POS_023`).
+//!
+//! The file is UTF-8 (an optional BOM is dropped), with LF or CRLF line
+//! endings. Lines whose trimmed text starts with `#` and blank lines are
+//! dropped before the CSV is read. The first remaining record is the header:
+//! column names are matched exactly (case-sensitive), in any order; the first
+//! four [`COLUMNS`] are required, the other eight may be left out. Rows are
+//! numbered as records after that clean-up, the header being row 1, so the
+//! first data row is row 2; a record whose values are all empty is skipped but
+//! still uses its number. Values are trimmed.
+//!
+//! [`template_csv`] returns a ready-to-fill example file.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chrono::{Days, NaiveDate, Utc};
+use csv::{ReaderBuilder, StringRecord, Trim};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::domain::{InvestmentClass, OptionType, PositionType};
+
+/// The largest accepted file, in bytes (10 MiB).
+pub const MAX_CSV_BYTES: usize = 10 * 1024 * 1024;
+
+/// Every column a file may have, in template order; the first four are required.
+pub const COLUMNS: [&str; 12] = [
+    "Symbol",
+    "Quantity",
+    "Entry Price Per Share",
+    "Entry Date",
+    "Investment Class",
+    "Investment Subtype",
+    "Underlying Symbol",
+    "Strike Price",
+    "Expiration Date",
+    "Option Type",
+    "Exit Date",
+    "Exit Price Per Share",
+];
+
+const REQUIRED_COLUMNS: usize = 4;
+
+// Indexes into `COLUMNS`.
+const SYMBOL: usize = 0;
+const QUANTITY: usize = 1;
+const ENTRY_PRICE: usize = 2;
+const ENTRY_DATE: usize = 3;
+const CLASS: usize = 4;
+const SUBTYPE: usize = 5;
+const UNDERLYING: usize = 6;
+const STRIKE: usize = 7;
+const EXPIRATION: usize = 8;
+const OPTION_TYPE: usize = 9;
+const EXIT_DATE: usize = 10;
+const EXIT_PRICE: usize = 11;
+
+/// The columns whose presence makes a row with a blank class an options row.
+const OPTION_COLUMNS: [usize; 4] = [UNDERLYING, STRIKE, EXPIRATION, OPTION_TYPE];
+
+const MAX_SYMBOL_CHARS: usize = 100;
+const MAX_QUANTITY_DECIMALS: usize = 6;
+const MAX_PRICE_DECIMALS: usize = 2;
+const MAX_AGE_DAYS: u64 = 36_500;
+
+const PUBLIC_SUBTYPES: &[&str] = &["STOCK", "ETF", "MUTUAL_FUND", "BOND", "CASH"];
+const OPTIONS_SUBTYPES: &[&str] = &["CALL", "PUT"];
+const PRIVATE_SUBTYPES: &[&str] = &[
+    "PRIVATE_EQUITY",
+    "VENTURE_CAPITAL",
+    "HEDGE_FUND",
+    "PRIVATE_REIT",
+    "REAL_ESTATE",
+    "CRYPTOCURRENCY",
+    "CRYPTO",
+    "ART",
+    "MONEY_MARKET",
+    "TREASURY_BILLS",
+    "CASH",
+    "COMMODITY",
+    "OTHER",
+];
+
+/// One validated position read from a CSV row.
+///
+/// Option fields (`underlying_symbol`, `strike_price`, `expiration_date`,
+/// `option_type`) are set for OPTIONS rows only; on other rows they are `None`
+/// whatever the file says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParsedPosition {
+    /// Row number in the file: the header is row 1, the first data row is row 2.
+    pub row: usize,
+    /// Symbol, upper case (an OPTIONS row's blank symbol becomes its underlying).
+    pub symbol: String,
+    /// Signed quantity; never zero, at most 6 decimal places.
+    pub quantity: Decimal,
+    /// Entry price per share; positive, at most 2 decimal places.
+    pub entry_price: Decimal,
+    /// Entry date, never in the future nor more than 36500 days old.
+    pub entry_date: NaiveDate,
+    /// Investment class (a blank class is OPTIONS or PUBLIC).
+    pub investment_class: InvestmentClass,
+    /// Investment subtype, upper case, defaulted when blank.
+    pub investment_subtype: String,
+    /// LONG/SHORT, or LC/LP/SC/SP for options.
+    pub position_type: PositionType,
+    /// Underlying symbol of an option, upper case.
+    pub underlying_symbol: Option<String>,
+    /// Strike price of an option.
+    pub strike_price: Option<Decimal>,
+    /// Expiration date of an option.
+    pub expiration_date: Option<NaiveDate>,
+    /// Call or put.
+    pub option_type: Option<OptionType>,
+    /// Exit date of a closed position.
+    pub exit_date: Option<NaiveDate>,
+    /// Exit price per share of a closed position.
+    pub exit_price: Option<Decimal>,
+}
+
+/// One problem found in one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowError {
+    /// Row number in the file (header = 1).
+    pub row: usize,
+    /// Name of the column at fault, as in [`COLUMNS`].
+    pub column: Option<String>,
+    /// The row's symbol as written, if it has one.
+    pub symbol: Option<String>,
+    /// Error code, `ERR_POS_001` to `ERR_POS_023`.
+    pub code: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+/// Why a file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// `ERR_CSV_001`: the file is larger than [`MAX_CSV_BYTES`].
+    #[error("the file is {size} bytes; the limit is {MAX_CSV_BYTES} bytes (10 MiB)")]
+    TooLarge {
+        /// Size of the file in bytes.
+        size: usize,
+    },
+    /// `ERR_CSV_002`: the file name does not end in `.csv`.
+    #[error("the file name {name:?} does not end in .csv")]
+    BadFileName {
+        /// The file name given.
+        name: String,
+    },
+    /// `ERR_CSV_003`: no bytes, or only blank and comment lines.
+    #[error("the file is empty")]
+    Empty,
+    /// `ERR_CSV_005`: the first row names none of the known columns.
+    #[error("the file has no header row; its first row must name the columns, starting with Symbol,Quantity,Entry Price Per Share,Entry Date")]
+    NoHeader,
+    /// `ERR_CSV_006`: not UTF-8, or not readable as CSV.
+    #[error("the file is not valid CSV: {message}")]
+    Malformed {
+        /// What could not be read.
+        message: String,
+    },
+    /// `ERR_CSV_004`: a required column is missing from the header.
+    #[error("the required column {column:?} is missing")]
+    MissingColumn {
+        /// The missing column.
+        column: String,
+    },
+    /// `ERR_CSV_007`: the header names a column that is not in [`COLUMNS`].
+    #[error("unknown column {column:?}; the allowed columns are: {}", COLUMNS.join(", "))]
+    UnknownColumn {
+        /// The unknown name, as written.
+        column: String,
+    },
+    /// `ERR_CSV_007`: the header names a column twice.
+    #[error("the column {column:?} appears more than once")]
+    RepeatedColumn {
+        /// The repeated column.
+        column: String,
+    },
+    /// `ERR_CSV_003`: a header but no data rows.
+    #[error("the file has a header but no data rows")]
+    NoDataRows,
+    /// `ERR_CSV_VALIDATION`: one or more rows are invalid; every problem, in row order.
+    #[error("{} problem(s) found in the file's rows", .0.len())]
+    Validation(Vec<RowError>),
+}
+
+impl CsvError {
+    /// The error code: `ERR_CSV_001` to `ERR_CSV_007`, or `ERR_CSV_VALIDATION`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "ERR_CSV_001",
+            Self::BadFileName { .. } => "ERR_CSV_002",
+            Self::Empty | Self::NoDataRows => "ERR_CSV_003",
+            Self::MissingColumn { .. } => "ERR_CSV_004",
+            Self::NoHeader => "ERR_CSV_005",
+            Self::Malformed { .. } => "ERR_CSV_006",
+            Self::UnknownColumn { .. } | Self::RepeatedColumn { .. } => "ERR_CSV_007",
+            Self::Validation(_) => "ERR_CSV_VALIDATION",
+        }
+    }
+
+    /// The HTTP status to answer with: 413 too large, 422 invalid rows, 400 otherwise.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::TooLarge { .. } => 413,
+            Self::Validation(_) => 422,
+            _ => 400,
+        }
+    }
+}
+
+/// Parses and validates a whole CSV file of positions.
+///
+/// `today` bounds the entry dates (see [`today_in_new_york`]). Returns every
+/// position, in row order, or an error; nothing partial is ever returned.
+pub fn parse_positions(
+    file_name: &str,
+    bytes: &[u8],
+    today: NaiveDate,
+) -> Result<Vec<ParsedPosition>, CsvError> {
+    check_file(file_name, bytes)?;
+    let text = decode(bytes)?;
+    let records = read_records(&strip_comments(text)?)?;
+    let (header, data) = records.split_first().ok_or(CsvError::Empty)?;
+    let columns = ColumnMap::from_header(header)?;
+    validate_rows(&columns, data, today)
+}
+
+/// Today's date in New York, the market's time zone.
+pub fn today_in_new_york() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+}
+
+/// An example file that imports as it is, with `#` lines explaining the columns.
+pub fn template_csv() -> &'static str {
+    TEMPLATE
+}
+
+const TEMPLATE: &str = "\
+# SigmaSight portfolio import template. Lines starting with # are ignored.
+# Required columns: Symbol, Quantity, Entry Price Per Share, Entry Date (YYYY-MM-DD).
+# Quantity: negative for a short position; at most 6 decimal places. Entry price: positive, at most 2 decimal places.
+# Investment Class: PUBLIC, OPTIONS or PRIVATE (blank: OPTIONS if an option column is filled, else PUBLIC).
+# Investment Subtype: PUBLIC: STOCK, ETF, MUTUAL_FUND, BOND, CASH (blank: STOCK); OPTIONS: CALL or PUT (blank: the option type);
+#   PRIVATE: PRIVATE_EQUITY, VENTURE_CAPITAL, HEDGE_FUND, PRIVATE_REIT, REAL_ESTATE, CRYPTOCURRENCY, CRYPTO, ART,
+#   MONEY_MARKET, TREASURY_BILLS, CASH, COMMODITY, OTHER (blank: OTHER).
+# Options need Underlying Symbol, Strike Price, Expiration Date (YYYY-MM-DD) and Option Type (CALL or PUT).
+# A closed position has Exit Date (not before Entry Date) and Exit Price Per Share (positive).
+# Replace the example rows below with your own positions.
+Symbol,Quantity,Entry Price Per Share,Entry Date,Investment Class,Investment Subtype,Underlying Symbol,Strike Price,Expiration Date,Option Type,Exit Date,Exit Price Per Share
+AAPL,100,185.50,2024-01-15,PUBLIC,STOCK,,,,,,
+SPY_C450_20240315,10,5.50,2024-02-01,OPTIONS,CALL,SPY,450.00,2024-03-15,CALL,,
+QQQ_P380_20240621,5,7.25,2024-03-01,OPTIONS,PUT,QQQ,380.00,2024-06-21,PUT,,
+VTI,50,235.10,2024-01-10,PUBLIC,ETF,,,,,,
+TSLA,-20,210.00,2024-02-15,PUBLIC,STOCK,,,,,,
+MSFT,25,380.00,2024-01-05,PUBLIC,STOCK,,,,,2024-04-01,420.00
+ACME_FUND_I,1,250000.00,2024-01-02,PRIVATE,PRIVATE_EQUITY,,,,,,
+";
+
+// ---------------------------------------------------------------------------
+// File level
+// ---------------------------------------------------------------------------
+
+fn check_file(file_name: &str, bytes: &[u8]) -> Result<(), CsvError> {
+    if bytes.len() > MAX_CSV_BYTES {
+        return Err(CsvError::TooLarge { size: bytes.len() });
+    }
+    if !file_name.to_ascii_lowercase().ends_with(".csv") {
+        return Err(CsvError::BadFileName {
+            name: file_name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn decode(bytes: &[u8]) -> Result<&str, CsvError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| CsvError::Malformed {
+        message: format!("the file is not UTF-8 text ({e})"),
+    })?;
+    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+}
+
+/// Drops comment and blank lines (outside quoted fields); fails on an unterminated quote.
+fn strip_comments(text: &str) -> Result<String, CsvError> {
+    let mut kept = String::with_capacity(text.len());
+    let mut in_quotes = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if !in_quotes && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        if line.matches('"').count() % 2 == 1 {
+            in_quotes = !in_quotes;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    if in_quotes {
+        return Err(CsvError::Malformed {
+            message: "a quoted field is never closed".to_string(),
+        });
+    }
+    if kept.is_empty() {
+        return Err(CsvError::Empty);
+    }
+    Ok(kept)
+}
+
+/// Reads every record, checking that each has as many fields as the header.
+fn read_records(text: &str) -> Result<Vec<StringRecord>, CsvError> {
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(Trim::All)
+        .from_reader(text.as_bytes());
+    let mut records: Vec<StringRecord> = Vec::new();
+    for result in reader.records() {
+        let record = result.map_err(|e| CsvError::Malformed {
+            message: e.to_string(),
+        })?;
+        if let Some(header) = records.first() {
+            check_width(records.len() + 1, &record, header.len())?;
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+fn check_width(row: usize, record: &StringRecord, width: usize) -> Result<(), CsvError> {
+    if record.len() == width {
+        return Ok(());
+    }
+    Err(CsvError::Malformed {
+        message: format!(
+            "row {row} has {} fields but the header has {width}",
+            record.len()
+        ),
+    })
+}
+
+/// Where each known column sits in the file, if it is there.
+struct ColumnMap {
+    positions: [Option<usize>; COLUMNS.len()],
+}
+
+impl ColumnMap {
+    fn from_header(header: &StringRecord) -> Result<Self, CsvError> {
+        let looks_like_header = header
+            .iter()
+            .any(|name| COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(name)));
+        if !looks_like_header {
+            return Err(CsvError::NoHeader);
+        }
+        let mut positions = [None; COLUMNS.len()];
+        for (position, name) in header.iter().enumerate() {
+            let column =
+                COLUMNS
+                    .iter()
+                    .position(|c| *c == name)
+                    .ok_or_else(|| CsvError::UnknownColumn {
+                        column: name.to_string(),
+                    })?;
+            if positions[column].replace(position).is_some() {
+                return Err(CsvError::RepeatedColumn {
+                    column: name.to_string(),
+                });
+            }
+        }
+        let missing = (0..REQUIRED_COLUMNS).find(|&c| positions[c].is_none());
+        match missing {
+            Some(c) => Err(CsvError::MissingColumn {
+                column: COLUMNS[c].to_string(),
+            }),
+            None => Ok(Self { positions }),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rows
+// ---------------------------------------------------------------------------
+
+/// One data record seen through the column map; absent columns read as "".
+struct Row<'a> {
+    columns: &'a ColumnMap,
+    record: &'a StringRecord,
+}
+
+impl Row<'_> {
+    fn get(&self, column: usize) -> &str {
+        self.columns.positions[column]
+            .and_then(|p| self.record.get(p))
+            .unwrap_or("")
+    }
+
+    fn has(&self, column: usize) -> bool {
+        !self.get(column).is_empty()
+    }
+}
+
+/// Collects the problems of one row.
+struct RowCheck {
+    row: usize,
+    symbol: Option<String>,
+    errors: Vec<RowError>,
+}
+
+impl RowCheck {
+    fn fail(&mut self, column: usize, code: &'static str, message: impl Into<String>) {
+        self.errors.push(RowError {
+            row: self.row,
+            column: Some(COLUMNS[column].to_string()),
+            symbol: self.symbol.clone(),
+            code,
+            message: message.into(),
+        });
+    }
+}
+
+fn validate_rows(
+    columns: &ColumnMap,
+    data: &[StringRecord],
+    today: NaiveDate,
+) -> Result<Vec<ParsedPosition>, CsvError> {
+    let mut positions = Vec::new();
+    let mut errors = Vec::new();
+    let mut first_seen: HashMap<(String, NaiveDate), usize> = HashMap::new();
+    let mut any_data = false;
+    for (index, record) in data.iter().enumerate() {
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        any_data = true;
+        let row = Row { columns, record };
+        let mut check = RowCheck {
+            row: index + 2,
+            symbol: None,
+            errors: Vec::new(),
+        };
+        let position = validate_row(&row, today, &mut check, &mut first_seen);
+        errors.append(&mut check.errors);
+        positions.extend(position);
+    }
+    if !any_data {
+        return Err(CsvError::NoDataRows);
+    }
+    if !errors.is_empty() {
+        return Err(CsvError::Validation(errors));
+    }
+    Ok(positions)
+}
+
+/// The fields of an options row; each is `None` when missing or invalid.
+#[derive(Default)]
+struct OptionFields {
+    underlying: Option<String>,
+    strike: Option<Decimal>,
+    expiration: Option<NaiveDate>,
+    option_type: Option<OptionType>,
+}
+
+fn validate_row(
+    row: &Row,
+    today: NaiveDate,
+    check: &mut RowCheck,
+    first_seen: &mut HashMap<(String, NaiveDate), usize>,
+) -> Option<ParsedPosition> {
+    let class = classify(row);
+    let symbol_text = effective_symbol(row, class);
+    check.symbol = (!symbol_text.is_empty()).then(|| symbol_text.to_string());
+
+    let symbol = check_symbol(symbol_text, check);
+    let quantity = check_quantity(row.get(QUANTITY), check);
+    let entry_price = check_entry_price(row.get(ENTRY_PRICE), check);
+    let entry_date = check_entry_date(row.get(ENTRY_DATE), today, check);
+    let options = match class {
+        Some(InvestmentClass::Options) => check_options(row, entry_date, check),
+        Some(_) => OptionFields::default(),
+        None => {
+            check.fail(CLASS, "ERR_POS_016", unknown_class(row.get(CLASS)));
+            OptionFields::default()
+        }
+    };
+    let subtype = class.and_then(|c| check_subtype(row.get(SUBTYPE), c, &options, check));
+    let exit_date = check_exit_date(row.get(EXIT_DATE), entry_date, check);
+    let exit_price = check_exit_price(row.get(EXIT_PRICE), check);
+    check.errors.sort_by_key(column_rank);
+    check_duplicate(symbol.as_deref(), entry_date, check, first_seen);
+
+    let (Some(symbol), Some(quantity), Some(entry_price), Some(entry_date)) =
+        (symbol, quantity, entry_price, entry_date)
+    else {
+        return None;
+    };
+    let (Some(investment_class), Some(investment_subtype)) = (class, subtype) else {
+        return None;
+    };
+    if !check.errors.is_empty() {
+        return None;
+    }
+    Some(ParsedPosition {
+        row: check.row,
+        symbol,
+        quantity,
+        entry_price,
+        entry_date,
+        investment_class,
+        investment_subtype,
+        position_type: PositionType::from_parts(options.option_type, quantity > Decimal::ZERO),
+        underlying_symbol: options.underlying,
+        strike_price: options.strike,
+        expiration_date: options.expiration,
+        option_type: options.option_type,
+        exit_date,
+        exit_price,
+    })
+}
+
+fn column_rank(error: &RowError) -> usize {
+    error
+        .column
+        .as_deref()
+        .and_then(|name| COLUMNS.iter().position(|c| *c == name))
+        .unwrap_or(COLUMNS.len())
+}
+
+/// The row's class; a blank class is OPTIONS when an option column is filled.
+/// `None` for an unknown class name.
+fn classify(row: &Row) -> Option<InvestmentClass> {
+    let raw = row.get(CLASS);
+    if !raw.is_empty() {
+        return InvestmentClass::parse(raw);
+    }
+    if OPTION_COLUMNS.iter().any(|&c| row.has(c)) {
+        Some(InvestmentClass::Options)
+    } else {
+        Some(InvestmentClass::Public)
+    }
+}
+
+/// The symbol as written, or for an options row with a blank symbol, its underlying.
+fn effective_symbol<'a>(row: &'a Row, class: Option<InvestmentClass>) -> &'a str {
+    let symbol = row.get(SYMBOL);
+    if symbol.is_empty() && class == Some(InvestmentClass::Options) {
+        return row.get(UNDERLYING);
+    }
+    symbol
+}
+
+fn unknown_class(raw: &str) -> String {
+    format!("Investment Class {raw:?} is not one of PUBLIC, OPTIONS, PRIVATE")
+}
+
+// ---------------------------------------------------------------------------
+// Field checks
+// ---------------------------------------------------------------------------
+
+fn check_symbol(raw: &str, check: &mut RowCheck) -> Option<String> {
+    if raw.is_empty() {
+        check.fail(SYMBOL, "ERR_POS_001", "Symbol is required");
+        return None;
+    }
+    let mut valid = true;
+    let length = raw.chars().count();
+    if length > MAX_SYMBOL_CHARS {
+        let message =
+            format!("Symbol is {length} characters long; the limit is {MAX_SYMBOL_CHARS}");
+        check.fail(SYMBOL, "ERR_POS_002", message);
+        valid = false;
+    }
+    if !is_symbol_text(raw) {
+        let message = format!("Symbol {raw:?} may only contain letters, digits, '.', '_' and '-'");
+        check.fail(SYMBOL, "ERR_POS_003", message);
+        valid = false;
+    }
+    valid.then(|| raw.to_ascii_uppercase())
+}
+
+fn is_symbol_text(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn check_quantity(raw: &str, check: &mut RowCheck) -> Option<Decimal> {
+    let value = match read_number(raw) {
+        Number::Missing => {
+            check.fail(QUANTITY, "ERR_POS_004", "Quantity is required");
+            return None;
+        }
+        Number::Invalid => {
+            check.fail(QUANTITY, "ERR_POS_005", not_a_number("Quantity", raw));
+            return None;
+        }
+        Number::Value(value) => value,
+    };
+    let mut valid = true;
+    if value.is_zero() {
+        check.fail(QUANTITY, "ERR_POS_006", "Quantity must not be zero");
+        valid = false;
+    }
+    if decimal_places(raw) > MAX_QUANTITY_DECIMALS {
+        check.fail(
+            QUANTITY,
+            "ERR_POS_007",
+            too_precise("Quantity", raw, MAX_QUANTITY_DECIMALS),
+        );
+        valid = false;
+    }
+    valid.then_some(value)
+}
+
+fn check_entry_price(raw: &str, check: &mut RowCheck) -> Option<Decimal> {
+    let name = COLUMNS[ENTRY_PRICE];
+    let value = match read_number(raw) {
+        Number::Missing => {
+            check.fail(ENTRY_PRICE, "ERR_POS_008", format!("{name} is required"));
+            return None;
+        }
+        Number::Invalid => {
+            check.fail(ENTRY_PRICE, "ERR_POS_009", not_a_number(name, raw));
+            return None;
+        }
+        Number::Value(value) => value,
+    };
+    let mut valid = true;
+    if value <= Decimal::ZERO {
+        check.fail(
+            ENTRY_PRICE,
+            "ERR_POS_010",
+            format!("{name} must be greater than zero, not {raw}"),
+        );
+        valid = false;
+    }
+    if decimal_places(raw) > MAX_PRICE_DECIMALS {
+        check.fail(
+            ENTRY_PRICE,
+            "ERR_POS_011",
+            too_precise(name, raw, MAX_PRICE_DECIMALS),
+        );
+        valid = false;
+    }
+    valid.then_some(value)
+}
+
+fn check_entry_date(raw: &str, today: NaiveDate, check: &mut RowCheck) -> Option<NaiveDate> {
+    if raw.is_empty() {
+        check.fail(ENTRY_DATE, "ERR_POS_012", "Entry Date is required");
+        return None;
+    }
+    let Some(date) = parse_date(raw) else {
+        check.fail(ENTRY_DATE, "ERR_POS_013", bad_date("Entry Date", raw));
+        return None;
+    };
+    if date > today {
+        let message = format!("Entry Date {date} is in the future (today is {today})");
+        check.fail(ENTRY_DATE, "ERR_POS_014", message);
+        return None;
+    }
+    let oldest = today.checked_sub_days(Days::new(MAX_AGE_DAYS));
+    if oldest.is_some_and(|oldest| date < oldest) {
+        let message = format!("Entry Date {date} is more than {MAX_AGE_DAYS} days (100 years) ago");
+        check.fail(ENTRY_DATE, "ERR_POS_015", message);
+        return None;
+    }
+    Some(date)
+}
+
+/// Checks the subtype against the class; a blank subtype gets the class default.
+fn check_subtype(
+    raw: &str,
+    class: InvestmentClass,
+    options: &OptionFields,
+    check: &mut RowCheck,
+) -> Option<String> {
+    let subtype = raw.to_ascii_uppercase();
+    let implied = options.option_type.map(|t| t.as_str());
+    if subtype.is_empty() {
+        return match class {
+            InvestmentClass::Public => Some("STOCK".to_string()),
+            InvestmentClass::Private => Some("OTHER".to_string()),
+            InvestmentClass::Options => implied.map(str::to_string),
+        };
+    }
+    let allowed = match class {
+        InvestmentClass::Public => PUBLIC_SUBTYPES,
+        InvestmentClass::Options => OPTIONS_SUBTYPES,
+        InvestmentClass::Private => PRIVATE_SUBTYPES,
+    };
+    if !allowed.contains(&subtype.as_str()) {
+        let message = format!(
+            "Investment Subtype {raw:?} is not valid for {class}; use one of {}",
+            allowed.join(", ")
+        );
+        check.fail(SUBTYPE, "ERR_POS_017", message);
+        return None;
+    }
+    if let Some(implied) = implied.filter(|t| *t != subtype) {
+        let message = format!("Investment Subtype {raw:?} contradicts Option Type {implied}");
+        check.fail(SUBTYPE, "ERR_POS_017", message);
+        return None;
+    }
+    Some(subtype)
+}
+
+fn check_options(row: &Row, entry_date: Option<NaiveDate>, check: &mut RowCheck) -> OptionFields {
+    OptionFields {
+        underlying: check_underlying(row.get(UNDERLYING), check),
+        strike: check_strike(row.get(STRIKE), check),
+        expiration: check_expiration(row.get(EXPIRATION), entry_date, check),
+        option_type: check_option_type(row.get(OPTION_TYPE), check),
+    }
+}
+
+fn check_underlying(raw: &str, check: &mut RowCheck) -> Option<String> {
+    if raw.is_empty() {
+        check.fail(
+            UNDERLYING,
+            "ERR_POS_019",
+            "an option needs an Underlying Symbol",
+        );
+        return None;
+    }
+    Some(raw.to_ascii_uppercase())
+}
+
+fn check_strike(raw: &str, check: &mut RowCheck) -> Option<Decimal> {
+    let problem = match read_number(raw) {
+        Number::Value(value) if value > Decimal::ZERO => return Some(value),
+        Number::Value(_) => format!("Strike Price must be greater than zero, not {raw}"),
+        Number::Missing => "an option needs a Strike Price".to_string(),
+        Number::Invalid => not_a_number("Strike Price", raw),
+    };
+    check.fail(STRIKE, "ERR_POS_020", problem);
+    None
+}
+
+fn check_expiration(
+    raw: &str,
+    entry_date: Option<NaiveDate>,
+    check: &mut RowCheck,
+) -> Option<NaiveDate> {
+    let problem = match parse_date(raw) {
+        Some(date) => match entry_date {
+            Some(entry) if date < entry => {
+                format!("Expiration Date {date} is before the Entry Date {entry}")
+            }
+            _ => return Some(date),
+        },
+        None if raw.is_empty() => "an option needs an Expiration Date".to_string(),
+        None => bad_date("Expiration Date", raw),
+    };
+    check.fail(EXPIRATION, "ERR_POS_021", problem);
+    None
+}
+
+fn check_option_type(raw: &str, check: &mut RowCheck) -> Option<OptionType> {
+    let parsed = OptionType::parse(raw);
+    if parsed.is_none() {
+        let message = if raw.is_empty() {
+            "an option needs an Option Type (CALL or PUT)".to_string()
+        } else {
+            format!("Option Type {raw:?} is not CALL or PUT")
+        };
+        check.fail(OPTION_TYPE, "ERR_POS_022", message);
+    }
+    parsed
+}
+
+fn check_exit_date(
+    raw: &str,
+    entry_date: Option<NaiveDate>,
+    check: &mut RowCheck,
+) -> Option<NaiveDate> {
+    if raw.is_empty() {
+        return None;
+    }
+    let Some(date) = parse_date(raw) else {
+        check.fail(EXIT_DATE, "ERR_POS_013", bad_date("Exit Date", raw));
+        return None;
+    };
+    if let Some(entry) = entry_date.filter(|entry| date < *entry) {
+        let message = format!("Exit Date {date} is before the Entry Date {entry}");
+        check.fail(EXIT_DATE, "ERR_POS_018", message);
+        return None;
+    }
+    Some(date)
+}
+
+fn check_exit_price(raw: &str, check: &mut RowCheck) -> Option<Decimal> {
+    match read_number(raw) {
+        Number::Missing => None,
+        Number::Value(value) if value > Decimal::ZERO => Some(value),
+        _ => {
+            let message =
+                format!("Exit Price Per Share must be a number greater than zero, not {raw:?}");
+            check.fail(EXIT_PRICE, "ERR_POS_018", message);
+            None
+        }
+    }
+}
+
+/// Flags a (symbol, entry date) pair already seen in an earlier row.
+fn check_duplicate(
+    symbol: Option<&str>,
+    entry_date: Option<NaiveDate>,
+    check: &mut RowCheck,
+    first_seen: &mut HashMap<(String, NaiveDate), usize>,
+) {
+    let (Some(symbol), Some(date)) = (symbol, entry_date) else {
+        return;
+    };
+    let first = *first_seen
+        .entry((symbol.to_string(), date))
+        .or_insert(check.row);
+    if first != check.row {
+        let message = format!("{symbol} with Entry Date {date} repeats row {first}");
+        check.fail(SYMBOL, "ERR_POS_023", message);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------
+
+enum Number {
+    Missing,
+    Invalid,
+    Value(Decimal),
+}
+
+/// Reads plain decimal notation: optional sign, digits, optional fraction.
+/// No exponents, separators or spaces.
+fn read_number(raw: &str) -> Number {
+    if raw.is_empty() {
+        return Number::Missing;
+    }
+    if !is_plain_decimal(raw) {
+        return Number::Invalid;
+    }
+    match Decimal::from_str(raw) {
+        Ok(value) => Number::Value(value),
+        Err(_) => Number::Invalid,
+    }
+}
+
+fn is_plain_decimal(raw: &str) -> bool {
+    let unsigned = raw.strip_prefix(['+', '-']).unwrap_or(raw);
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    !(whole.is_empty() && fraction.is_empty()) && all_digits(whole) && all_digits(fraction)
+}
+
+/// Decimal places as written, trailing zeros ignored: `1.500` has 1.
+fn decimal_places(raw: &str) -> usize {
+    raw.split_once('.')
+        .map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len())
+}
+
+/// Parses exactly `YYYY-MM-DD`.
+fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let bytes = raw.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
+        return None;
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()
+}
+
+fn not_a_number(name: &str, raw: &str) -> String {
+    format!("{name} {raw:?} is not a number")
+}
+
+fn too_precise(name: &str, raw: &str, places: usize) -> String {
+    format!("{name} {raw} has more than {places} decimal places")
+}
+
+fn bad_date(name: &str, raw: &str) -> String {
+    format!("{name} {raw:?} is not a date in the form YYYY-MM-DD")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HEADER: &str = "Symbol,Quantity,Entry Price Per Share,Entry Date,Investment Class,Investment Subtype,Underlying Symbol,Strike Price,Expiration Date,Option Type,Exit Date,Exit Price Per Share";
+    const STOCK: [&str; 12] = [
+        "AAPL",
+        "10",
+        "150.00",
+        "2024-01-15",
+        "PUBLIC",
+        "STOCK",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ];
+    const CALL: [&str; 12] = [
+        "SPY_C450",
+        "2",
+        "5.50",
+        "2024-02-01",
+        "OPTIONS",
+        "CALL",
+        "SPY",
+        "450",
+        "2024-03-15",
+        "CALL",
+        "",
+        "",
+    ];
+
+    fn today() -> NaiveDate {
+        date("2025-06-30")
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    /// A row from a base with some columns replaced.
+    fn row(base: [&str; 12], changes: &[(usize, &str)]) -> String {
+        let mut fields = base;
+        for &(column, value) in changes {
+            fields[column] = value;
+        }
+        fields.join(",")
+    }
+
+    fn file(rows: &[String]) -> String {
+        format!("{HEADER}\n{}\n", rows.join("\n"))
+    }
+
+    fn parse_text(text: &str) -> Result<Vec<ParsedPosition>, CsvError> {
+        parse_positions("portfolio.csv", text.as_bytes(), today())
+    }
+
+    fn parse_rows(rows: &[String]) -> Result<Vec<ParsedPosition>, CsvError> {
+        parse_text(&file(rows))
+    }
+
+    fn row_errors(rows: &[String]) -> Vec<RowError> {
+        match parse_rows(rows) {
+            Err(CsvError::Validation(errors)) => errors,
+            other => panic!("expected validation errors, got {other:?}"),
+        }
+    }
+
+    /// Asserts that a single data row yields exactly one error, with this code and column.
+    fn assert_row_error(changed: String, code: &str, column: &str) -> RowError {
+        let errors = row_errors(&[changed]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let error = errors[0].clone();
+        assert_eq!(error.code, code, "{error:?}");
+        assert_eq!(error.row, 2);
+        assert_eq!(error.column.as_deref(), Some(column));
+        assert!(!error.message.is_empty());
+        error
+    }
+
+    fn assert_file_error(result: Result<Vec<ParsedPosition>, CsvError>, code: &str) -> CsvError {
+        let error = result.expect_err("expected a file error");
+        assert_eq!(error.code(), code, "{error:?}");
+        assert_eq!(error.http_status(), 400);
+        error
+    }
+
+    fn one(rows: &[String]) -> ParsedPosition {
+        let mut positions = parse_rows(rows).unwrap();
+        assert_eq!(positions.len(), 1);
+        positions.remove(0)
+    }
+
+    // --- file level -------------------------------------------------------
+
+    #[test]
+    fn err_csv_001_file_too_large() {
+        let bytes = vec![b' '; MAX_CSV_BYTES + 1];
+        let error = parse_positions("big.csv", &bytes, today()).unwrap_err();
+        assert!(matches!(error, CsvError::TooLarge { size } if size == MAX_CSV_BYTES + 1));
+        assert_eq!(error.code(), "ERR_CSV_001");
+        assert_eq!(error.http_status(), 413);
+    }
+
+    #[test]
+    fn a_file_of_exactly_the_limit_is_not_too_large() {
+        let bytes = vec![b' '; MAX_CSV_BYTES];
+        let error = parse_positions("big.csv", &bytes, today()).unwrap_err();
+        assert_eq!(error.code(), "ERR_CSV_003");
+    }
+
+    #[test]
+    fn err_csv_002_file_name_must_end_in_csv() {
+        let text = file(&[row(STOCK, &[])]);
+        for name in ["portfolio.txt", "portfolio", "portfolio.csv.xlsx", "csv"] {
+            let error = parse_positions(name, text.as_bytes(), today()).unwrap_err();
+            assert!(matches!(&error, CsvError::BadFileName { name: n } if n == name));
+            assert_eq!(error.code(), "ERR_CSV_002");
+            assert_eq!(error.http_status(), 400);
+        }
+        assert!(parse_positions("PORTFOLIO.CSV", text.as_bytes(), today()).is_ok());
+        assert!(parse_positions("p.Csv", text.as_bytes(), today()).is_ok());
+    }
+
+    #[test]
+    fn err_csv_003_empty_file() {
+        for text in [
+            "",
+            "   \n\r\n  ",
+            "# just a comment\n  # another\n\n",
+            "\u{feff}",
+        ] {
+            let error = assert_file_error(parse_text(text), "ERR_CSV_003");
+            assert!(matches!(error, CsvError::Empty), "{text:?}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn err_csv_003_header_without_data_rows() {
+        let blank = ",".repeat(11);
+        for text in [
+            format!("{HEADER}\n"),
+            format!("{HEADER}\n{blank}\n# note\n{blank}\n"),
+        ] {
+            let error = assert_file_error(parse_text(&text), "ERR_CSV_003");
+            assert!(matches!(error, CsvError::NoDataRows), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn err_csv_004_required_column_missing() {
+        let text = "Symbol,Quantity,Entry Price Per Share\nAAPL,1,2\n";
+        let error = assert_file_error(parse_text(text), "ERR_CSV_004");
+        assert!(matches!(&error, CsvError::MissingColumn { column } if column == "Entry Date"));
+        assert!(error.to_string().contains("Entry Date"));
+        let text = "Quantity,Entry Price Per Share,Entry Date\n1,2,2024-01-01\n";
+        let error = assert_file_error(parse_text(text), "ERR_CSV_004");
+        assert!(matches!(&error, CsvError::MissingColumn { column } if column == "Symbol"));
+    }
+
+    #[test]
+    fn err_csv_005_no_header() {
+        let text = "AAPL,10,150.00,2024-01-15\nMSFT,5,300.00,2024-01-16\n";
+        let error = assert_file_error(parse_text(text), "ERR_CSV_005");
+        assert!(matches!(error, CsvError::NoHeader));
+        let text = ",,,\nAAPL,10,150.00,2024-01-15\n";
+        assert!(matches!(parse_text(text), Err(CsvError::NoHeader)));
+    }
+
+    #[test]
+    fn err_csv_006_not_utf8() {
+        let mut bytes = file(&[row(STOCK, &[])]).into_bytes();
+        bytes.extend_from_slice(&[0xff, 0xfe, 0x00]);
+        let error = parse_positions("p.csv", &bytes, today()).unwrap_err();
+        assert!(matches!(error, CsvError::Malformed { .. }));
+        assert_eq!(error.code(), "ERR_CSV_006");
+        assert_eq!(error.http_status(), 400);
+    }
+
+    #[test]
+    fn err_csv_006_row_with_wrong_number_of_fields() {
+        let text = file(&[row(STOCK, &[]), "MSFT,5,300.00,2024-01-16".to_string()]);
+        let error = assert_file_error(parse_text(&text), "ERR_CSV_006");
+        let CsvError::Malformed { message } = error else {
+            panic!("expected Malformed");
+        };
+        assert!(message.contains("row 3"), "{message}");
+    }
+
+    #[test]
+    fn err_csv_006_unterminated_quote() {
+        let text = file(&[row(STOCK, &[(0, "\"AAPL")])]);
+        let error = assert_file_error(parse_text(&text), "ERR_CSV_006");
+        assert!(matches!(error, CsvError::Malformed { .. }));
+    }
+
+    #[test]
+    fn err_csv_007_unknown_column() {
+        let text = format!("{HEADER},Notes\n{},hello\n", row(STOCK, &[]));
+        let error = assert_file_error(parse_text(&text), "ERR_CSV_007");
+        assert!(matches!(&error, CsvError::UnknownColumn { column } if column == "Notes"));
+        assert!(error.to_string().contains("Notes"));
+    }
+
+    #[test]
+    fn err_csv_007_column_names_are_case_sensitive() {
+        let text = "symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,1,2,2024-01-01\n";
+        let error = assert_file_error(parse_text(text), "ERR_CSV_007");
+        assert!(matches!(&error, CsvError::UnknownColumn { column } if column == "symbol"));
+    }
+
+    #[test]
+    fn err_csv_007_repeated_column() {
+        let text =
+            "Symbol,Quantity,Entry Price Per Share,Entry Date,Quantity\nAAPL,1,2,2024-01-01,3\n";
+        let error = assert_file_error(parse_text(text), "ERR_CSV_007");
+        assert!(matches!(&error, CsvError::RepeatedColumn { column } if column == "Quantity"));
+    }
+
+    // --- rows: symbol -----------------------------------------------------
+
+    #[test]
+    fn err_pos_001_symbol_missing() {
+        let error = assert_row_error(row(STOCK, &[(SYMBOL, "")]), "ERR_POS_001", "Symbol");
+        assert_eq!(error.symbol, None);
+    }
+
+    #[test]
+    fn err_pos_001_options_row_without_symbol_or_underlying() {
+        let errors = row_errors(&[row(CALL, &[(SYMBOL, ""), (UNDERLYING, "")])]);
+        let codes: Vec<_> = errors.iter().map(|e| e.code).collect();
+        assert_eq!(codes, ["ERR_POS_001", "ERR_POS_019"]);
+        assert_eq!(errors[0].column.as_deref(), Some("Symbol"));
+    }
+
+    #[test]
+    fn options_row_without_symbol_takes_its_underlying() {
+        let p = one(&[row(CALL, &[(SYMBOL, ""), (UNDERLYING, "spy")])]);
+        assert_eq!(p.symbol, "SPY");
+        assert_eq!(p.underlying_symbol.as_deref(), Some("SPY"));
+        // Blank class with option fields is an options row too.
+        let p = one(&[row(CALL, &[(SYMBOL, ""), (CLASS, "")])]);
+        assert_eq!(p.symbol, "SPY");
+        assert_eq!(p.investment_class, InvestmentClass::Options);
+    }
+
+    #[test]
+    fn err_pos_002_symbol_too_long() {
+        let long = "A".repeat(101);
+        let error = assert_row_error(row(STOCK, &[(SYMBOL, &long)]), "ERR_POS_002", "Symbol");
+        assert_eq!(error.symbol.as_deref(), Some(long.as_str()));
+        let ok = "B".repeat(100);
+        assert_eq!(one(&[row(STOCK, &[(SYMBOL, &ok)])]).symbol, ok);
+    }
+
+    #[test]
+    fn err_pos_003_symbol_bad_characters() {
+        for bad in ["AA PL", "AAPL$", "ÄPL", "A/B"] {
+            let error = assert_row_error(row(STOCK, &[(SYMBOL, bad)]), "ERR_POS_003", "Symbol");
+            assert_eq!(error.symbol.as_deref(), Some(bad));
+        }
+        assert_eq!(one(&[row(STOCK, &[(SYMBOL, "brk.b")])]).symbol, "BRK.B");
+        assert_eq!(one(&[row(STOCK, &[(SYMBOL, "a_b-1")])]).symbol, "A_B-1");
+    }
+
+    // --- rows: quantity ---------------------------------------------------
+
+    #[test]
+    fn err_pos_004_quantity_missing() {
+        let error = assert_row_error(row(STOCK, &[(QUANTITY, "")]), "ERR_POS_004", "Quantity");
+        assert_eq!(error.symbol.as_deref(), Some("AAPL"));
+    }
+
+    #[test]
+    fn err_pos_005_quantity_not_a_number() {
+        for bad in [
+            "abc", "1,000", "1e5", "1_000", "--1", ".", "+", "1.2.3", "0x10",
+        ] {
+            let quoted = format!("\"{bad}\"");
+            let changed = row(STOCK, &[(QUANTITY, &quoted)]);
+            assert_row_error(changed, "ERR_POS_005", "Quantity");
+        }
+    }
+
+    #[test]
+    fn err_pos_006_quantity_zero() {
+        for zero in ["0", "0.000", "-0", "+0.0"] {
+            assert_row_error(row(STOCK, &[(QUANTITY, zero)]), "ERR_POS_006", "Quantity");
+        }
+    }
+
+    #[test]
+    fn err_pos_007_quantity_too_many_decimals() {
+        assert_row_error(
+            row(STOCK, &[(QUANTITY, "1.1234567")]),
+            "ERR_POS_007",
+            "Quantity",
+        );
+        // Trailing zeros do not count.
+        assert_eq!(
+            one(&[row(STOCK, &[(QUANTITY, "1.1234560")])]).quantity,
+            dec("1.123456")
+        );
+        assert_eq!(
+            one(&[row(STOCK, &[(QUANTITY, "+.5")])]).quantity,
+            dec("0.5")
+        );
+    }
+
+    // --- rows: entry price ------------------------------------------------
+
+    #[test]
+    fn err_pos_008_entry_price_missing() {
+        assert_row_error(
+            row(STOCK, &[(ENTRY_PRICE, "")]),
+            "ERR_POS_008",
+            "Entry Price Per Share",
+        );
+    }
+
+    #[test]
+    fn err_pos_009_entry_price_not_a_number() {
+        for bad in ["abc", "$150", "1e2", "\"1,500.00\""] {
+            let changed = row(STOCK, &[(ENTRY_PRICE, bad)]);
+            assert_row_error(changed, "ERR_POS_009", "Entry Price Per Share");
+        }
+    }
+
+    #[test]
+    fn err_pos_010_entry_price_not_positive() {
+        for bad in ["0", "-1.50", "0.00"] {
+            let changed = row(STOCK, &[(ENTRY_PRICE, bad)]);
+            assert_row_error(changed, "ERR_POS_010", "Entry Price Per Share");
+        }
+    }
+
+    #[test]
+    fn err_pos_011_entry_price_too_many_decimals() {
+        let changed = row(STOCK, &[(ENTRY_PRICE, "150.123")]);
+        assert_row_error(changed, "ERR_POS_011", "Entry Price Per Share");
+        assert_eq!(
+            one(&[row(STOCK, &[(ENTRY_PRICE, "150.1200")])]).entry_price,
+            dec("150.12")
+        );
+    }
+
+    // --- rows: dates ------------------------------------------------------
+
+    #[test]
+    fn err_pos_012_entry_date_missing() {
+        assert_row_error(row(STOCK, &[(ENTRY_DATE, "")]), "ERR_POS_012", "Entry Date");
+    }
+
+    #[test]
+    fn err_pos_013_entry_date_bad_format() {
+        for bad in [
+            "2024/01/15",
+            "01/15/2024",
+            "2024-1-5",
+            "2024-02-30",
+            "yesterday",
+            "20240115",
+            "+2024-1-05",
+        ] {
+            assert_row_error(
+                row(STOCK, &[(ENTRY_DATE, bad)]),
+                "ERR_POS_013",
+                "Entry Date",
+            );
+        }
+    }
+
+    #[test]
+    fn err_pos_013_exit_date_bad_format() {
+        assert_row_error(
+            row(STOCK, &[(EXIT_DATE, "2024-13-01")]),
+            "ERR_POS_013",
+            "Exit Date",
+        );
+    }
+
+    #[test]
+    fn err_pos_014_entry_date_in_future() {
+        assert_row_error(
+            row(STOCK, &[(ENTRY_DATE, "2025-07-01")]),
+            "ERR_POS_014",
+            "Entry Date",
+        );
+        assert_eq!(
+            one(&[row(STOCK, &[(ENTRY_DATE, "2025-06-30")])]).entry_date,
+            today()
+        );
+    }
+
+    #[test]
+    fn err_pos_015_entry_date_too_old() {
+        let oldest = today() - Days::new(36_500);
+        let too_old = (oldest - Days::new(1)).to_string();
+        assert_row_error(
+            row(STOCK, &[(ENTRY_DATE, &too_old)]),
+            "ERR_POS_015",
+            "Entry Date",
+        );
+        let ok = oldest.to_string();
+        assert_eq!(one(&[row(STOCK, &[(ENTRY_DATE, &ok)])]).entry_date, oldest);
+    }
+
+    // --- rows: class and subtype ------------------------------------------
+
+    #[test]
+    fn err_pos_016_unknown_class() {
+        let error = assert_row_error(
+            row(STOCK, &[(CLASS, "CRYPTO")]),
+            "ERR_POS_016",
+            "Investment Class",
+        );
+        assert!(error.message.contains("CRYPTO"));
+    }
+
+    #[test]
+    fn class_is_case_insensitive_and_defaults() {
+        assert_eq!(
+            one(&[row(STOCK, &[(CLASS, "private"), (SUBTYPE, "")])]).investment_class,
+            InvestmentClass::Private
+        );
+        let p = one(&[row(STOCK, &[(CLASS, ""), (SUBTYPE, "")])]);
+        assert_eq!(p.investment_class, InvestmentClass::Public);
+        assert_eq!(p.investment_subtype, "STOCK");
+        let p = one(&[row(CALL, &[(CLASS, ""), (SUBTYPE, "")])]);
+        assert_eq!(p.investment_class, InvestmentClass::Options);
+        assert_eq!(p.investment_subtype, "CALL");
+    }
+
+    #[test]
+    fn err_pos_017_subtype_not_valid_for_class() {
+        assert_row_error(
+            row(STOCK, &[(SUBTYPE, "CALL")]),
+            "ERR_POS_017",
+            "Investment Subtype",
+        );
+        let changed = row(STOCK, &[(CLASS, "PRIVATE"), (SUBTYPE, "ETF")]);
+        assert_row_error(changed, "ERR_POS_017", "Investment Subtype");
+        assert_row_error(
+            row(CALL, &[(SUBTYPE, "STOCK")]),
+            "ERR_POS_017",
+            "Investment Subtype",
+        );
+    }
+
+    #[test]
+    fn err_pos_017_subtype_contradicts_option_type() {
+        let error = assert_row_error(
+            row(CALL, &[(SUBTYPE, "PUT")]),
+            "ERR_POS_017",
+            "Investment Subtype",
+        );
+        assert!(error.message.contains("CALL"), "{}", error.message);
+    }
+
+    #[test]
+    fn subtypes_are_case_insensitive_stored_upper_and_defaulted() {
+        let p = one(&[row(STOCK, &[(SUBTYPE, "etf")])]);
+        assert_eq!(p.investment_subtype, "ETF");
+        let p = one(&[row(STOCK, &[(CLASS, "PRIVATE"), (SUBTYPE, "")])]);
+        assert_eq!(p.investment_subtype, "OTHER");
+        let p = one(&[row(STOCK, &[(CLASS, "PRIVATE"), (SUBTYPE, "Hedge_Fund")])]);
+        assert_eq!(p.investment_subtype, "HEDGE_FUND");
+        let p = one(&[row(CALL, &[(SUBTYPE, ""), (OPTION_TYPE, "put")])]);
+        assert_eq!(p.investment_subtype, "PUT");
+        assert_eq!(p.option_type, Some(OptionType::Put));
+    }
+
+    // --- rows: exit -------------------------------------------------------
+
+    #[test]
+    fn err_pos_018_exit_date_before_entry_date() {
+        let changed = row(STOCK, &[(EXIT_DATE, "2024-01-14"), (EXIT_PRICE, "160")]);
+        assert_row_error(changed, "ERR_POS_018", "Exit Date");
+    }
+
+    #[test]
+    fn err_pos_018_exit_price_not_positive() {
+        for bad in ["0", "-5", "abc"] {
+            let changed = row(STOCK, &[(EXIT_DATE, "2024-02-01"), (EXIT_PRICE, bad)]);
+            assert_row_error(changed, "ERR_POS_018", "Exit Price Per Share");
+        }
+    }
+
+    #[test]
+    fn closed_position_keeps_exit_fields() {
+        let p = one(&[row(
+            STOCK,
+            &[(EXIT_DATE, "2024-01-15"), (EXIT_PRICE, "161.25")],
+        )]);
+        assert_eq!(p.exit_date, Some(date("2024-01-15")));
+        assert_eq!(p.exit_price, Some(dec("161.25")));
+    }
+
+    // --- rows: options ----------------------------------------------------
+
+    #[test]
+    fn err_pos_019_option_without_underlying() {
+        assert_row_error(
+            row(CALL, &[(UNDERLYING, "")]),
+            "ERR_POS_019",
+            "Underlying Symbol",
+        );
+    }
+
+    #[test]
+    fn err_pos_020_bad_strike() {
+        for bad in ["", "abc", "0", "-450"] {
+            assert_row_error(row(CALL, &[(STRIKE, bad)]), "ERR_POS_020", "Strike Price");
+        }
+    }
+
+    #[test]
+    fn err_pos_021_bad_expiration() {
+        for bad in ["", "2024-03-32", "03/15/2024", "2024-01-31"] {
+            assert_row_error(
+                row(CALL, &[(EXPIRATION, bad)]),
+                "ERR_POS_021",
+                "Expiration Date",
+            );
+        }
+    }
+
+    #[test]
+    fn expiration_in_the_past_is_valid() {
+        let p = one(&[row(CALL, &[(EXPIRATION, "2024-02-01")])]);
+        assert_eq!(p.expiration_date, Some(date("2024-02-01")));
+        assert!(p.expiration_date < Some(today()));
+    }
+
+    #[test]
+    fn err_pos_022_bad_option_type() {
+        let changed = row(CALL, &[(SUBTYPE, ""), (OPTION_TYPE, "STRADDLE")]);
+        assert_row_error(changed, "ERR_POS_022", "Option Type");
+        let changed = row(CALL, &[(SUBTYPE, ""), (OPTION_TYPE, "")]);
+        assert_row_error(changed, "ERR_POS_022", "Option Type");
+    }
+
+    // --- rows: duplicates -------------------------------------------------
+
+    #[test]
+    fn err_pos_023_duplicate_symbol_and_entry_date() {
+        let rows = [
+            row(STOCK, &[]),
+            row(STOCK, &[(SYMBOL, "aapl"), (QUANTITY, "5")]),
+            row(STOCK, &[(ENTRY_DATE, "2024-01-16")]),
+            row(STOCK, &[]),
+        ];
+        let errors = row_errors(&rows);
+        let found: Vec<_> = errors
+            .iter()
+            .map(|e| (e.code, e.row, e.column.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("ERR_POS_023", 3, Some("Symbol")),
+                ("ERR_POS_023", 5, Some("Symbol"))
+            ]
+        );
+        assert!(errors[0].message.contains("row 2"), "{}", errors[0].message);
+    }
+
+    // --- whole files ------------------------------------------------------
+
+    #[test]
+    fn every_error_of_every_row_is_reported_in_row_order() {
+        let rows = [
+            row(STOCK, &[]),
+            row(
+                STOCK,
+                &[(SYMBOL, "BAD SYMBOL"), (QUANTITY, "0"), (ENTRY_PRICE, "-1")],
+            ),
+            row(STOCK, &[(SYMBOL, "MSFT")]),
+            row(
+                CALL,
+                &[
+                    (STRIKE, ""),
+                    (EXPIRATION, "soon"),
+                    (ENTRY_DATE, "2030-01-01"),
+                ],
+            ),
+        ];
+        let errors = row_errors(&rows);
+        let found: Vec<_> = errors
+            .iter()
+            .map(|e| (e.row, e.code, e.column.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (3, "ERR_POS_003", "Symbol"),
+                (3, "ERR_POS_006", "Quantity"),
+                (3, "ERR_POS_010", "Entry Price Per Share"),
+                (5, "ERR_POS_014", "Entry Date"),
+                (5, "ERR_POS_020", "Strike Price"),
+                (5, "ERR_POS_021", "Expiration Date"),
+            ]
+        );
+        assert_eq!(errors[0].symbol.as_deref(), Some("BAD SYMBOL"));
+        assert_eq!(errors[3].symbol.as_deref(), Some("SPY_C450"));
+        let error = CsvError::Validation(errors);
+        assert_eq!(error.code(), "ERR_CSV_VALIDATION");
+        assert_eq!(error.http_status(), 422);
+    }
+
+    #[test]
+    fn bom_crlf_comments_and_blank_rows_are_accepted() {
+        let blank = ",".repeat(11);
+        let text = format!(
+            "\u{feff}# comment before the header\r\n{HEADER}\r\n  # indented comment\r\n\r\n{}\r\n{blank}\r\n   \r\n{}\r\n# trailing",
+            row(STOCK, &[(SYMBOL, " aapl "), (QUANTITY, " 10 ")]),
+            row(STOCK, &[(SYMBOL, "MSFT")]),
+        );
+        let positions = parse_text(&text).unwrap();
+        assert_eq!(positions.len(), 2);
+        assert_eq!(positions[0].symbol, "AAPL");
+        assert_eq!(positions[0].quantity, dec("10"));
+        assert_eq!(positions[0].row, 2);
+        // The blank record is row 3 and still uses its number.
+        assert_eq!(positions[1].symbol, "MSFT");
+        assert_eq!(positions[1].row, 4);
+    }
+
+    #[test]
+    fn row_numbers_skip_comments_but_count_blank_records() {
+        let blank = ",".repeat(11);
+        let text = format!(
+            "{HEADER}\n# comment\n{blank}\n{}\n",
+            row(STOCK, &[(QUANTITY, "x")])
+        );
+        let errors = match parse_text(&text) {
+            Err(CsvError::Validation(errors)) => errors,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].row, 3);
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_commas_and_hash_lines() {
+        let text = format!("{HEADER}\n\"AAPL\",\"10\",150.00,2024-01-15,,\"ETF\",,,,,,\n");
+        let p = parse_text(&text).unwrap();
+        assert_eq!(p[0].investment_subtype, "ETF");
+        // A line starting with # inside a quoted field is not a comment.
+        let text = format!("{HEADER}\n\"AAPL\n# inside\",10,150.00,2024-01-15,,,,,,,,\n");
+        let errors = match parse_text(&text) {
+            Err(CsvError::Validation(errors)) => errors,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(errors[0].code, "ERR_POS_003");
+    }
+
+    #[test]
+    fn columns_in_another_order_and_optional_columns_omitted() {
+        let text = "Entry Date,Symbol,Entry Price Per Share,Quantity\n2024-01-15,aapl,150.00,-3\n";
+        let positions = parse_text(text).unwrap();
+        assert_eq!(
+            positions,
+            [ParsedPosition {
+                row: 2,
+                symbol: "AAPL".to_string(),
+                quantity: dec("-3"),
+                entry_price: dec("150.00"),
+                entry_date: date("2024-01-15"),
+                investment_class: InvestmentClass::Public,
+                investment_subtype: "STOCK".to_string(),
+                position_type: PositionType::Short,
+                underlying_symbol: None,
+                strike_price: None,
+                expiration_date: None,
+                option_type: None,
+                exit_date: None,
+                exit_price: None,
+            }]
+        );
+        let text = "Option Type,Quantity,Symbol,Entry Date,Entry Price Per Share,Expiration Date,Underlying Symbol,Strike Price\n\
+                    put,-1,,2024-02-01,3.10,2024-06-21,qqq,380\n";
+        let p = &parse_text(text).unwrap()[0];
+        assert_eq!(p.symbol, "QQQ");
+        assert_eq!(p.investment_class, InvestmentClass::Options);
+        assert_eq!(p.investment_subtype, "PUT");
+        assert_eq!(p.position_type, PositionType::Sp);
+        assert_eq!(p.strike_price, Some(dec("380")));
+    }
+
+    #[test]
+    fn option_fields_are_dropped_on_non_option_rows() {
+        let p = one(&[row(
+            STOCK,
+            &[(UNDERLYING, "SPY"), (STRIKE, "1"), (OPTION_TYPE, "CALL")],
+        )]);
+        assert_eq!(p.investment_class, InvestmentClass::Public);
+        assert_eq!(p.position_type, PositionType::Long);
+        assert_eq!(
+            (p.underlying_symbol, p.strike_price, p.option_type),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn position_type_derivation() {
+        let cases = [
+            (row(STOCK, &[(QUANTITY, "10")]), PositionType::Long),
+            (row(STOCK, &[(QUANTITY, "-10")]), PositionType::Short),
+            (
+                row(
+                    STOCK,
+                    &[(CLASS, "PRIVATE"), (SUBTYPE, ""), (QUANTITY, "-1")],
+                ),
+                PositionType::Short,
+            ),
+            (row(CALL, &[(QUANTITY, "3")]), PositionType::Lc),
+            (row(CALL, &[(QUANTITY, "-3")]), PositionType::Sc),
+            (
+                row(
+                    CALL,
+                    &[(SUBTYPE, "PUT"), (OPTION_TYPE, "PUT"), (QUANTITY, "3")],
+                ),
+                PositionType::Lp,
+            ),
+            (
+                row(
+                    CALL,
+                    &[(SUBTYPE, "PUT"), (OPTION_TYPE, "Put"), (QUANTITY, "-3")],
+                ),
+                PositionType::Sp,
+            ),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(
+                one(std::slice::from_ref(&line)).position_type,
+                expected,
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn template_parses() {
+        let text = template_csv();
+        assert!(text.lines().any(|l| l == HEADER));
+        assert_eq!(HEADER, COLUMNS.join(","));
+        let positions = parse_positions("template.csv", text.as_bytes(), today()).unwrap();
+        assert_eq!(positions.len(), 7);
+        let types: Vec<_> = positions.iter().map(|p| p.position_type).collect();
+        use PositionType::*;
+        assert_eq!(types, [Long, Lc, Lp, Long, Short, Long, Long]);
+        let call = &positions[1];
+        assert_eq!(call.symbol, "SPY_C450_20240315");
+        assert_eq!(call.underlying_symbol.as_deref(), Some("SPY"));
+        assert_eq!(call.strike_price, Some(dec("450.00")));
+        assert!(positions
+            .iter()
+            .any(|p| p.exit_date.is_some() && p.exit_price.is_some()));
+        // Still valid on the earliest date its entry dates allow.
+        assert!(parse_positions("t.csv", text.as_bytes(), date("2024-03-01")).is_ok());
+    }
+
+    #[test]
+    fn today_in_new_york_is_within_a_day_of_utc() {
+        let utc = Utc::now().date_naive();
+        let ny = today_in_new_york();
+        assert!(ny <= utc && ny >= utc - Days::new(1), "{ny} vs {utc}");
+    }
+
+    #[test]
+    fn error_codes_and_statuses() {
+        let cases = [
+            (CsvError::TooLarge { size: 1 }, "ERR_CSV_001", 413),
+            (
+                CsvError::BadFileName { name: "x".into() },
+                "ERR_CSV_002",
+                400,
+            ),
+            (CsvError::Empty, "ERR_CSV_003", 400),
+            (CsvError::NoDataRows, "ERR_CSV_003", 400),
+            (
+                CsvError::MissingColumn {
+                    column: "Symbol".into(),
+                },
+                "ERR_CSV_004",
+                400,
+            ),
+            (CsvError::NoHeader, "ERR_CSV_005", 400),
+            (
+                CsvError::Malformed {
+                    message: "x".into(),
+                },
+                "ERR_CSV_006",
+                400,
+            ),
+            (
+                CsvError::UnknownColumn { column: "x".into() },
+                "ERR_CSV_007",
+                400,
+            ),
+            (
+                CsvError::RepeatedColumn { column: "x".into() },
+                "ERR_CSV_007",
+                400,
+            ),
+            (CsvError::Validation(Vec::new()), "ERR_CSV_VALIDATION", 422),
+        ];
+        for (error, code, status) in cases {
+            assert_eq!(
+                (error.code(), error.http_status()),
+                (code, status),
+                "{error}"
+            );
+            assert!(!error.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn row_error_serializes_for_the_api() {
+        let error = assert_row_error(row(STOCK, &[(QUANTITY, "")]), "ERR_POS_004", "Quantity");
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["code"], "ERR_POS_004");
+        assert_eq!(json["row"], 2);
+        assert_eq!(json["column"], "Quantity");
+        assert_eq!(json["symbol"], "AAPL");
+    }
+
+    fn check_outcome(result: Result<Vec<ParsedPosition>, CsvError>) -> Result<(), TestCaseError> {
+        match result {
+            Ok(positions) => prop_assert!(!positions.is_empty()),
+            Err(CsvError::Validation(errors)) => {
+                prop_assert!(!errors.is_empty());
+                prop_assert!(errors.windows(2).all(|w| w[0].row <= w[1].row));
+                for e in errors {
+                    prop_assert!(e.row >= 2 && e.code.starts_with("ERR_POS_"));
+                }
+            }
+            Err(other) => prop_assert!(other.code().starts_with("ERR_CSV_0")),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            check_outcome(parse_positions("any.csv", &bytes, today()))?;
+        }
+
+        #[test]
+        fn arbitrary_rows_after_a_header_never_panic(body in "[A-Za-z0-9 ,.#\"\r\n_-]{0,400}") {
+            check_outcome(parse_text(&format!("{HEADER}\n{body}")))?;
+        }
+
+        #[test]
+        fn a_valid_generated_row_parses_back_to_the_same_quantity(
+            symbol in "[A-Z][A-Z0-9._-]{0,9}",
+            mantissa in any::<i64>().prop_filter("non-zero", |m| *m != 0),
+            scale in 0u32..=6,
+            cents in 1i64..100_000_000,
+            age in 0u64..36_500,
+            short in any::<bool>(),
+        ) {
+            let quantity = Decimal::new(mantissa, scale);
+            let price = Decimal::new(cents, 2);
+            let entry = today() - Days::new(age);
+            let class = if short { "public" } else { "" };
+            let line = format!("{symbol},{quantity},{price},{entry},{class},,,,,,,");
+            let positions = parse_text(&format!("{HEADER}\n{line}\n")).unwrap();
+            prop_assert_eq!(positions.len(), 1);
+            prop_assert_eq!(positions[0].quantity, quantity);
+            prop_assert_eq!(positions[0].entry_price, price);
+            prop_assert_eq!(positions[0].entry_date, entry);
+            let expected = if mantissa > 0 { PositionType::Long } else { PositionType::Short };
+            prop_assert_eq!(positions[0].position_type, expected);
+        }
+    }
+}

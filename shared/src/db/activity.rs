@@ -1,0 +1,127 @@
+//! `run_activity`: the activity entries of every attempt. Never capped here: the feed shows
+//! the last 50 non-debug entries, the download everything.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+/// An entry to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    pub ts: DateTime<Utc>,
+    pub level: &'static str,
+    pub phase_id: Option<&'static str>,
+    pub message: String,
+    pub debug: bool,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub run_id: Uuid,
+    pub attempt: i32,
+    pub ts: DateTime<Utc>,
+    pub level: String,
+    pub phase_id: Option<String>,
+    pub message: String,
+    pub debug: bool,
+}
+
+/// Writes a batch in one statement, fenced on the attempt still running.
+/// Returns false when the lease was lost (nothing written).
+pub async fn insert_batch(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    entries: &[NewEntry],
+) -> Result<bool, sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(true);
+    }
+    let ts: Vec<DateTime<Utc>> = entries.iter().map(|e| e.ts).collect();
+    let levels: Vec<&str> = entries.iter().map(|e| e.level).collect();
+    let phases: Vec<Option<&str>> = entries.iter().map(|e| e.phase_id).collect();
+    let messages: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
+    let debug: Vec<bool> = entries.iter().map(|e| e.debug).collect();
+    let result = sqlx::query(
+        "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
+         select $1, $2, u.ts, u.level, u.phase_id, u.message, u.debug
+         from unnest($3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bool[])
+              with ordinality as u(ts, level, phase_id, message, debug, n)
+         where exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')
+         order by u.n",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .bind(&ts)
+    .bind(&levels)
+    .bind(&phases)
+    .bind(&messages)
+    .bind(&debug)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Writes one entry outside any attempt's fence (reaper and API messages).
+pub async fn insert_unfenced(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    level: &str,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into run_activity (run_id, attempt, ts, level, message)
+         values ($1, $2, now(), $3, $4)",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .bind(level)
+    .bind(message)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The newest `limit` non-debug entries of a run (all attempts), oldest first.
+pub async fn recent(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    sqlx::query_as(
+        "select * from (
+             select id, run_id, attempt, ts, level, phase_id, message, debug
+             from run_activity
+             where run_id = $1 and not debug
+             order by id desc
+             limit $2
+         ) newest
+         order by id",
+    )
+    .bind(run_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Every entry of a run, oldest first; debug entries only when asked.
+pub async fn all(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    include_debug: bool,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, run_id, attempt, ts, level, phase_id, message, debug
+         from run_activity
+         where run_id = $1 and ($2 or not debug)
+         order by id",
+    )
+    .bind(run_id)
+    .bind(include_debug)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,183 @@
+//! `run_phases`: one row per (run, attempt, phase). Writes are fenced on the run's attempt
+//! still running, in the same statement.
+
+use crate::phases::PhaseDef;
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+/// A phase row.
+#[derive(Debug, Clone, FromRow)]
+pub struct PhaseRow {
+    pub run_id: Uuid,
+    pub attempt: i32,
+    pub phase_id: String,
+    pub ordinal: i32,
+    pub phase_name: String,
+    pub status: String,
+    pub current: i32,
+    pub total: i32,
+    pub unit: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+    pub carried_over: bool,
+    pub summary: serde_json::Value,
+}
+
+/// Creates the phase rows of a new attempt: `carried` phases (completed in an earlier attempt)
+/// start as completed and carried over, the others pending. False when the lease was lost.
+pub async fn init_attempt(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    phases: &[&PhaseDef],
+    carried: &[String],
+) -> Result<bool, sqlx::Error> {
+    let ids: Vec<&str> = phases.iter().map(|p| p.id).collect();
+    let ordinals: Vec<i32> = phases.iter().map(|p| p.ordinal).collect();
+    let names: Vec<&str> = phases.iter().map(|p| p.name).collect();
+    let units: Vec<&str> = phases.iter().map(|p| p.unit).collect();
+    let result = sqlx::query(
+        "insert into run_phases (run_id, attempt, phase_id, ordinal, phase_name, unit, status, carried_over,
+                                 current, total, duration_seconds, started_at, finished_at, summary)
+         select $1, $2, u.id, u.ordinal, u.name, u.unit,
+                case when prev.phase_id is null then 'pending' else prev.status end,
+                prev.phase_id is not null,
+                coalesce(prev.current, 0), coalesce(prev.total, 0), prev.duration_seconds,
+                prev.started_at, prev.finished_at, coalesce(prev.summary, '{}')
+         from unnest($3::text[], $4::int4[], $5::text[], $6::text[]) as u(id, ordinal, name, unit)
+         left join lateral (
+             select p.* from run_phases p
+             where p.run_id = $1 and p.attempt < $2 and p.phase_id = u.id
+               and p.phase_id = any($7) and p.status in ('completed', 'warning')
+             order by p.attempt desc
+             limit 1
+         ) prev on true
+         where exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')
+         on conflict (run_id, attempt, phase_id) do nothing",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .bind(&ids)
+    .bind(&ordinals)
+    .bind(&names)
+    .bind(&units)
+    .bind(carried)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() > 0 || phases.is_empty())
+}
+
+/// Phases completed (or completed with warnings) in any earlier attempt of the run.
+pub async fn completed_before(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select distinct phase_id from run_phases
+         where run_id = $1 and attempt < $2 and status in ('completed', 'warning')",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .fetch_all(db)
+    .await
+}
+
+/// Marks a phase running with its total. False when the lease was lost.
+pub async fn start(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    phase_id: &str,
+    total: i32,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update run_phases p
+         set status = 'running', total = $4, current = 0, started_at = now(), updated_at = now()
+         from runs r
+         where p.run_id = $1 and p.attempt = $2 and p.phase_id = $3
+           and r.id = p.run_id and r.attempt = p.attempt and r.status = 'running'",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .bind(phase_id)
+    .bind(total)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Records progress (never backwards). False when the lease was lost.
+pub async fn progress(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    phase_id: &str,
+    current: i32,
+    total: i32,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update run_phases p
+         set current = greatest(p.current, $4), total = greatest($5, $4), updated_at = now()
+         from runs r
+         where p.run_id = $1 and p.attempt = $2 and p.phase_id = $3
+           and r.id = p.run_id and r.attempt = p.attempt and r.status = 'running'",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .bind(phase_id)
+    .bind(current)
+    .bind(total)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Ends a phase with `status` (completed, warning, failed, skipped). False when the lease was lost.
+pub async fn finish(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    phase_id: &str,
+    status: &str,
+    summary: &serde_json::Value,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update run_phases p
+         set status = $4, summary = $5, finished_at = now(), updated_at = now(),
+             current = case when $4 in ('completed', 'warning') then p.total else p.current end,
+             duration_seconds = extract(epoch from now() - coalesce(p.started_at, now()))::float8
+         from runs r
+         where p.run_id = $1 and p.attempt = $2 and p.phase_id = $3
+           and r.id = p.run_id and r.attempt = p.attempt and r.status = 'running'",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .bind(phase_id)
+    .bind(status)
+    .bind(summary)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The phase rows of one attempt, in display order.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+) -> Result<Vec<PhaseRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select run_id, attempt, phase_id, ordinal, phase_name, status, current, total, unit,
+                started_at, finished_at, duration_seconds, carried_over, summary
+         from run_phases
+         where run_id = $1 and attempt = $2
+         order by ordinal",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .fetch_all(db)
+    .await
+}

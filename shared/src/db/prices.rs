@@ -1,0 +1,137 @@
+//! `market_prices` and `symbol_availability`: the price cache keyed (symbol, date) and the
+//! memory of symbols a provider could not supply.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// What the cache holds for one symbol.
+#[derive(Debug, Clone, FromRow, PartialEq)]
+pub struct Coverage {
+    pub symbol: String,
+    pub first_date: NaiveDate,
+    pub last_date: NaiveDate,
+    pub days: i64,
+}
+
+/// Coverage of every listed symbol, in one query (symbols with no rows are absent).
+pub async fn coverage(
+    db: impl PgExecutor<'_>,
+    symbols: &[String],
+) -> Result<Vec<Coverage>, sqlx::Error> {
+    sqlx::query_as(
+        "select symbol, min(price_date) as first_date, max(price_date) as last_date, count(*) as days
+         from market_prices
+         where symbol = any($1)
+         group by symbol",
+    )
+    .bind(symbols)
+    .fetch_all(db)
+    .await
+}
+
+/// Upserts one symbol's bars in one statement; returns rows written.
+pub async fn upsert_bars(
+    conn: &mut PgConnection,
+    symbol: &str,
+    source: &str,
+    dates: &[NaiveDate],
+    closes: &[f64],
+    volumes: &[i64],
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "insert into market_prices (symbol, price_date, close, volume, source)
+         select $1, u.d, u.c, u.v, $2
+         from unnest($3::date[], $4::float8[], $5::int8[]) as u(d, c, v)
+         on conflict on constraint market_prices_pk
+         do update set close = excluded.close, volume = excluded.volume,
+                       source = excluded.source, fetched_at = now()",
+    )
+    .bind(symbol)
+    .bind(source)
+    .bind(dates)
+    .bind(closes)
+    .bind(volumes)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// One close.
+#[derive(Debug, Clone, FromRow)]
+pub struct Close {
+    pub symbol: String,
+    pub price_date: NaiveDate,
+    pub close: f64,
+}
+
+/// Every close of the listed symbols in [start, end], in one query.
+pub async fn closes(
+    db: impl PgExecutor<'_>,
+    symbols: &[String],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<Close>, sqlx::Error> {
+    sqlx::query_as(
+        "select symbol, price_date, close
+         from market_prices
+         where symbol = any($1) and price_date between $2 and $3
+         order by symbol, price_date",
+    )
+    .bind(symbols)
+    .bind(start)
+    .bind(end)
+    .fetch_all(db)
+    .await
+}
+
+/// A remembered availability verdict.
+#[derive(Debug, Clone, FromRow)]
+pub struct Availability {
+    pub symbol: String,
+    pub available: bool,
+    pub reason: Option<String>,
+    pub checked_at: DateTime<Utc>,
+    pub run_id: Option<Uuid>,
+}
+
+/// Remembers that `symbol` is (un)available, as checked by `run_id`.
+pub async fn remember_availability(
+    db: impl PgExecutor<'_>,
+    symbol: &str,
+    available: bool,
+    reason: Option<&str>,
+    provider: &str,
+    run_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into symbol_availability (symbol, available, reason, provider, run_id, checked_at)
+         values ($1, $2, $3, $4, $5, now())
+         on conflict (symbol)
+         do update set available = excluded.available, reason = excluded.reason,
+                       provider = excluded.provider, run_id = excluded.run_id, checked_at = now()",
+    )
+    .bind(symbol)
+    .bind(available)
+    .bind(reason)
+    .bind(provider)
+    .bind(run_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Availability verdicts for the listed symbols.
+pub async fn availability(
+    db: impl PgExecutor<'_>,
+    symbols: &[String],
+) -> Result<Vec<Availability>, sqlx::Error> {
+    sqlx::query_as(
+        "select symbol, available, reason, checked_at, run_id
+         from symbol_availability
+         where symbol = any($1)",
+    )
+    .bind(symbols)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,289 @@
+//! `runs`: the queue and the status of every run (DESIGN §2a). Claim is one statement; every
+//! later write of an attempt is fenced by (id, attempt, status = 'running').
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The partial unique index that allows one queued or running run per portfolio.
+pub const ONE_ACTIVE_PER_PORTFOLIO: &str = "runs_one_active_per_portfolio";
+
+/// A run row.
+#[derive(Debug, Clone, FromRow)]
+pub struct Run {
+    pub id: Uuid,
+    pub kind: String,
+    pub parent_id: Option<Uuid>,
+    pub portfolio_id: Option<Uuid>,
+    pub status: String,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub source: String,
+    pub params: serde_json::Value,
+    pub priority: i32,
+    pub run_at: DateTime<Utc>,
+    pub worker_id: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub previous_worker_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub summary: serde_json::Value,
+}
+
+impl Run {
+    /// True once the run can no longer change.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "completed" | "partial" | "failed" | "cancelled"
+        )
+    }
+}
+
+/// A run just claimed, with what it was before the claim.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClaimedRun {
+    #[sqlx(flatten)]
+    pub run: Run,
+    /// `queued`, or `running` when this claim took over an expired lease.
+    pub prior_status: String,
+}
+
+/// Fields of a run to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub parent_id: Option<Uuid>,
+    pub portfolio_id: Option<Uuid>,
+    pub source: &'static str,
+    pub params: serde_json::Value,
+    pub priority: i32,
+    pub max_attempts: i32,
+    pub idempotency_key: Option<String>,
+}
+
+/// Inserts a queued run. Fails with [`ONE_ACTIVE_PER_PORTFOLIO`] when the portfolio already
+/// has an active run.
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewRun) -> Result<Run, sqlx::Error> {
+    sqlx::query_as(
+        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts, idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         returning *",
+    )
+    .bind(new.id)
+    .bind(new.kind)
+    .bind(new.parent_id)
+    .bind(new.portfolio_id)
+    .bind(new.source)
+    .bind(&new.params)
+    .bind(new.priority)
+    .bind(new.max_attempts)
+    .bind(&new.idempotency_key)
+    .fetch_one(db)
+    .await
+}
+
+/// Claims the next due run, or a running run whose lease expired (a takeover), as the next
+/// attempt. One statement; `skip locked` keeps concurrent claimers apart.
+pub async fn claim_next(
+    db: impl PgExecutor<'_>,
+    worker_id: &str,
+    lease_ttl: Duration,
+) -> Result<Option<ClaimedRun>, sqlx::Error> {
+    sqlx::query_as(
+        "with next as (
+             select id, status as prior_status, worker_id as prior_worker
+             from runs
+             where (status = 'queued' and run_at <= now())
+                or (status = 'running' and lease_expires_at < now() and attempt < max_attempts)
+             order by priority, run_at
+             for update skip locked
+             limit 1
+         )
+         update runs r
+         set status = 'running',
+             attempt = r.attempt + 1,
+             worker_id = $1,
+             lease_expires_at = now() + make_interval(secs => $2),
+             previous_worker_id = next.prior_worker,
+             started_at = coalesce(r.started_at, now()),
+             finished_at = null
+         from next
+         where r.id = next.id
+         returning r.*, next.prior_status",
+    )
+    .bind(worker_id)
+    .bind(lease_ttl.as_secs_f64())
+    .fetch_optional(db)
+    .await
+}
+
+/// A run whose worker was lost after its last allowed attempt.
+#[derive(Debug, Clone, FromRow)]
+pub struct ExhaustedRun {
+    pub id: Uuid,
+    pub attempt: i32,
+    pub worker_id: Option<String>,
+}
+
+/// Fails runs whose lease expired on their last allowed attempt (they cannot be taken over).
+pub async fn fail_exhausted_leases(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<ExhaustedRun>, sqlx::Error> {
+    sqlx::query_as(
+        "update runs
+         set status = 'failed',
+             finished_at = now(),
+             lease_expires_at = null,
+             error = format('worker %s was lost on attempt %s of %s; no attempts left', worker_id, attempt, max_attempts)
+         where status = 'running'
+           and lease_expires_at < now()
+           and attempt >= max_attempts
+         returning id, attempt, worker_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Extends the lease of a running attempt. False when the lease was lost.
+pub async fn renew_lease(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    attempt: i32,
+    lease_ttl: Duration,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update runs
+         set lease_expires_at = now() + make_interval(secs => $3)
+         where id = $1 and attempt = $2 and status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(lease_ttl.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Locks the run row for share inside `conn`'s transaction if the attempt still holds it:
+/// writes made in the same transaction then commit only while the lease is ours.
+pub async fn hold_fence(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<i32> = sqlx::query_scalar(
+        "select 1 from runs where id = $1 and attempt = $2 and status = 'running' for share",
+    )
+    .bind(id)
+    .bind(attempt)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Ends a running attempt with a final status. False when the lease was lost.
+pub async fn finish(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    attempt: i32,
+    status: &str,
+    summary: &serde_json::Value,
+    error: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update runs
+         set status = $3, summary = $4, error = $5, finished_at = now(), lease_expires_at = null
+         where id = $1 and attempt = $2 and status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(status)
+    .bind(summary)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Hands a failed attempt back to the queue, due at `retry_at`. False when the lease was lost.
+pub async fn requeue(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    attempt: i32,
+    error: &str,
+    retry_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update runs
+         set status = 'queued', run_at = $4, error = $3, worker_id = null, lease_expires_at = null,
+             previous_worker_id = worker_id
+         where id = $1 and attempt = $2 and status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(error)
+    .bind(retry_at)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The run with this id.
+pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as("select * from runs where id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The newest run of a portfolio (the one its status shows).
+pub async fn latest_for_portfolio(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(
+        "select * from runs
+         where portfolio_id = $1
+         order by created_at desc, id desc
+         limit 1",
+    )
+    .bind(portfolio_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The queued or running run of a portfolio, if any.
+pub async fn active_for_portfolio(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(
+        "select * from runs
+         where portfolio_id = $1 and status in ('queued', 'running')",
+    )
+    .bind(portfolio_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Puts a finished run back in the queue as the next attempt of the same chain (retry).
+/// Returns the run, or None when it is not in a terminal state.
+pub async fn reopen(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(
+        "update runs
+         set status = 'queued', source = 'retry', run_at = now(), worker_id = null,
+             lease_expires_at = null, finished_at = null, error = null,
+             max_attempts = greatest(max_attempts, attempt + 1)
+         where id = $1 and status in ('failed', 'cancelled')
+         returning *",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}

@@ -1,0 +1,153 @@
+use super::*;
+use chrono::TimeZone;
+
+fn run(status: &str) -> runs::Run {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 1, 2, 15, 0, 0)
+        .single()
+        .unwrap_or_default();
+    runs::Run {
+        id: Uuid::nil(),
+        kind: "onboarding".into(),
+        parent_id: None,
+        portfolio_id: Some(Uuid::from_u128(7)),
+        status: status.into(),
+        attempt: 1,
+        max_attempts: 3,
+        source: "onboarding".into(),
+        params: serde_json::json!({}),
+        priority: 10,
+        run_at: t0,
+        worker_id: None,
+        lease_expires_at: None,
+        previous_worker_id: None,
+        idempotency_key: None,
+        created_at: t0,
+        started_at: Some(t0),
+        finished_at: None,
+        error: None,
+        summary: serde_json::json!({}),
+    }
+}
+
+fn phase(id: &str, ordinal: i32, status: &str, current: i32, total: i32) -> phases::PhaseRow {
+    phases::PhaseRow {
+        run_id: Uuid::nil(),
+        attempt: 1,
+        phase_id: id.into(),
+        ordinal,
+        phase_name: id.to_uppercase(),
+        status: status.into(),
+        current,
+        total,
+        unit: "symbols".into(),
+        started_at: None,
+        finished_at: None,
+        duration_seconds: None,
+        carried_over: false,
+        summary: serde_json::json!({}),
+    }
+}
+
+#[test]
+fn running_status_names_the_running_phase_and_counts_its_fraction() {
+    let r = run("running");
+    let rows = [
+        phase("phase_1", 1, "completed", 10, 10),
+        phase("phase_3", 2, "running", 50, 100),
+        phase("phase_4", 3, "pending", 0, 0),
+    ];
+    let now = r.started_at.unwrap_or_default() + chrono::Duration::seconds(12);
+    let s = build(&r, &rows, &[], now);
+    let overall = s
+        .overall_progress
+        .clone()
+        .unwrap_or_else(|| panic!("overall missing"));
+    assert_eq!(overall.current_phase.as_deref(), Some("phase_3"));
+    assert_eq!(overall.phases_completed, 1);
+    assert_eq!(overall.phases_total, 3);
+    assert_eq!(overall.percent_complete, 50.0);
+    assert_eq!(
+        s.current_phase_progress.map(|p| (p.current, p.total)),
+        Some((50, 100))
+    );
+    assert_eq!(s.elapsed_seconds, 12.0);
+}
+
+#[test]
+fn percent_is_capped_at_99_until_the_run_ends() {
+    let rows = [
+        phase("phase_1", 1, "completed", 1, 1),
+        phase("phase_3", 2, "completed", 1, 1),
+        phase("phase_4", 3, "running", 99, 100),
+    ];
+    let s = build(&run("running"), &rows, &[], Utc::now());
+    assert_eq!(s.overall_progress.map(|o| o.percent_complete), Some(99.0));
+    let done = build(&run("partial"), &rows, &[], Utc::now());
+    assert_eq!(
+        done.overall_progress.map(|o| o.percent_complete),
+        Some(100.0)
+    );
+}
+
+#[test]
+fn queued_run_lists_its_planned_phases_as_pending() {
+    let mut r = run("queued");
+    r.attempt = 0;
+    r.started_at = None;
+    let s = build(&r, &[], &[], Utc::now());
+    let phases = s.phases.unwrap_or_default();
+    assert_eq!(phases.len(), crate::phases::ONBOARDING.len());
+    assert!(phases.iter().all(|p| p.status == "pending"));
+    assert_eq!(s.elapsed_seconds, 0.0);
+    assert!(s.started_at.is_none());
+}
+
+#[test]
+fn status_json_has_every_field_of_the_frontend_type() {
+    let s = build(
+        &run("running"),
+        &[phase("phase_1", 1, "running", 1, 2)],
+        &[],
+        Utc::now(),
+    );
+    let v = serde_json::to_value(&s).unwrap_or_default();
+    for key in [
+        "portfolio_id",
+        "status",
+        "started_at",
+        "elapsed_seconds",
+        "overall_progress",
+        "current_phase_progress",
+        "activity_log",
+        "phases",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    for key in [
+        "current_phase",
+        "current_phase_name",
+        "phases_completed",
+        "phases_total",
+        "percent_complete",
+    ] {
+        assert!(
+            v["overall_progress"].get(key).is_some(),
+            "missing overall_progress.{key}"
+        );
+    }
+    for key in [
+        "phase_id",
+        "phase_name",
+        "status",
+        "current",
+        "total",
+        "unit",
+        "duration_seconds",
+    ] {
+        assert!(v["phases"][0].get(key).is_some(), "missing phases[].{key}");
+    }
+    let nf = serde_json::to_value(OnboardingStatus::not_found(Uuid::nil())).unwrap_or_default();
+    assert_eq!(nf["status"], "not_found");
+    assert!(nf["overall_progress"].is_null());
+}

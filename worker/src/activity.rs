@@ -1,0 +1,68 @@
+//! Batched activity entries: pushed in memory, written in one fenced statement at most every
+//! 250 ms and at every phase end, so progress costs little.
+
+use chrono::Utc;
+use sigmasight_shared::db::activity::{self, NewEntry};
+use sqlx::PgPool;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// How often the background flusher writes.
+pub const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The pending entries of one attempt.
+pub struct ActivityBuffer {
+    pool: PgPool,
+    run_id: Uuid,
+    attempt: i32,
+    pending: Mutex<Vec<NewEntry>>,
+}
+
+impl ActivityBuffer {
+    /// A buffer for one attempt.
+    pub fn new(pool: PgPool, run_id: Uuid, attempt: i32) -> Self {
+        Self {
+            pool,
+            run_id,
+            attempt,
+            pending: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Adds an entry stamped now; written at the next flush.
+    pub fn push(
+        &self,
+        level: &'static str,
+        phase_id: Option<&'static str>,
+        message: String,
+        debug: bool,
+    ) {
+        let entry = NewEntry {
+            ts: Utc::now(),
+            level,
+            phase_id,
+            message,
+            debug,
+        };
+        match self.pending.lock() {
+            Ok(mut pending) => pending.push(entry),
+            Err(poisoned) => poisoned.into_inner().push(entry),
+        }
+    }
+
+    fn take(&self) -> Vec<NewEntry> {
+        match self.pending.lock() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    /// Writes what is pending. Ok(false) when the attempt no longer holds its lease.
+    pub async fn flush(&self) -> Result<bool, sqlx::Error> {
+        let entries = self.take();
+        if entries.is_empty() {
+            return Ok(true);
+        }
+        activity::insert_batch(&self.pool, self.run_id, self.attempt, &entries).await
+    }
+}

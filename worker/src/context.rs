@@ -1,0 +1,176 @@
+//! What a running attempt carries: the run, its pool and provider, the activity buffer, the
+//! lease-lost signal, and phase progress reporting (fenced, throttled).
+
+use crate::activity::ActivityBuffer;
+use crate::WorkerConfig;
+use sigmasight_shared::db::{phases as phase_rows, runs::Run};
+use sigmasight_shared::market_data::MarketDataProvider;
+use sigmasight_shared::phases::PhaseDef;
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How an attempt ended badly, and what happens next.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The lease is gone (another worker took over, or the run was cancelled): stop writing.
+    #[error("lease lost")]
+    LeaseLost,
+    /// Worth another attempt (provider outage, database blip).
+    #[error("{0:#}")]
+    Retryable(anyhow::Error),
+    /// Never worth retrying (no positions, bad data).
+    #[error("{0:#}")]
+    Fatal(anyhow::Error),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Retryable(anyhow::Error::new(e).context("database"))
+    }
+}
+
+/// Everything a phase may use.
+pub struct RunContext {
+    pub pool: PgPool,
+    pub run: Run,
+    pub config: Arc<WorkerConfig>,
+    pub provider: Arc<dyn MarketDataProvider>,
+    pub activity: Arc<ActivityBuffer>,
+    pub lease_lost: Arc<AtomicBool>,
+}
+
+impl RunContext {
+    /// The attempt this context runs.
+    pub fn attempt(&self) -> i32 {
+        self.run.attempt
+    }
+
+    /// Fails fast once the lease is known to be lost.
+    pub fn check_lease(&self) -> Result<(), JobError> {
+        if self.lease_lost.load(Ordering::SeqCst) {
+            Err(JobError::LeaseLost)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Turns a fenced write's verdict into an error when it touched nothing.
+    pub fn fenced(&self, held: bool) -> Result<(), JobError> {
+        if held {
+            Ok(())
+        } else {
+            self.lease_lost.store(true, Ordering::SeqCst);
+            Err(JobError::LeaseLost)
+        }
+    }
+
+    /// An info entry for the feed.
+    pub fn info(&self, phase: &PhaseDef, message: impl Into<String>) {
+        self.activity
+            .push("info", Some(phase.id), message.into(), false);
+    }
+
+    /// A warning entry for the feed.
+    pub fn warn(&self, phase: &PhaseDef, message: impl Into<String>) {
+        self.activity
+            .push("warning", Some(phase.id), message.into(), false);
+    }
+
+    /// A debug entry (download with include_debug only).
+    pub fn debug(&self, phase: &PhaseDef, message: impl Into<String>) {
+        self.activity
+            .push("info", Some(phase.id), message.into(), true);
+    }
+
+    /// Marks `phase` running with `total` items and returns its progress reporter.
+    pub async fn start_phase(
+        &self,
+        phase: &'static PhaseDef,
+        total: usize,
+    ) -> Result<PhaseProgress<'_>, JobError> {
+        self.check_lease()?;
+        let total = i32::try_from(total).unwrap_or(i32::MAX);
+        let held =
+            phase_rows::start(&self.pool, self.run.id, self.attempt(), phase.id, total).await?;
+        self.fenced(held)?;
+        Ok(PhaseProgress {
+            ctx: self,
+            phase,
+            total,
+            current: 0,
+            written: Instant::now(),
+        })
+    }
+}
+
+/// Progress of one running phase; writes are throttled to one per [`PROGRESS_EVERY`].
+pub struct PhaseProgress<'a> {
+    ctx: &'a RunContext,
+    phase: &'static PhaseDef,
+    total: i32,
+    current: i32,
+    written: Instant,
+}
+
+/// Minimum time between two progress writes of a phase.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+impl PhaseProgress<'_> {
+    /// Items done so far.
+    pub fn current(&self) -> i32 {
+        self.current
+    }
+
+    /// Adds `n` done items; writes when the last write is old enough or the phase is done.
+    pub async fn advance(&mut self, n: usize) -> Result<(), JobError> {
+        self.current = self
+            .current
+            .saturating_add(i32::try_from(n).unwrap_or(i32::MAX))
+            .min(self.total.max(0));
+        if self.written.elapsed() >= PROGRESS_EVERY || self.current >= self.total {
+            self.write().await?;
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self) -> Result<(), JobError> {
+        self.ctx.check_lease()?;
+        let held = phase_rows::progress(
+            &self.ctx.pool,
+            self.ctx.run.id,
+            self.ctx.attempt(),
+            self.phase.id,
+            self.current,
+            self.total,
+        )
+        .await?;
+        self.written = Instant::now();
+        self.ctx.fenced(held)
+    }
+
+    /// Ends the phase with `status` and a summary; flushes the activity first.
+    pub async fn finish(
+        mut self,
+        status: &str,
+        summary: serde_json::Value,
+    ) -> Result<(), JobError> {
+        if self.current < self.total && matches!(status, "completed" | "warning") {
+            self.current = self.total;
+        }
+        self.write().await?;
+        let flushed = self.ctx.activity.flush().await?;
+        self.ctx.fenced(flushed)?;
+        let held = phase_rows::finish(
+            &self.ctx.pool,
+            self.ctx.run.id,
+            self.ctx.attempt(),
+            self.phase.id,
+            status,
+            &summary,
+        )
+        .await?;
+        self.ctx.fenced(held)
+    }
+}

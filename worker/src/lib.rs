@@ -1,0 +1,132 @@
+//! The worker: claims runs from the `runs` table, holds their leases and executes their
+//! phases, writing progress and activity to the database as it goes. Stateless: run as many
+//! processes as you like.
+
+mod activity;
+mod context;
+pub mod phases;
+mod provider;
+mod runner;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sigmasight_shared::config::{parse_secs, DatabaseConfig, MarketConfig};
+use sqlx::PgPool;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Worker configuration, from the environment.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "sigmasight-worker",
+    about = "Claims SigmaSight runs and executes their phases"
+)]
+pub struct WorkerConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub market: MarketConfig,
+    /// Lease length; renewed every third of it.
+    #[arg(long, env = "SIGMASIGHT_LEASE_TTL_SECS", default_value = "30", value_parser = parse_secs)]
+    pub lease_ttl: Duration,
+    /// Runs one worker process executes at once.
+    #[arg(long, env = "SIGMASIGHT_WORKER_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Fallback poll interval when no notification arrives.
+    #[arg(long, env = "SIGMASIGHT_POLL_INTERVAL_SECS", default_value = "1", value_parser = parse_secs)]
+    pub poll_interval: Duration,
+    /// First retry delay after a failed attempt (doubles each attempt).
+    #[arg(long, env = "SIGMASIGHT_RETRY_BASE_SECS", default_value = "5", value_parser = parse_secs)]
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    #[arg(long, env = "SIGMASIGHT_RETRY_CAP_SECS", default_value = "300", value_parser = parse_secs)]
+    pub retry_cap: Duration,
+    /// Concurrent provider requests in phase 1.
+    #[arg(long, env = "SIGMASIGHT_PROVIDER_CONCURRENCY", default_value_t = 8)]
+    pub provider_concurrency: usize,
+    /// Risk-free rate for option pricing (continuous).
+    #[arg(long, env = "SIGMASIGHT_RISK_FREE_RATE", default_value_t = 0.04)]
+    pub risk_free_rate: f64,
+    /// Option volatility when the underlying has fewer than 20 returns.
+    #[arg(long, env = "SIGMASIGHT_DEFAULT_OPTION_VOL", default_value_t = 0.30)]
+    pub default_option_vol: f64,
+}
+
+impl WorkerConfig {
+    /// Settings for tests: everything default except the database URL.
+    pub fn for_database(url: &str) -> Self {
+        Self::parse_from(["sigmasight-worker", "--database-url", url])
+    }
+}
+
+/// A worker process: pool, provider, identity.
+pub struct Worker {
+    pool: PgPool,
+    config: Arc<WorkerConfig>,
+    provider: Arc<dyn sigmasight_shared::market_data::MarketDataProvider>,
+    id: String,
+}
+
+impl Worker {
+    /// Connects (waiting up to 30 s for Postgres), migrates and builds the provider.
+    pub async fn build(config: WorkerConfig) -> anyhow::Result<Self> {
+        let pool = sigmasight_shared::db::connect(
+            &config.database.url,
+            config.database.max_connections,
+            Duration::from_secs(30),
+        )
+        .await
+        .context("connecting to DATABASE_URL")?;
+        sigmasight_shared::db::migrate(&pool)
+            .await
+            .context("running migrations")?;
+        Self::with_pool(config, pool)
+    }
+
+    /// Builds a worker over an existing pool (already migrated).
+    pub fn with_pool(config: WorkerConfig, pool: PgPool) -> anyhow::Result<Self> {
+        let provider = provider::build(&config.market)?;
+        Ok(Self {
+            pool,
+            config: Arc::new(config),
+            provider,
+            id: sigmasight_shared::queue::worker_id(),
+        })
+    }
+
+    /// This process's worker id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Claims and executes runs until `shutdown` resolves, then waits for the runs in hand.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        runner::run(self.pool, self.config, self.provider, self.id, shutdown).await
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,136 @@
+//! The phases of a portfolio run, executed in DESIGN order. Each phase is a function of the
+//! run context and the portfolio scope; a new attempt skips phases an earlier attempt
+//! completed (they show as carried over).
+
+mod phase_1_market_data;
+mod phase_3_snapshots;
+mod phase_4_market_values;
+pub mod scope;
+
+use crate::context::{JobError, RunContext};
+use anyhow::anyhow;
+use scope::PortfolioScope;
+use sigmasight_shared::db::{phases as phase_rows, prices};
+use sigmasight_shared::phases::{self as defs, PhaseDef};
+use std::sync::Arc;
+
+/// How a run ended well.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// `completed`, or `partial` when some symbols had no data.
+    pub status: &'static str,
+    /// Result summary stored on the run.
+    pub summary: serde_json::Value,
+}
+
+/// Executes the run's phases.
+pub async fn execute(ctx: Arc<RunContext>) -> Result<RunOutcome, JobError> {
+    match ctx.run.kind.as_str() {
+        "onboarding" | "admin" | "portfolio_daily" => portfolio_run(&ctx).await,
+        other => Err(JobError::Fatal(anyhow!(
+            "run kind {other} is not supported by this worker"
+        ))),
+    }
+}
+
+async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
+    let portfolio_id = ctx
+        .run
+        .portfolio_id
+        .ok_or_else(|| JobError::Fatal(anyhow!("run has no portfolio")))?;
+    let plan: Vec<&'static PhaseDef> = defs::ONBOARDING.iter().collect();
+    let carried = if ctx.attempt() > 1 {
+        phase_rows::completed_before(&ctx.pool, ctx.run.id, ctx.attempt()).await?
+    } else {
+        Vec::new()
+    };
+    let held =
+        phase_rows::init_attempt(&ctx.pool, ctx.run.id, ctx.attempt(), &plan, &carried).await?;
+    ctx.fenced(held)?;
+    let scope = PortfolioScope::load(ctx, portfolio_id).await?;
+    for phase in plan {
+        if carried.iter().any(|c| c == phase.id) {
+            ctx.info(
+                phase,
+                format!(
+                    "{} already completed in an earlier attempt; carried over",
+                    phase.name
+                ),
+            );
+            continue;
+        }
+        ctx.check_lease()?;
+        let result = match phase.id {
+            "phase_1" => phase_1_market_data::run(ctx, &scope).await,
+            "phase_3" => phase_3_snapshots::run(ctx, &scope).await,
+            "phase_4" => phase_4_market_values::run(ctx, &scope).await,
+            other => Err(JobError::Fatal(anyhow!("phase {other} is not implemented"))),
+        };
+        if let Err(e) = result {
+            if !matches!(e, JobError::LeaseLost) {
+                ctx.activity.push(
+                    "error",
+                    Some(phase.id),
+                    format!("{} failed: {e}", phase.name),
+                    false,
+                );
+                let _ = ctx.activity.flush().await;
+                let _ = phase_rows::finish(
+                    &ctx.pool,
+                    ctx.run.id,
+                    ctx.attempt(),
+                    phase.id,
+                    "failed",
+                    &serde_json::json!({ "error": e.to_string() }),
+                )
+                .await;
+            }
+            return Err(e);
+        }
+    }
+    outcome(ctx, &scope).await
+}
+
+/// Summary: positions analyzed/total, unavailable symbols, trading days.
+async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome, JobError> {
+    let verdicts = prices::availability(&ctx.pool, &scope.symbols).await?;
+    let mut unavailable: Vec<String> = verdicts
+        .into_iter()
+        .filter(|v| !v.available)
+        .map(|v| v.symbol)
+        .collect();
+    unavailable.sort();
+    let analyzed = scope
+        .positions
+        .iter()
+        .filter(|p| {
+            !unavailable
+                .iter()
+                .any(|u| Some(u.as_str()) == scope::price_symbol(p))
+        })
+        .count();
+    let summary = serde_json::json!({
+        "positions_total": scope.positions.len(),
+        "positions_analyzed": analyzed,
+        "unavailable_symbols": unavailable,
+        "trading_days": scope.days.len(),
+        "start_date": scope.days.first(),
+        "end_date": scope.end,
+    });
+    let status = if unavailable.is_empty() {
+        "completed"
+    } else {
+        "partial"
+    };
+    ctx.activity.push(
+        if unavailable.is_empty() { "info" } else { "warning" },
+        None,
+        if unavailable.is_empty() {
+            format!("Portfolio setup complete: {analyzed} of {} positions analyzed over {} trading days", scope.positions.len(), scope.days.len())
+        } else {
+            format!("Portfolio setup completed with warnings: {analyzed} of {} positions analyzed; no market data for {}", scope.positions.len(), unavailable.join(", "))
+        },
+        false,
+    );
+    Ok(RunOutcome { status, summary })
+}

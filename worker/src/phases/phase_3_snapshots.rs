@@ -1,0 +1,110 @@
+//! Phase 3 — P&L Calculation & Snapshots: every trading day from the earliest entry date to
+//! the last trading day, computed over the whole range at once and upserted in chunks.
+
+use super::scope::PortfolioScope;
+use crate::context::{JobError, RunContext};
+use chrono::NaiveDate;
+use rust_decimal::prelude::ToPrimitive;
+use sigmasight_shared::analytics::snapshots::{
+    compute_snapshots, PriceTable, SnapshotParams, SnapshotRow,
+};
+use sigmasight_shared::calendar;
+use sigmasight_shared::db::{prices, runs, snapshots};
+use sigmasight_shared::phases::PHASE_3;
+use sigmasight_shared::status::feed::is_date_in_feed;
+use std::collections::HashMap;
+
+/// Calendar days of closes loaded before the first snapshot day (63 returns for option vol).
+const PRICE_LOOKBACK_DAYS: i64 = 120;
+/// Snapshots written per statement (and per progress step).
+const CHUNK: usize = 250;
+
+/// Loads the closes of `symbols` aligned on the trading days of [start, end].
+pub async fn load_prices(
+    ctx: &RunContext,
+    symbols: &[String],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<PriceTable, JobError> {
+    let dates = calendar::trading_days(start, end);
+    let index: HashMap<NaiveDate, usize> = dates.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let mut closes: HashMap<String, Vec<Option<f64>>> = symbols
+        .iter()
+        .map(|s| (s.clone(), vec![None; dates.len()]))
+        .collect();
+    for row in prices::closes(&ctx.pool, symbols, start, end).await? {
+        if let (Some(series), Some(&i)) = (closes.get_mut(&row.symbol), index.get(&row.price_date))
+        {
+            series[i] = Some(row.close);
+        }
+    }
+    Ok(PriceTable { dates, closes })
+}
+
+/// Parameters shared by phases 3 and 4.
+pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
+    SnapshotParams {
+        risk_free_rate: ctx.config.risk_free_rate,
+        default_option_vol: ctx.config.default_option_vol,
+        equity_balance: scope.portfolio.equity_balance.to_f64().unwrap_or(0.0),
+        prior: None,
+    }
+}
+
+/// Runs phase 3.
+pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
+    let n = scope.days.len();
+    let mut progress = ctx.start_phase(&PHASE_3, n).await?;
+    ctx.info(
+        &PHASE_3,
+        format!(
+            "Calculating P&L and snapshots for {n} trading days ({} to {})",
+            scope.first_entry, scope.end
+        ),
+    );
+    let table_start = scope.first_entry - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
+    let table = load_prices(ctx, &scope.symbols, table_start, scope.end).await?;
+    let inputs = scope.inputs();
+    let days = scope.days.clone();
+    let params = params(ctx, scope);
+    let rows: Vec<SnapshotRow> =
+        tokio::task::spawn_blocking(move || compute_snapshots(&inputs, &table, &days, &params))
+            .await
+            .map_err(|e| {
+                JobError::Retryable(anyhow::anyhow!("snapshot computation panicked: {e}"))
+            })?;
+    let mut warned = std::collections::BTreeSet::new();
+    for (chunk_no, chunk) in rows.chunks(CHUNK).enumerate() {
+        let mut tx = ctx.pool.begin().await?;
+        let held = runs::hold_fence(&mut tx, ctx.run.id, ctx.attempt()).await?;
+        ctx.fenced(held)?;
+        snapshots::upsert_many(&mut tx, scope.portfolio.id, ctx.run.id, chunk).await?;
+        tx.commit().await?;
+        for (k, row) in chunk.iter().enumerate() {
+            let i = chunk_no * CHUNK + k + 1;
+            let line = format!("Creating snapshot for {}... ({i}/{n})", row.date);
+            if is_date_in_feed(i, n) {
+                ctx.info(&PHASE_3, line)
+            } else {
+                ctx.debug(&PHASE_3, line)
+            }
+            for w in &row.warnings {
+                if warned.insert(w.clone()) {
+                    ctx.warn(&PHASE_3, w.clone());
+                }
+            }
+        }
+        progress.advance(chunk.len()).await?;
+    }
+    let last = rows.last();
+    ctx.info(
+        &PHASE_3,
+        format!(
+            "P&L Calculation & Snapshots complete: {} snapshots{}",
+            rows.len(),
+            last.map(|r| format!(", NAV {:.2} on {}", r.total_value, r.date))
+                .unwrap_or_default()
+        ),
+    );
+    progress.finish("completed", serde_json::json!({ "snapshots": rows.len(), "first_date": rows.first().map(|r| r.date), "last_date": last.map(|r| r.date) })).await
+}

@@ -1,0 +1,63 @@
+//! Phase 4 — Position Market Value Updates: last price, market value, unrealized P&L (and
+//! model value and delta for options) of every open position, as of the calculation date.
+
+use super::phase_3_snapshots::{load_prices, params};
+use super::scope::PortfolioScope;
+use crate::context::{JobError, RunContext};
+use sigmasight_shared::analytics::snapshots::position_values;
+use sigmasight_shared::db::{positions, runs};
+use sigmasight_shared::phases::PHASE_4;
+
+/// Runs phase 4.
+pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
+    let inputs = scope.inputs();
+    let table_start = scope.end - chrono::Duration::days(120);
+    let table = load_prices(ctx, &scope.symbols, table_start, scope.end).await?;
+    let values = position_values(&inputs, &table, scope.end, &params(ctx, scope));
+    let mut progress = ctx.start_phase(&PHASE_4, values.len()).await?;
+    let updates: Vec<positions::ValueUpdate> = values
+        .iter()
+        .map(|v| positions::ValueUpdate {
+            position_id: v.position_id,
+            last_price: v.last_price,
+            price_date: v.price_date,
+            market_value: v.market_value,
+            unrealized_pnl: v.unrealized_pnl,
+            delta: v.delta,
+        })
+        .collect();
+    let mut tx = ctx.pool.begin().await?;
+    let held = runs::hold_fence(&mut tx, ctx.run.id, ctx.attempt()).await?;
+    ctx.fenced(held)?;
+    positions::update_values(&mut tx, scope.portfolio.id, &updates).await?;
+    tx.commit().await?;
+    let unpriced: Vec<&str> = values
+        .iter()
+        .filter(|v| v.market_value.is_none())
+        .filter_map(|v| {
+            scope
+                .positions
+                .iter()
+                .find(|p| p.id == v.position_id)
+                .map(|p| p.symbol.as_str())
+        })
+        .collect();
+    if !unpriced.is_empty() {
+        ctx.warn(
+            &PHASE_4,
+            format!(
+                "No recent price for {}: market value left empty",
+                unpriced.join(", ")
+            ),
+        );
+    }
+    let total: f64 = values.iter().filter_map(|v| v.market_value).sum();
+    ctx.info(&PHASE_4, format!("Position Market Value Updates complete: {} open positions valued as of {}, market value {total:.2}", values.len() - unpriced.len(), scope.end));
+    progress.advance(values.len()).await?;
+    let status = if unpriced.is_empty() {
+        "completed"
+    } else {
+        "warning"
+    };
+    progress.finish(status, serde_json::json!({ "positions": values.len(), "unpriced": unpriced, "as_of": scope.end })).await
+}
