@@ -44,6 +44,13 @@ pub struct MarketConfig {
         default_value = "HZNP,SGEN"
     )]
     pub synthetic_unavailable: String,
+    /// Delay added to every provider request, in milliseconds (simulates a remote provider).
+    #[arg(
+        long = "synthetic-latency-ms",
+        env = "SIGMASIGHT_SYNTHETIC_LATENCY_MS",
+        default_value_t = 0
+    )]
+    pub synthetic_latency_ms: u64,
 }
 
 impl MarketConfig {

@@ -1,1 +1,278 @@
+//! End-to-end harness: a fresh database per test, the real `sigmasight-api` and
+//! `sigmasight-worker` binaries started as processes, and an HTTP client.
 
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// The JWT secret every test process shares.
+pub const SECRET: &str = "e2e-secret";
+
+/// A database of its own for one test, dropped at the end.
+pub struct TestDb {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDb {
+    /// Creates `sigmasight_e2e_<uuid>` on the server of `DATABASE_URL` and migrates it.
+    pub async fn create() -> anyhow::Result<Self> {
+        let admin_url = std::env::var("DATABASE_URL")
+            .context("DATABASE_URL must point at a Postgres the tests may create databases on")?;
+        let name = format!("sigmasight_e2e_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url).await?;
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut admin)
+            .await?;
+        let url = match admin_url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => bail!("DATABASE_URL has no database name"),
+        };
+        let pool = sigmasight_shared::db::connect(&url, 2, Duration::from_secs(5)).await?;
+        sigmasight_shared::db::migrate(&pool).await?;
+        pool.close().await;
+        Ok(Self {
+            url,
+            admin_url,
+            name,
+        })
+    }
+
+    /// A pool on the test database.
+    pub async fn pool(&self) -> anyhow::Result<sqlx::PgPool> {
+        Ok(sigmasight_shared::db::connect(&self.url, 4, Duration::from_secs(5)).await?)
+    }
+
+    /// Drops the database (best effort: processes must be stopped first).
+    pub async fn drop_database(self) {
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!(
+                "drop database if exists {} with (force)",
+                self.name
+            ))
+            .execute(&mut admin)
+            .await;
+        }
+    }
+}
+
+/// Path of a workspace binary built by `cargo build --bins`.
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// A child process killed when dropped.
+pub struct Process {
+    child: Child,
+    pub name: &'static str,
+}
+
+impl Process {
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Asks the process to stop with SIGTERM and waits up to `grace`.
+    pub fn terminate(&mut self, grace: Duration) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn spawn(name: &'static str, db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Process> {
+    let mut cmd = Command::new(binary(name));
+    cmd.env("DATABASE_URL", db_url)
+        .env("SIGMASIGHT_JWT_SECRET", SECRET)
+        .env(
+            "RUST_LOG",
+            std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdin(Stdio::null());
+    if std::env::var_os("E2E_SHOW_LOGS").is_none() {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Ok(Process {
+        child: cmd.spawn().with_context(|| format!("starting {name}"))?,
+        name,
+    })
+}
+
+/// Starts a worker process.
+pub fn start_worker(db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Process> {
+    spawn("sigmasight-worker", db_url, env)
+}
+
+/// A running API process and a client for it.
+pub struct Api {
+    pub process: Process,
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    /// Starts the API on a free port and waits until it is ready.
+    pub async fn start(db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let mut all = env.to_vec();
+        all.push(("SIGMASIGHT_BIND", format!("127.0.0.1:{port}")));
+        let process = spawn("sigmasight-api", db_url, &all)?;
+        let api = Self {
+            process,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = api.client.get(format!("{}/readyz", api.base)).send().await {
+                if r.status().is_success() {
+                    return Ok(api);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("api did not become ready");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A token for `sub`.
+    pub fn token(sub: &str) -> String {
+        sigmasight_shared::auth::issue_hs256(sub, false, 3600, SECRET).unwrap_or_default()
+    }
+
+    /// Uploads a CSV as `sub`; returns the HTTP status and body.
+    pub async fn upload(
+        &self,
+        sub: &str,
+        account: &str,
+        file_name: &str,
+        csv: Vec<u8>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let form = reqwest::multipart::Form::new()
+            .text("portfolio_name", "E2E Portfolio")
+            .text("account_name", account.to_owned())
+            .text("account_type", "taxable")
+            .part(
+                "csv_file",
+                reqwest::multipart::Part::bytes(csv).file_name(file_name.to_owned()),
+            );
+        let r = self
+            .client
+            .post(format!("{}/api/v1/onboarding/create-portfolio", self.base))
+            .bearer_auth(Self::token(sub))
+            .multipart(form)
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.json().await?))
+    }
+
+    /// GET as `sub`, JSON body.
+    pub async fn get_json(&self, sub: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(Self::token(sub))
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.json().await?))
+    }
+
+    /// The status document of a portfolio.
+    pub async fn status(&self, sub: &str, portfolio_id: &str) -> anyhow::Result<Value> {
+        let (code, body) = self
+            .get_json(sub, &format!("/api/v1/onboarding/status/{portfolio_id}"))
+            .await?;
+        if code != 200 {
+            bail!("status answered {code}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Polls status until a terminal state or `timeout`; checks percent never goes backwards
+    /// within an attempt on the way.
+    pub async fn wait_terminal(
+        &self,
+        sub: &str,
+        portfolio_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut last = (0i64, 0.0f64);
+        loop {
+            let s = self.status(sub, portfolio_id).await?;
+            let attempt = s["attempt"].as_i64().unwrap_or(0);
+            let pct = s["overall_progress"]["percent_complete"]
+                .as_f64()
+                .unwrap_or(0.0);
+            if attempt == last.0 && pct + 1e-9 < last.1 {
+                bail!(
+                    "percent_complete went backwards within attempt {attempt}: {} -> {pct}",
+                    last.1
+                );
+            }
+            last = (attempt, pct);
+            if matches!(
+                s["status"].as_str(),
+                Some("completed" | "partial" | "failed" | "cancelled")
+            ) {
+                return Ok(s);
+            }
+            if Instant::now() > deadline {
+                bail!("no terminal status after {timeout:?}: {s}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The example portfolio shipped in `examples/`.
+pub fn example_csv() -> Vec<u8> {
+    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/demo_portfolio.csv"))
+        .unwrap_or_default()
+}
