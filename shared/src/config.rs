@@ -51,6 +51,14 @@ pub struct MarketConfig {
         default_value_t = 0
     )]
     pub synthetic_latency_ms: u64,
+    /// Test-only fault injection: `SYMBOL:error`, `SYMBOL:panic` or `SYMBOL:hang` makes every
+    /// request for SYMBOL fail transiently, panic, or never answer. Comma-separated.
+    #[arg(
+        long = "synthetic-fail",
+        env = "SIGMASIGHT_SYNTHETIC_FAIL",
+        default_value = ""
+    )]
+    pub synthetic_fail: String,
 }
 
 impl MarketConfig {

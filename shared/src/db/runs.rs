@@ -272,15 +272,16 @@ pub async fn active_for_portfolio(
     .await
 }
 
-/// Puts a finished run back in the queue as the next attempt of the same chain (retry).
-/// Returns the run, or None when it is not in a terminal state.
+/// Puts a finished run back in the queue as the next attempt of the same chain (retry);
+/// earlier attempts' phases and activity stay. Returns the run, or None when it is not in a
+/// terminal state (the caller answers 409 with the active run).
 pub async fn reopen(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
     sqlx::query_as(
         "update runs
          set status = 'queued', source = 'retry', run_at = now(), worker_id = null,
              lease_expires_at = null, finished_at = null, error = null,
              max_attempts = greatest(max_attempts, attempt + 1)
-         where id = $1 and status in ('failed', 'cancelled')
+         where id = $1 and status in ('failed', 'cancelled', 'completed', 'partial')
          returning *",
     )
     .bind(id)
