@@ -105,6 +105,11 @@ impl Process {
         false
     }
 
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

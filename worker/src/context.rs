@@ -7,7 +7,7 @@ use sigmasight_shared::db::{phases as phase_rows, runs::Run};
 use sigmasight_shared::market_data::MarketDataProvider;
 use sigmasight_shared::phases::PhaseDef;
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,9 @@ pub enum JobError {
     /// Never worth retrying (no positions, bad data).
     #[error("{0:#}")]
     Fatal(anyhow::Error),
+    /// The worker is shutting down and gives the run back to the queue.
+    #[error("worker shutting down")]
+    HandedBack,
 }
 
 impl From<sqlx::Error> for JobError {
@@ -39,6 +42,42 @@ pub struct RunContext {
     pub provider: Arc<dyn MarketDataProvider>,
     pub activity: Arc<ActivityBuffer>,
     pub lease_lost: Arc<AtomicBool>,
+    /// When the attempt last showed progress (for the hung-phase watchdog).
+    pub heartbeat: Arc<Heartbeat>,
+}
+
+/// The instant of the last progress of an attempt, readable from another task.
+pub struct Heartbeat {
+    origin: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Heartbeat {
+    /// Starts now.
+    pub fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Records progress now.
+    pub fn beat(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Time since the last progress.
+    pub fn silence(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::SeqCst));
+        self.origin.elapsed().saturating_sub(last)
+    }
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RunContext {
@@ -95,6 +134,7 @@ impl RunContext {
         let held =
             phase_rows::start(&self.pool, self.run.id, self.attempt(), phase.id, total).await?;
         self.fenced(held)?;
+        self.heartbeat.beat();
         Ok(PhaseProgress {
             ctx: self,
             phase,
@@ -129,6 +169,7 @@ impl PhaseProgress<'_> {
             .current
             .saturating_add(i32::try_from(n).unwrap_or(i32::MAX))
             .min(self.total.max(0));
+        self.ctx.heartbeat.beat();
         if self.written.elapsed() >= PROGRESS_EVERY || self.current >= self.total {
             self.write().await?;
         }

@@ -42,6 +42,12 @@ pub struct WorkerConfig {
     /// Longest retry delay.
     #[arg(long, env = "SIGMASIGHT_RETRY_CAP_SECS", default_value = "300", value_parser = parse_secs)]
     pub retry_cap: Duration,
+    /// A phase with no progress for this long fails its attempt (retried like a lost lease).
+    #[arg(long, env = "SIGMASIGHT_PHASE_STALL_SECS", default_value = "300", value_parser = parse_secs)]
+    pub phase_stall: Duration,
+    /// On SIGTERM, how long runs in hand may take to finish before they are handed back.
+    #[arg(long, env = "SIGMASIGHT_SHUTDOWN_GRACE_SECS", default_value = "20", value_parser = parse_secs)]
+    pub shutdown_grace: Duration,
     /// Concurrent provider requests in phase 1.
     #[arg(long, env = "SIGMASIGHT_PROVIDER_CONCURRENCY", default_value_t = 8)]
     pub provider_concurrency: usize,

@@ -1,8 +1,9 @@
 //! The claim loop: wake on NOTIFY (1 s poll fallback), reap exhausted leases, claim while a
-//! slot is free, and execute each claimed attempt with its lease renewed by its own task.
+//! slot is free, and execute each claimed attempt with its lease renewed by its own task, a
+//! watchdog for hung phases, and a hand-back path for graceful shutdown.
 
 use crate::activity::{ActivityBuffer, FLUSH_INTERVAL};
-use crate::context::{JobError, RunContext};
+use crate::context::{Heartbeat, JobError, RunContext};
 use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
@@ -14,11 +15,24 @@ use sqlx::PgPool;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::time::Duration;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn, Instrument};
 
-/// Runs the loop until `shutdown`, then waits for the attempts in hand to end.
+/// What every attempt of this worker shares.
+#[derive(Clone)]
+struct Shared {
+    pool: PgPool,
+    config: Arc<WorkerConfig>,
+    provider: Arc<dyn MarketDataProvider>,
+    worker_id: Arc<str>,
+    /// Flips to true when the shutdown grace period is over: hand runs back.
+    hand_back: watch::Receiver<bool>,
+}
+
+/// Runs the loop until `shutdown`, then lets the attempts in hand finish within the grace
+/// period and hands the others back to the queue.
 pub async fn run(
     pool: PgPool,
     config: Arc<WorkerConfig>,
@@ -26,14 +40,22 @@ pub async fn run(
     worker_id: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (hand_back_tx, hand_back) = watch::channel(false);
+    let shared = Shared {
+        pool,
+        config: config.clone(),
+        provider,
+        worker_id: worker_id.into(),
+        hand_back,
+    };
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let mut listener = listen(&pool).await;
+    let mut listener = listen(&shared.pool).await;
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
-    info!(worker.id = %worker_id, concurrency = config.concurrency, "worker started");
+    info!(worker.id = %shared.worker_id, concurrency = config.concurrency, "worker started");
     loop {
-        reap(&pool).await;
-        claim_while_free(&pool, &config, &provider, &worker_id, &slots, &mut tasks).await;
+        reap(&shared.pool).await;
+        claim_while_free(&shared, &slots, &mut tasks).await;
         tokio::select! {
             () = &mut shutdown => break,
             _ = wait_notification(&mut listener) => {},
@@ -41,22 +63,38 @@ pub async fn run(
             Some(_) = tasks.join_next() => {},
         }
     }
-    info!(worker.id = %worker_id, in_flight = tasks.len(), "shutting down: no new claims; finishing runs in hand");
-    while tasks.join_next().await.is_some() {}
+    info!(
+        in_flight = tasks.len(),
+        grace_secs = config.shutdown_grace.as_secs_f64(),
+        "shutting down: no new claims"
+    );
+    let drained = tokio::time::timeout(config.shutdown_grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            in_flight = tasks.len(),
+            "grace period over: handing runs back to the queue"
+        );
+        let _ = hand_back_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+    }
     Ok(())
 }
 
 async fn listen(pool: &PgPool) -> Option<PgListener> {
-    match PgListener::connect_with(pool).await {
-        Ok(mut l) => match l.listen(QUEUED_CHANNEL).await {
-            Ok(()) => Some(l),
-            Err(e) => {
-                warn!(error = %e, "LISTEN failed; polling only");
-                None
-            }
-        },
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(l) => l,
         Err(e) => {
             warn!(error = %e, "listener connection failed; polling only");
+            return None;
+        }
+    };
+    match listener.listen(QUEUED_CHANNEL).await {
+        Ok(()) => Some(listener),
+        Err(e) => {
+            warn!(error = %e, "LISTEN failed; polling only");
             None
         }
     }
@@ -64,7 +102,8 @@ async fn listen(pool: &PgPool) -> Option<PgListener> {
 
 async fn wait_notification(listener: &mut Option<PgListener>) {
     match listener {
-        // recv reconnects by itself after a lost connection; an error means it could not yet.
+        // recv reconnects by itself after a lost connection; an error means it could not yet,
+        // and the poll interval covers the gap.
         Some(l) => {
             if let Err(e) = l.recv().await {
                 warn!(error = %e, "listener error; relying on polling");
@@ -76,47 +115,33 @@ async fn wait_notification(listener: &mut Option<PgListener>) {
 }
 
 async fn reap(pool: &PgPool) {
-    match runs::fail_exhausted_leases(pool).await {
-        Ok(reaped) => {
-            for r in reaped {
-                let who = r.worker_id.unwrap_or_else(|| "unknown".into());
-                warn!(run.id = %r.id, "run failed: worker {who} was lost on its last attempt");
-                let msg = format!(
-                    "Worker {who} was lost (lease expired) on attempt {}; no attempts left",
-                    r.attempt
-                );
-                if let Err(e) =
-                    activity::insert_unfenced(pool, r.id, r.attempt, "error", &msg).await
-                {
-                    warn!(error = %e, "could not record the reaped run");
-                }
-            }
+    let reaped = match runs::fail_exhausted_leases(pool).await {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "reaper query failed");
+            return;
         }
-        Err(e) => warn!(error = %e, "reaper query failed"),
+    };
+    for r in reaped {
+        let who = r.worker_id.unwrap_or_else(|| "unknown".into());
+        warn!(run.id = %r.id, "run failed: worker {who} was lost on its last attempt");
+        let msg = format!(
+            "Worker {who} was lost (lease expired) on attempt {}; no attempts left",
+            r.attempt
+        );
+        if let Err(e) = activity::insert_unfenced(pool, r.id, r.attempt, "error", &msg).await {
+            warn!(error = %e, "could not record the reaped run");
+        }
     }
 }
 
-async fn claim_while_free(
-    pool: &PgPool,
-    config: &Arc<WorkerConfig>,
-    provider: &Arc<dyn MarketDataProvider>,
-    worker_id: &str,
-    slots: &Arc<Semaphore>,
-    tasks: &mut JoinSet<()>,
-) {
+async fn claim_while_free(shared: &Shared, slots: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
     while let Ok(permit) = slots.clone().try_acquire_owned() {
-        match runs::claim_next(pool, worker_id, config.lease_ttl).await {
+        match runs::claim_next(&shared.pool, &shared.worker_id, shared.config.lease_ttl).await {
             Ok(Some(claimed)) => {
                 let span = tracing::info_span!("run", run.id = %claimed.run.id, run.kind = %claimed.run.kind,
-                    run.attempt = claimed.run.attempt, worker.id = %worker_id);
-                let fut = execute(
-                    pool.clone(),
-                    config.clone(),
-                    provider.clone(),
-                    claimed,
-                    permit,
-                );
-                tasks.spawn(fut.instrument(span));
+                    run.attempt = claimed.run.attempt, worker.id = %shared.worker_id);
+                tasks.spawn(execute(shared.clone(), claimed, permit).instrument(span));
             }
             Ok(None) => break,
             Err(e) => {
@@ -127,17 +152,8 @@ async fn claim_while_free(
     }
 }
 
-/// Executes one claimed attempt: lease renewal, activity flushing, phases, final status.
-async fn execute(
-    pool: PgPool,
-    config: Arc<WorkerConfig>,
-    provider: Arc<dyn MarketDataProvider>,
-    claimed: runs::ClaimedRun,
-    _permit: OwnedSemaphorePermit,
-) {
-    let run = claimed.run;
-    let lease_lost = Arc::new(AtomicBool::new(false));
-    let buffer = Arc::new(ActivityBuffer::new(pool.clone(), run.id, run.attempt));
+fn announce(buffer: &ActivityBuffer, claimed: &runs::ClaimedRun) {
+    let run = &claimed.run;
     if claimed.prior_status == "running" {
         let who = run
             .previous_worker_id
@@ -161,44 +177,85 @@ async fn execute(
             false,
         );
     }
-    let renewer = tokio::spawn(renew(
-        pool.clone(),
+}
+
+/// Executes one claimed attempt: lease renewal, activity flushing, watchdog, phases, final
+/// status.
+async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaphorePermit) {
+    let run = claimed.run.clone();
+    let lease_lost = Arc::new(AtomicBool::new(false));
+    let buffer = Arc::new(ActivityBuffer::new(
+        shared.pool.clone(),
         run.id,
         run.attempt,
-        config.lease_ttl,
+    ));
+    announce(&buffer, &claimed);
+    let renewer = tokio::spawn(renew(
+        shared.pool.clone(),
+        run.id,
+        run.attempt,
+        shared.config.lease_ttl,
         lease_lost.clone(),
     ));
     let flusher = tokio::spawn(flush_periodically(buffer.clone(), lease_lost.clone()));
+    let heartbeat = Arc::new(Heartbeat::new());
+    heartbeat.beat();
     let ctx = Arc::new(RunContext {
-        pool: pool.clone(),
+        pool: shared.pool.clone(),
         run: run.clone(),
-        config: config.clone(),
-        provider,
+        config: shared.config.clone(),
+        provider: shared.provider.clone(),
         activity: buffer.clone(),
         lease_lost: lease_lost.clone(),
+        heartbeat: heartbeat.clone(),
     });
-    // A panic inside the phases ends this task, not the worker: it becomes a failed attempt.
-    let outcome = match tokio::spawn(phases::execute(ctx)).await {
-        Ok(result) => result,
-        Err(join) => Err(JobError::Retryable(anyhow::anyhow!(
-            "phase panicked: {join}"
-        ))),
+    let work = tokio::spawn(phases::execute(ctx));
+    let abort = work.abort_handle();
+    let mut hand_back = shared.hand_back.clone();
+    let outcome = tokio::select! {
+        // A panic inside the phases ends that task, not the worker: it becomes a failed attempt.
+        joined = work => joined.unwrap_or_else(|join| Err(JobError::Retryable(anyhow::anyhow!("phase panicked: {join}")))),
+        stalled = watchdog(&heartbeat, shared.config.phase_stall) => {
+            abort.abort();
+            Err(JobError::Retryable(anyhow::anyhow!("no progress for {:.0} s: the phase is hung", stalled.as_secs_f64())))
+        }
+        _ = hand_back.wait_for(|h| *h) => {
+            abort.abort();
+            Err(JobError::HandedBack)
+        }
     };
     flusher.abort();
-    let result = conclude(&pool, &config, &run, &buffer, outcome).await;
+    let result = conclude(&shared, &run, &buffer, outcome).await;
     renewer.abort();
     if let Err(e) = result {
         error!(error = %e, "could not record the end of the attempt");
     }
 }
 
+/// Resolves when the attempt has shown no progress for `stall`.
+async fn watchdog(heartbeat: &Heartbeat, stall: Duration) -> Duration {
+    let every = (stall / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        tokio::time::sleep(every).await;
+        let silence = heartbeat.silence();
+        if silence >= stall {
+            return silence;
+        }
+    }
+}
+
 async fn conclude(
-    pool: &PgPool,
-    config: &WorkerConfig,
+    shared: &Shared,
     run: &runs::Run,
     buffer: &ActivityBuffer,
     outcome: Result<RunOutcome, JobError>,
 ) -> Result<(), sqlx::Error> {
+    let pool = &shared.pool;
+    if let Err(e @ (JobError::HandedBack | JobError::Retryable(_))) = &outcome {
+        // An aborted phase never wrote its own end.
+        sigmasight_shared::db::phases::fail_running(pool, run.id, run.attempt, &e.to_string())
+            .await?;
+    }
     match outcome {
         Ok(done) => {
             buffer.flush().await?;
@@ -207,8 +264,23 @@ async fn conclude(
             }
         }
         Err(JobError::LeaseLost) => warn!("lease lost: another worker owns the run now; stopping"),
+        Err(JobError::HandedBack) => {
+            let msg = format!(
+                "Worker {} is shutting down; run handed back to the queue after attempt {}",
+                shared.worker_id, run.attempt
+            );
+            warn!("{msg}");
+            buffer.push("warning", None, msg, false);
+            buffer.flush().await?;
+            runs::requeue(pool, run.id, run.attempt, "worker shut down", Utc::now()).await?;
+        }
         Err(JobError::Retryable(e)) if run.attempt < run.max_attempts => {
-            let delay = retry_delay(run.attempt, config.retry_base, config.retry_cap, 0.2);
+            let delay = retry_delay(
+                run.attempt,
+                shared.config.retry_base,
+                shared.config.retry_cap,
+                0.2,
+            );
             let msg = format!(
                 "Attempt {} failed: {e:#}; retrying in {:.0} s",
                 run.attempt,
@@ -221,7 +293,10 @@ async fn conclude(
             runs::requeue(pool, run.id, run.attempt, &format!("{e:#}"), at).await?;
         }
         Err(JobError::Retryable(e) | JobError::Fatal(e)) => {
-            let msg = format!("Run failed on attempt {}: {e:#}", run.attempt);
+            let msg = format!(
+                "Run failed on attempt {} of {}: {e:#}",
+                run.attempt, run.max_attempts
+            );
             error!("{msg}");
             buffer.push("error", None, msg, false);
             buffer.flush().await?;
@@ -239,13 +314,7 @@ async fn conclude(
     Ok(())
 }
 
-async fn renew(
-    pool: PgPool,
-    id: uuid::Uuid,
-    attempt: i32,
-    ttl: std::time::Duration,
-    lost: Arc<AtomicBool>,
-) {
+async fn renew(pool: PgPool, id: uuid::Uuid, attempt: i32, ttl: Duration, lost: Arc<AtomicBool>) {
     let every = ttl / 3;
     let mut last_ok = tokio::time::Instant::now();
     loop {

@@ -181,3 +181,26 @@ pub async fn list(
     .fetch_all(db)
     .await
 }
+
+/// Marks the running phases of an attempt failed (hung phase, hand-back). Unfenced: the
+/// attempt is ending either way.
+pub async fn fail_running(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "update run_phases
+         set status = 'failed', finished_at = now(), updated_at = now(),
+             duration_seconds = extract(epoch from now() - coalesce(started_at, now()))::float8,
+             summary = jsonb_build_object('error', $3::text)
+         where run_id = $1 and attempt = $2 and status = 'running'",
+    )
+    .bind(run_id)
+    .bind(attempt)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
+}
