@@ -12,6 +12,9 @@ pub enum ApiError {
     /// No token, a bad token, or an expired one.
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated, but the endpoint needs the admin claim.
+    #[error("admin rights required")]
+    Forbidden,
     /// Absent, or someone else's (never 403: existence is not revealed).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -57,6 +60,7 @@ impl ApiError {
         match self {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Invalid { status, code, .. } => (*status, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),

@@ -77,6 +77,17 @@ pub const PHASE_6: PhaseDef = PhaseDef {
     ordinal: 9,
 };
 
+/// The daily batch's fan-out: one child run per portfolio; progress = children done.
+pub const PORTFOLIOS: PhaseDef = PhaseDef {
+    id: "portfolios",
+    name: "Portfolio Updates",
+    unit: "portfolios",
+    ordinal: 6,
+};
+
+/// The phases of a daily batch run (the parent): symbol-level work once, then the fan-out.
+pub const DAILY: [PhaseDef; 2] = [PHASE_1, PORTFOLIOS];
+
 /// Every phase of the design, in display order.
 pub const ALL: [PhaseDef; 9] = [
     PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PHASE_3, PHASE_4, PHASE_5, PHASE_6,

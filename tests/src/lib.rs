@@ -140,6 +140,8 @@ fn spawn(name: &'static str, db_url: &str, env: &[(&str, String)]) -> anyhow::Re
     if std::env::var_os("E2E_SHOW_LOGS").is_none() {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
+    // The nightly scheduler would enqueue a daily batch at start: only tests that want it.
+    cmd.env("SIGMASIGHT_SCHEDULER", "off");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -190,6 +192,34 @@ impl Api {
     /// A token for `sub`.
     pub fn token(sub: &str) -> String {
         sigmasight_shared::auth::issue_hs256(sub, false, 3600, SECRET).unwrap_or_default()
+    }
+
+    /// An admin token.
+    pub fn admin_token() -> String {
+        sigmasight_shared::auth::issue_hs256("ops-admin", true, 3600, SECRET).unwrap_or_default()
+    }
+
+    /// POST a JSON body as an admin.
+    pub async fn admin_post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(Self::admin_token())
+            .json(body)
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.json().await?))
+    }
+
+    /// GET as an admin.
+    pub async fn admin_get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(Self::admin_token())
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.json().await?))
     }
 
     /// Uploads a CSV as `sub`; returns the HTTP status and body.

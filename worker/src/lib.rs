@@ -7,6 +7,7 @@ mod context;
 pub mod phases;
 mod provider;
 mod runner;
+pub mod scheduler;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -48,6 +49,15 @@ pub struct WorkerConfig {
     /// On SIGTERM, how long runs in hand may take to finish before they are handed back.
     #[arg(long, env = "SIGMASIGHT_SHUTDOWN_GRACE_SECS", default_value = "20", value_parser = parse_secs)]
     pub shutdown_grace: Duration,
+    /// Cron expression (UTC) of the nightly batch.
+    #[arg(long, env = "SIGMASIGHT_DAILY_CRON", default_value = "30 23 * * 1-5")]
+    pub daily_cron: String,
+    /// Run the nightly scheduler in this process (`on` or `off`).
+    #[arg(long, env = "SIGMASIGHT_SCHEDULER", default_value = "on", value_parser = ["on", "off"])]
+    pub scheduler: String,
+    /// Attempts a nightly batch run gets.
+    #[arg(long, env = "SIGMASIGHT_MAX_ATTEMPTS", default_value_t = sigmasight_shared::queue::MAX_ATTEMPTS_DEFAULT)]
+    pub max_attempts: i32,
     /// Concurrent provider requests in phase 1.
     #[arg(long, env = "SIGMASIGHT_PROVIDER_CONCURRENCY", default_value_t = 8)]
     pub provider_concurrency: usize,

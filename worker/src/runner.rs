@@ -115,6 +115,14 @@ async fn wait_notification(listener: &mut Option<PgListener>) {
 }
 
 async fn reap(pool: &PgPool) {
+    match runs::complete_orphaned_parents(pool).await {
+        Ok(0) => {}
+        Ok(n) => info!(
+            count = n,
+            "ended daily batches whose portfolios were all done"
+        ),
+        Err(e) => warn!(error = %e, "parent completion query failed"),
+    }
     let reaped = match runs::fail_exhausted_leases(pool).await {
         Ok(r) => r,
         Err(e) => {
@@ -257,10 +265,18 @@ async fn conclude(
             .await?;
     }
     match outcome {
+        Ok(done) if done.parked => {
+            buffer.flush().await?;
+            if runs::park(pool, run.id, run.attempt).await? {
+                info!(summary = %done.summary, "fanned out; waiting for the children");
+                runs::complete_parent_if_done(pool, run.id).await?;
+            }
+        }
         Ok(done) => {
             buffer.flush().await?;
             if runs::finish(pool, run.id, run.attempt, done.status, &done.summary, None).await? {
                 info!(status = done.status, "run finished");
+                end_parent(pool, run).await?;
             }
         }
         Err(JobError::LeaseLost) => warn!("lease lost: another worker owns the run now; stopping"),
@@ -309,6 +325,16 @@ async fn conclude(
                 Some(&format!("{e:#}")),
             )
             .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A child run that ended may be its parent's last: end the parent then.
+async fn end_parent(pool: &PgPool, run: &runs::Run) -> Result<(), sqlx::Error> {
+    if let Some(parent) = run.parent_id {
+        if runs::complete_parent_if_done(pool, parent).await? {
+            info!(parent.id = %parent, "daily batch finished with its last portfolio");
         }
     }
     Ok(())

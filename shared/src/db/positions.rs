@@ -157,3 +157,26 @@ pub async fn update_values(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// The symbols with market data that the listed portfolios (all when `None`) need, and
+/// their earliest entry date: the daily batch's universe.
+pub async fn universe(
+    db: impl PgExecutor<'_>,
+    only: Option<&[Uuid]>,
+) -> Result<(Vec<String>, Option<NaiveDate>), sqlx::Error> {
+    let rows: Vec<(String, NaiveDate)> = sqlx::query_as(
+        "select case when investment_class = 'OPTIONS' then underlying_symbol else symbol end as s,
+                min(entry_date)
+         from positions
+         where investment_class <> 'PRIVATE'
+           and ($1::uuid[] is null or portfolio_id = any($1))
+           and (investment_class <> 'OPTIONS' or underlying_symbol is not null)
+         group by 1
+         order by 1",
+    )
+    .bind(only)
+    .fetch_all(db)
+    .await?;
+    let earliest = rows.iter().map(|r| r.1).min();
+    Ok((rows.into_iter().map(|r| r.0).collect(), earliest))
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 pub const ONE_ACTIVE_PER_PORTFOLIO: &str = "runs_one_active_per_portfolio";
 
 /// A run row.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct Run {
     pub id: Uuid,
     pub kind: String,
@@ -286,5 +286,193 @@ pub async fn reopen(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Run>, sq
     )
     .bind(id)
     .fetch_optional(db)
+    .await
+}
+
+/// Inserts a run unless one with the same idempotency key exists; returns it when inserted.
+pub async fn insert_idempotent(
+    db: impl PgExecutor<'_>,
+    new: &NewRun,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(
+        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts, idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict on constraint runs_idempotency_key_unique do nothing
+         returning *",
+    )
+    .bind(new.id)
+    .bind(new.kind)
+    .bind(new.parent_id)
+    .bind(new.portfolio_id)
+    .bind(new.source)
+    .bind(&new.params)
+    .bind(new.priority)
+    .bind(new.max_attempts)
+    .bind(&new.idempotency_key)
+    .fetch_optional(db)
+    .await
+}
+
+/// Fans a daily run out: one `portfolio_daily` child per portfolio (all of them, or those
+/// listed) that has no active run, in one statement. Returns how many were inserted.
+pub async fn insert_children(
+    db: impl PgExecutor<'_>,
+    parent_id: Uuid,
+    source: &str,
+    params: &serde_json::Value,
+    max_attempts: i32,
+    only: Option<&[Uuid]>,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts)
+         select gen_random_uuid(), 'portfolio_daily', $1, p.id, $2, $3, 50, $4
+         from portfolios p
+         where ($5::uuid[] is null or p.id = any($5))
+           and exists (select 1 from positions x where x.portfolio_id = p.id)
+         on conflict do nothing",
+    )
+    .bind(parent_id)
+    .bind(source)
+    .bind(params)
+    .bind(max_attempts)
+    .bind(only)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Parks a parent run after its fan-out: still running, but without a lease (its children
+/// hold theirs), so nobody takes it over. Fenced on the attempt.
+pub async fn park(db: impl PgExecutor<'_>, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "update runs set lease_expires_at = null
+         where id = $1 and attempt = $2 and status = 'running'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Ends a parked parent once none of its children is queued or running: `partial` when some
+/// failed or were cancelled, else `completed`. Also moves its progress to children done.
+/// The last child to finish always sees the others done, so exactly one call ends it.
+pub async fn complete_parent_if_done(
+    db: impl PgExecutor<'_>,
+    parent_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let ended: Option<Uuid> = sqlx::query_scalar(
+        "with counts as (
+             select count(*) filter (where status in ('queued', 'running')) as active,
+                    count(*) filter (where status in ('failed', 'cancelled')) as failed,
+                    count(*) filter (where status not in ('queued', 'running')) as done,
+                    count(*) as total
+             from runs where parent_id = $1
+         ), progress as (
+             update run_phases ph set current = counts.done::int, total = counts.total::int, updated_at = now(),
+                    status = case when counts.active = 0 then 'completed' else ph.status end,
+                    finished_at = case when counts.active = 0 then now() else ph.finished_at end,
+                    duration_seconds = case when counts.active = 0
+                        then extract(epoch from now() - coalesce(ph.started_at, now()))::float8 else ph.duration_seconds end
+             from counts, runs r
+             where ph.run_id = $1 and ph.phase_id = 'portfolios' and r.id = $1 and ph.attempt = r.attempt
+         )
+         update runs r
+         set status = case when counts.failed > 0 then 'partial' else 'completed' end,
+             finished_at = now(), lease_expires_at = null,
+             summary = r.summary || jsonb_build_object('portfolios', counts.total, 'portfolios_failed', counts.failed)
+         from counts
+         where r.id = $1 and r.status = 'running' and r.lease_expires_at is null and counts.active = 0
+         returning r.id",
+    )
+    .bind(parent_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(ended.is_some())
+}
+
+/// Ends parked parents whose children are all done (a child's worker may have died between
+/// finishing and ending its parent). Returns how many were ended.
+pub async fn complete_orphaned_parents(pool: &sqlx::PgPool) -> Result<usize, sqlx::Error> {
+    let parked: Vec<Uuid> = sqlx::query_scalar(
+        "select id from runs p
+         where p.status = 'running' and p.lease_expires_at is null and p.kind = 'daily'
+           and not exists (select 1 from runs c where c.parent_id = p.id and c.status in ('queued', 'running'))",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut ended = 0;
+    for id in parked {
+        if complete_parent_if_done(pool, id).await? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// Filters of the admin run history.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub portfolio_id: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// Run history, newest first.
+pub async fn list(db: impl PgExecutor<'_>, f: &RunFilter) -> Result<Vec<Run>, sqlx::Error> {
+    sqlx::query_as(
+        "select * from runs
+         where ($1::text is null or status = $1)
+           and ($2::text is null or kind = $2)
+           and ($3::uuid is null or portfolio_id = $3)
+         order by created_at desc, id desc
+         limit $4",
+    )
+    .bind(&f.status)
+    .bind(&f.kind)
+    .bind(f.portfolio_id)
+    .bind(f.limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Cancels a queued or running run and its active children. A running attempt notices at
+/// its next fenced write. Returns the run, or None when it had already ended.
+pub async fn cancel(db: &sqlx::PgPool, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let run: Option<Run> = sqlx::query_as(
+        "update runs
+         set status = 'cancelled', finished_at = now(), lease_expires_at = null, error = 'cancelled by an admin'
+         where id = $1 and status in ('queued', 'running')
+         returning *",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if run.is_some() {
+        sqlx::query(
+            "update runs set status = 'cancelled', finished_at = now(), lease_expires_at = null, error = 'parent cancelled'
+             where parent_id = $1 and status in ('queued', 'running')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// How many children of a parent run are in each status.
+pub async fn children_counts(
+    db: impl PgExecutor<'_>,
+    parent_id: Uuid,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select status, count(*) from runs where parent_id = $1 group by status order by status",
+    )
+    .bind(parent_id)
+    .fetch_all(db)
     .await
 }

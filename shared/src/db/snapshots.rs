@@ -142,3 +142,29 @@ pub async fn latest_date(
         .fetch_one(db)
         .await
 }
+
+/// The newest snapshot strictly before `before`: where a partial recomputation continues from.
+pub async fn prior(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    before: NaiveDate,
+) -> Result<Option<crate::analytics::snapshots::PriorSnapshot>, sqlx::Error> {
+    let row: Option<(NaiveDate, f64, f64)> = sqlx::query_as(
+        "select snapshot_date, equity_balance::float8, cumulative_pnl::float8
+         from portfolio_snapshots
+         where portfolio_id = $1 and snapshot_date < $2
+         order by snapshot_date desc
+         limit 1",
+    )
+    .bind(portfolio_id)
+    .bind(before)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(
+        |(date, equity, cumulative_pnl)| crate::analytics::snapshots::PriorSnapshot {
+            date,
+            equity,
+            cumulative_pnl,
+        },
+    ))
+}

@@ -1,6 +1,8 @@
 //! The queue contract: job kinds, enqueue functions (always inside the caller's transaction),
 //! the retry backoff and worker identity. The storage is `db::runs`.
 
+pub mod daily;
+
 use crate::db::runs::{self, NewRun, Run};
 use rand::Rng;
 use serde::{Deserialize, Serialize};

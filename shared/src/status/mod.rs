@@ -100,7 +100,7 @@ impl OnboardingStatus {
 pub fn planned_phases(kind: &str) -> &'static [PhaseDef] {
     match kind {
         "onboarding" | "portfolio_daily" | "admin" => &crate::phases::ONBOARDING,
-        _ => &crate::phases::ONBOARDING[..1],
+        _ => &crate::phases::DAILY,
     }
 }
 

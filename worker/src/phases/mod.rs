@@ -2,6 +2,7 @@
 //! run context and the portfolio scope; a new attempt skips phases an earlier attempt
 //! completed (they show as carried over).
 
+mod daily;
 mod phase_1_market_data;
 mod phase_3_snapshots;
 mod phase_4_market_values;
@@ -21,12 +22,15 @@ pub struct RunOutcome {
     pub status: &'static str,
     /// Result summary stored on the run.
     pub summary: serde_json::Value,
+    /// A parent that fanned out: it stays running until its last child ends it.
+    pub parked: bool,
 }
 
 /// Executes the run's phases.
 pub async fn execute(ctx: Arc<RunContext>) -> Result<RunOutcome, JobError> {
     match ctx.run.kind.as_str() {
         "onboarding" | "admin" | "portfolio_daily" => portfolio_run(&ctx).await,
+        "daily" => daily::run(&ctx).await,
         other => Err(JobError::Fatal(anyhow!(
             "run kind {other} is not supported by this worker"
         ))),
@@ -61,7 +65,7 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         }
         ctx.check_lease()?;
         let result = match phase.id {
-            "phase_1" => phase_1_market_data::run(ctx, &scope).await,
+            "phase_1" => phase_1_market_data::run(ctx, &scope.symbol_scope()).await,
             "phase_3" => phase_3_snapshots::run(ctx, &scope).await,
             "phase_4" => phase_4_market_values::run(ctx, &scope).await,
             other => Err(JobError::Fatal(anyhow!("phase {other} is not implemented"))),
@@ -132,5 +136,9 @@ async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome,
         },
         false,
     );
-    Ok(RunOutcome { status, summary })
+    Ok(RunOutcome {
+        status,
+        summary,
+        parked: false,
+    })
 }

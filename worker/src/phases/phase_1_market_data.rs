@@ -2,7 +2,6 @@
 //! fetched, with ONE provider request per symbol for its whole missing range; unavailable
 //! symbols are remembered and tried at most once per run.
 
-use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
@@ -44,8 +43,15 @@ enum Fetched {
     Unavailable(String, String),
 }
 
+/// The symbols a run needs and the date range of their history.
+pub struct SymbolScope {
+    pub symbols: Vec<String>,
+    pub history_start: NaiveDate,
+    pub end: NaiveDate,
+}
+
 /// Runs phase 1.
-pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
+pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> {
     let started = Instant::now();
     let first_needed = calendar::next_trading_day(scope.history_start - chrono::Duration::days(1));
     let coverage: HashMap<String, prices::Coverage> = prices::coverage(&ctx.pool, &scope.symbols)

@@ -47,7 +47,7 @@ pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
         risk_free_rate: ctx.config.risk_free_rate,
         default_option_vol: ctx.config.default_option_vol,
         equity_balance: scope.portfolio.equity_balance.to_f64().unwrap_or(0.0),
-        prior: None,
+        prior: scope.prior.clone(),
     }
 }
 
@@ -55,11 +55,17 @@ pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
     let n = scope.days.len();
     let mut progress = ctx.start_phase(&PHASE_3, n).await?;
+    let Some(first_day) = scope.days.first().copied() else {
+        ctx.info(&PHASE_3, "Snapshots are up to date: no trading day to add");
+        return progress
+            .finish("completed", serde_json::json!({ "snapshots": 0 }))
+            .await;
+    };
     ctx.info(
         &PHASE_3,
         format!(
-            "Calculating P&L and snapshots for {n} trading days ({} to {})",
-            scope.first_entry, scope.end
+            "Calculating P&L and snapshots for {n} trading days ({first_day} to {})",
+            scope.days.last().copied().unwrap_or(first_day)
         ),
     );
     let table_start = scope.first_entry - chrono::Duration::days(PRICE_LOOKBACK_DAYS);

@@ -4,13 +4,15 @@ use crate::context::{JobError, RunContext};
 use anyhow::anyhow;
 use chrono::{NaiveDate, Utc};
 use rust_decimal::prelude::ToPrimitive;
-use sigmasight_shared::analytics::snapshots::PositionInput;
+use sigmasight_shared::analytics::snapshots::{PositionInput, PriorSnapshot};
 use sigmasight_shared::calendar;
+use sigmasight_shared::db::snapshots;
 use sigmasight_shared::db::{
     portfolios,
     positions::{self, Position},
 };
 use sigmasight_shared::domain::{InvestmentClass, OptionType, PositionType, FACTOR_ETFS};
+use sigmasight_shared::queue::daily::BatchParams;
 use uuid::Uuid;
 
 /// Calendar days of price history fetched before the earliest entry date.
@@ -28,8 +30,36 @@ pub struct PortfolioScope {
     pub first_entry: NaiveDate,
     /// The last trading day (the run's calculation date).
     pub end: NaiveDate,
-    /// Trading days that get a snapshot: earliest entry … end.
+    /// Trading days that get a snapshot (all from the earliest entry for an onboarding; the
+    /// missing ones for a daily run; the requested range for a forced rerun).
     pub days: Vec<NaiveDate>,
+    /// The snapshot just before `days`, which the equity roll continues from.
+    pub prior: Option<PriorSnapshot>,
+}
+
+/// First day that gets a snapshot: the earliest entry for an onboarding; for a daily run the
+/// day after the newest snapshot (dates a portfolio has are skipped); for a forced rerun the
+/// requested start.
+async fn first_snapshot_day(
+    ctx: &RunContext,
+    portfolio_id: Uuid,
+    first_entry: NaiveDate,
+    params: &BatchParams,
+) -> Result<NaiveDate, JobError> {
+    if ctx.run.kind == "onboarding" {
+        return Ok(first_entry);
+    }
+    if params.force_rerun {
+        return Ok(params
+            .start_date
+            .map_or(first_entry, |d| d.max(first_entry)));
+    }
+    Ok(
+        match snapshots::latest_date(&ctx.pool, portfolio_id).await? {
+            Some(latest) => calendar::next_trading_day(latest).max(first_entry),
+            None => first_entry,
+        },
+    )
 }
 
 /// The symbol whose prices value a position (none for PRIVATE).
@@ -53,7 +83,10 @@ impl PortfolioScope {
             .map(|p| p.entry_date)
             .min()
             .ok_or_else(|| JobError::Fatal(anyhow!("portfolio has no positions")))?;
-        let end = calendar::last_trading_day(Utc::now());
+        let params: BatchParams =
+            serde_json::from_value(ctx.run.params.clone()).unwrap_or_default();
+        let last = calendar::last_trading_day(Utc::now());
+        let end = params.date.map_or(last, |d| d.min(last));
         let mut symbols: Vec<String> = positions
             .iter()
             .filter_map(price_symbol)
@@ -62,15 +95,36 @@ impl PortfolioScope {
         symbols.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
         symbols.sort();
         symbols.dedup();
+        let first_day = first_snapshot_day(ctx, portfolio_id, first_entry, &params).await?;
+        let days_end = if params.force_rerun {
+            params.end_date.map_or(end, |d| d.min(end))
+        } else {
+            end
+        };
+        let days = calendar::trading_days(first_day, days_end);
+        let prior = match days.first() {
+            Some(d) if *d > first_entry => snapshots::prior(&ctx.pool, portfolio_id, *d).await?,
+            _ => None,
+        };
         Ok(Self {
             portfolio,
             history_start: first_entry - chrono::Duration::days(LOOKBACK_DAYS),
-            days: calendar::trading_days(first_entry, end),
+            days,
+            prior,
             positions,
             symbols,
             first_entry,
             end,
         })
+    }
+
+    /// The symbol scope of phase 1.
+    pub fn symbol_scope(&self) -> super::phase_1_market_data::SymbolScope {
+        super::phase_1_market_data::SymbolScope {
+            symbols: self.symbols.clone(),
+            history_start: self.history_start,
+            end: self.end,
+        }
     }
 
     /// The positions as analytics inputs.

@@ -1,0 +1,184 @@
+//! Admin control (admin claim in the token): run a batch, run history, one run, cancel.
+
+use crate::error::ApiError;
+use crate::extract::AuthUser;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sigmasight_shared::db::{phases, portfolios, runs};
+use sigmasight_shared::queue::daily::{enqueue_daily, BatchParams};
+use uuid::Uuid;
+
+/// Admin routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/batch/run", post(run_batch))
+        .route("/api/v1/admin/batch/runs", get(list_runs))
+        .route("/api/v1/admin/batch/runs/{id}", get(get_run))
+        .route("/api/v1/admin/batch/runs/{id}/cancel", post(cancel_run))
+}
+
+fn require_admin(user: &AuthUser) -> Result<(), ApiError> {
+    if user.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// Body of `POST /api/v1/admin/batch/run`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunBatchRequest {
+    #[serde(default)]
+    pub portfolio_ids: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub force_rerun: bool,
+    #[serde(default)]
+    pub start_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub end_date: Option<NaiveDate>,
+}
+
+/// Checks the seed 004 rules: dates only with force_rerun, start ≤ end.
+pub fn validate(req: &RunBatchRequest) -> Result<(), ApiError> {
+    if (req.start_date.is_some() || req.end_date.is_some()) && !req.force_rerun {
+        return Err(ApiError::field(
+            "ERR_BATCH_001",
+            "start_date",
+            "start_date and end_date recompute existing data: they need force_rerun=true",
+        ));
+    }
+    if let (Some(s), Some(e)) = (req.start_date, req.end_date) {
+        if s > e {
+            return Err(ApiError::field(
+                "ERR_BATCH_002",
+                "end_date",
+                "end_date is before start_date",
+            ));
+        }
+    }
+    if req.portfolio_ids.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::field(
+            "ERR_BATCH_003",
+            "portfolio_ids",
+            "portfolio_ids, when given, must name at least one portfolio",
+        ));
+    }
+    Ok(())
+}
+
+async fn run_batch(
+    State(state): State<AppState>,
+    user: AuthUser,
+    body: Option<Json<RunBatchRequest>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require_admin(&user)?;
+    let req = body.map(|Json(b)| b).unwrap_or_default();
+    validate(&req)?;
+    if let Some(ids) = &req.portfolio_ids {
+        let mut unknown = Vec::new();
+        for id in ids {
+            if portfolios::find(&state.db, *id).await?.is_none() {
+                unknown.push(*id);
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ApiError::Invalid {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "ERR_BATCH_004",
+                message: "unknown portfolio ids".into(),
+                details: json!({ "unknown": unknown }),
+            });
+        }
+    }
+    let params = BatchParams {
+        date: None,
+        force_rerun: req.force_rerun,
+        start_date: req.start_date,
+        end_date: req.end_date,
+        portfolio_ids: req.portfolio_ids,
+    };
+    let run = enqueue_daily(&state.db, &params, "admin", None, state.config.max_attempts)
+        .await?
+        .ok_or(ApiError::NotFound("run"))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({ "run_id": run.id, "status": run.status, "params": run.params, "run_url": format!("/api/v1/admin/batch/runs/{}", run.id) }),
+        ),
+    ))
+}
+
+/// Filters of the run history.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub portfolio_id: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&user)?;
+    let filter = runs::RunFilter {
+        status: q.status,
+        kind: q.kind,
+        portfolio_id: q.portfolio_id,
+        limit: q.limit.unwrap_or(50).clamp(1, 500),
+    };
+    let list = runs::list(&state.db, &filter).await?;
+    Ok(Json(json!({ "runs": list, "count": list.len() })))
+}
+
+async fn get_run(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&user)?;
+    let run = runs::find(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("run"))?;
+    let phase_rows = phases::list(&state.db, run.id, run.attempt).await?;
+    let children: serde_json::Map<String, Value> = runs::children_counts(&state.db, run.id)
+        .await?
+        .into_iter()
+        .map(|(status, n)| (status, json!(n)))
+        .collect();
+    let phases: Vec<Value> = phase_rows
+        .iter()
+        .map(|p| json!({ "phase_id": p.phase_id, "phase_name": p.phase_name, "status": p.status, "current": p.current, "total": p.total, "unit": p.unit, "duration_seconds": p.duration_seconds }))
+        .collect();
+    Ok(Json(
+        json!({ "run": run, "phases": phases, "children": children }),
+    ))
+}
+
+async fn cancel_run(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&user)?;
+    match runs::cancel(&state.db, id).await? {
+        Some(run) => Ok(Json(json!({ "run": run }))),
+        None => match runs::find(&state.db, id).await? {
+            Some(run) => Err(ApiError::Conflict {
+                code: "ERR_RUN_ENDED",
+                message: format!("run already ended ({})", run.status),
+                details: json!({ "run_id": run.id, "status": run.status }),
+            }),
+            None => Err(ApiError::NotFound("run")),
+        },
+    }
+}

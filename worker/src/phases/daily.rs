@@ -1,0 +1,97 @@
+//! The daily batch (parent run): market data once for the whole universe, then one
+//! `portfolio_daily` child run per portfolio, inserted in one statement so every worker
+//! shares the portfolio-level work. The parent parks; its last child ends it.
+
+use super::phase_1_market_data::{self, SymbolScope};
+use super::RunOutcome;
+use crate::context::{JobError, RunContext};
+use chrono::Utc;
+use sigmasight_shared::calendar;
+use sigmasight_shared::db::{phases as phase_rows, positions, runs};
+use sigmasight_shared::domain::FACTOR_ETFS;
+use sigmasight_shared::phases::{PhaseDef, DAILY, PHASE_1, PORTFOLIOS};
+use sigmasight_shared::queue::daily::BatchParams;
+
+/// Runs the parent of a daily batch.
+pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
+    let params: BatchParams = serde_json::from_value(ctx.run.params.clone()).unwrap_or_default();
+    let last = calendar::last_trading_day(Utc::now());
+    let end = params.date.map_or(last, |d| d.min(last));
+    let plan: Vec<&'static PhaseDef> = DAILY.iter().collect();
+    let carried = if ctx.attempt() > 1 {
+        phase_rows::completed_before(&ctx.pool, ctx.run.id, ctx.attempt()).await?
+    } else {
+        Vec::new()
+    };
+    let held =
+        phase_rows::init_attempt(&ctx.pool, ctx.run.id, ctx.attempt(), &plan, &carried).await?;
+    ctx.fenced(held)?;
+
+    let only = params.portfolio_ids.as_deref();
+    let (mut symbols, earliest) = positions::universe(&ctx.pool, only).await?;
+    symbols.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
+    symbols.sort();
+    symbols.dedup();
+    let history_start =
+        earliest.unwrap_or(end) - chrono::Duration::days(super::scope::LOOKBACK_DAYS);
+    if carried.iter().any(|c| c == PHASE_1.id) {
+        ctx.info(
+            &PHASE_1,
+            "Market Data Collection already completed in an earlier attempt; carried over",
+        );
+    } else {
+        ctx.info(
+            &PHASE_1,
+            format!(
+                "Daily batch for {end}: {} symbols across {} portfolios",
+                symbols.len(),
+                only.map_or("all".to_owned(), |p| p.len().to_string())
+            ),
+        );
+        phase_1_market_data::run(
+            ctx,
+            &SymbolScope {
+                symbols,
+                history_start,
+                end,
+            },
+        )
+        .await?;
+    }
+
+    // Fan out: one child per portfolio without an active run, in one fenced statement.
+    let child_params = BatchParams {
+        date: Some(end),
+        portfolio_ids: None,
+        ..params.clone()
+    };
+    let child_json = serde_json::to_value(&child_params).unwrap_or_default();
+    let mut tx = ctx.pool.begin().await?;
+    let held = runs::hold_fence(&mut tx, ctx.run.id, ctx.attempt()).await?;
+    ctx.fenced(held)?;
+    let children = runs::insert_children(
+        &mut *tx,
+        ctx.run.id,
+        &ctx.run.source,
+        &child_json,
+        ctx.run.max_attempts,
+        only,
+    )
+    .await?;
+    tx.commit().await?;
+    let progress = ctx
+        .start_phase(&PORTFOLIOS, usize::try_from(children).unwrap_or(usize::MAX))
+        .await?;
+    ctx.info(
+        &PORTFOLIOS,
+        format!("Queued {children} portfolio runs up to {end}; any worker may take them"),
+    );
+    drop(progress);
+    let flushed = ctx.activity.flush().await?;
+    ctx.fenced(flushed)?;
+    Ok(RunOutcome {
+        status: "running",
+        summary: serde_json::json!({ "date": end, "portfolios": children }),
+        parked: true,
+    })
+}
