@@ -13,7 +13,8 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 const SECRET: &str = "test-secret";
-const GOOD_CSV: &str = "Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,150.00,2024-01-15\nMSFT,-5,300.00,2024-02-01\n";
+const GOOD_CSV: &str =
+    "Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,150.00,2024-01-15\nMSFT,-5,300.00,2024-02-01\n";
 
 fn state(pool: PgPool) -> AppState {
     let config = ApiConfig {
@@ -39,7 +40,9 @@ fn multipart(fields: &[(&str, &str)], csv: Option<(&str, &[u8])>) -> (String, Ve
     let boundary = "XBOUNDARYx42";
     let mut body = Vec::new();
     for (name, value) in fields {
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
     }
     if let Some((file_name, bytes)) = csv {
         body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csv_file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());

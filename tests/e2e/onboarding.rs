@@ -117,7 +117,9 @@ async fn a_second_portfolio_with_the_same_symbols_fetches_nothing_again() -> any
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let _worker = start_worker(&db.url, &[])?;
-    let csv = b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2025-06-02\nMSFT,5,300.00,2025-06-02\n".to_vec();
+    let csv =
+        b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2025-06-02\nMSFT,5,300.00,2025-06-02\n"
+            .to_vec();
     let (_, first) = api.upload("alice", "One", "a.csv", csv.clone()).await?;
     let s1 = api
         .wait_terminal(
@@ -154,7 +156,10 @@ async fn two_workers_share_many_onboardings_and_each_run_runs_once() -> anyhow::
     let users: Vec<String> = (0..symbols.len()).map(|i| format!("user{i}")).collect();
     let mut uploads = Vec::new();
     for (i, sym) in symbols.iter().enumerate() {
-        let csv = format!("Symbol,Quantity,Entry Price Per Share,Entry Date\n{sym},10,50.00,2025-0{}-02\nSPY,3,500.00,2025-03-03\n", 1 + i % 6);
+        let csv = format!(
+            "Symbol,Quantity,Entry Price Per Share,Entry Date\n{sym},10,50.00,2025-0{}-02\nSPY,3,500.00,2025-03-03\n",
+            1 + i % 6
+        );
         uploads.push(api.upload(&users[i], "Main", "p.csv", csv.into_bytes()));
     }
     let mut pids = Vec::new();

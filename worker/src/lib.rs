@@ -121,7 +121,22 @@ impl Worker {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        runner::run(self.pool, self.config, self.provider, self.id, shutdown).await
+        let scheduler = if self.config.scheduler == "on" {
+            let cron = scheduler::parse(&self.config.daily_cron)?;
+            let pool = self.pool.clone();
+            Some(tokio::spawn(scheduler::run(
+                pool,
+                cron,
+                self.config.max_attempts,
+            )))
+        } else {
+            None
+        };
+        let result = runner::run(self.pool, self.config, self.provider, self.id, shutdown).await;
+        if let Some(s) = scheduler {
+            s.abort();
+        }
+        result
     }
 }
 

@@ -325,6 +325,7 @@ async fn conclude(
                 Some(&format!("{e:#}")),
             )
             .await?;
+            end_parent(pool, run).await?;
         }
     }
     Ok(())

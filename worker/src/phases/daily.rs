@@ -79,14 +79,13 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     )
     .await?;
     tx.commit().await?;
-    let progress = ctx
+    let _progress = ctx
         .start_phase(&PORTFOLIOS, usize::try_from(children).unwrap_or(usize::MAX))
         .await?;
     ctx.info(
         &PORTFOLIOS,
         format!("Queued {children} portfolio runs up to {end}; any worker may take them"),
     );
-    drop(progress);
     let flushed = ctx.activity.flush().await?;
     ctx.fenced(flushed)?;
     Ok(RunOutcome {

@@ -130,9 +130,17 @@ async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome,
         if unavailable.is_empty() { "info" } else { "warning" },
         None,
         if unavailable.is_empty() {
-            format!("Portfolio setup complete: {analyzed} of {} positions analyzed over {} trading days", scope.positions.len(), scope.days.len())
+            format!(
+                "Portfolio setup complete: {analyzed} of {} positions analyzed over {} trading days",
+                scope.positions.len(),
+                scope.days.len()
+            )
         } else {
-            format!("Portfolio setup completed with warnings: {analyzed} of {} positions analyzed; no market data for {}", scope.positions.len(), unavailable.join(", "))
+            format!(
+                "Portfolio setup completed with warnings: {analyzed} of {} positions analyzed; no market data for {}",
+                scope.positions.len(),
+                unavailable.join(", ")
+            )
         },
         false,
     );

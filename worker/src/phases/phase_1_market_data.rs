@@ -145,7 +145,12 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
                     ctx.run.id,
                 )
                 .await?;
-                ctx.warn(&PHASE_1, format!("No market data for {symbol}: {reason}. Its positions are left out of price-based analytics."));
+                ctx.warn(
+                    &PHASE_1,
+                    format!(
+                        "No market data for {symbol}: {reason}. Its positions are left out of price-based analytics."
+                    ),
+                );
                 unavailable.push(symbol);
             }
             Err((symbol, e)) => {

@@ -47,7 +47,7 @@ pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
         risk_free_rate: ctx.config.risk_free_rate,
         default_option_vol: ctx.config.default_option_vol,
         equity_balance: scope.portfolio.equity_balance.to_f64().unwrap_or(0.0),
-        prior: scope.prior.clone(),
+        prior: scope.prior,
     }
 }
 

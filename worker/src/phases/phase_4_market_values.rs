@@ -52,12 +52,24 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
         );
     }
     let total: f64 = values.iter().filter_map(|v| v.market_value).sum();
-    ctx.info(&PHASE_4, format!("Position Market Value Updates complete: {} open positions valued as of {}, market value {total:.2}", values.len() - unpriced.len(), scope.end));
+    ctx.info(
+        &PHASE_4,
+        format!(
+            "Position Market Value Updates complete: {} open positions valued as of {}, market value {total:.2}",
+            values.len() - unpriced.len(),
+            scope.end
+        ),
+    );
     progress.advance(values.len()).await?;
     let status = if unpriced.is_empty() {
         "completed"
     } else {
         "warning"
     };
-    progress.finish(status, serde_json::json!({ "positions": values.len(), "unpriced": unpriced, "as_of": scope.end })).await
+    progress
+        .finish(
+            status,
+            serde_json::json!({ "positions": values.len(), "unpriced": unpriced, "as_of": scope.end }),
+        )
+        .await
 }

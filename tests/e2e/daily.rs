@@ -1,0 +1,266 @@
+//! The nightly batch and admin control, through the real processes.
+
+use serde_json::{json, Value};
+use sigmasight_tests::{start_worker, Api, TestDb};
+use std::time::{Duration, Instant};
+
+const A_CSV: &[u8] =
+    b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2026-06-01\nJPM,-5,300.00,2026-06-01\n";
+const B_CSV: &[u8] =
+    b"Symbol,Quantity,Entry Price Per Share,Entry Date\nXOM,20,100.00,2026-08-03\n";
+
+async fn onboard(api: &Api, user: &str, csv: &[u8]) -> anyhow::Result<String> {
+    let (code, created) = api.upload(user, "Main", "p.csv", csv.to_vec()).await?;
+    anyhow::ensure!(code == 201, "{created}");
+    let pid = created["portfolio_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let s = api
+        .wait_terminal(user, &pid, Duration::from_secs(60))
+        .await?;
+    anyhow::ensure!(s["status"] == "completed", "{s}");
+    Ok(pid)
+}
+
+async fn wait_daily_done(api: &Api, run_id: Option<&str>) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (_, list) = api.admin_get("/api/v1/admin/batch/runs?kind=daily").await?;
+        let runs = list["runs"].as_array().cloned().unwrap_or_default();
+        let run = runs
+            .into_iter()
+            .find(|r| run_id.is_none_or(|id| r["id"] == id));
+        if let Some(r) = run.filter(|r| {
+            matches!(
+                r["status"].as_str(),
+                Some("completed" | "partial" | "failed" | "cancelled")
+            )
+        }) {
+            let (_, detail) = api
+                .admin_get(&format!(
+                    "/api/v1/admin/batch/runs/{}",
+                    r["id"].as_str().unwrap_or_default()
+                ))
+                .await?;
+            return Ok(detail);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "daily run did not end: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_nightly_batch_brings_every_portfolio_up_to_date_and_skips_dates_it_has(
+) -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    let worker = start_worker(&db.url, &[])?;
+    let a = onboard(&api, "alice", A_CSV).await?;
+    let b = onboard(&api, "bob", B_CSV).await?;
+    drop(worker);
+
+    // Portfolio A missed its last 10 nights; B is current.
+    let pool = db.pool().await?;
+    let keep: Vec<(chrono::NaiveDate, f64)> = sqlx::query_as(
+        "select snapshot_date, equity_balance::float8 from portfolio_snapshots where portfolio_id = $1::uuid order by snapshot_date desc limit 10",
+    )
+    .bind(&a)
+    .fetch_all(&pool)
+    .await?;
+    sqlx::query(
+        "delete from portfolio_snapshots where portfolio_id = $1::uuid and snapshot_date >= $2",
+    )
+    .bind(&a)
+    .bind(keep[9].0)
+    .execute(&pool)
+    .await?;
+    let b_before: i64 = sqlx::query_scalar(
+        "select count(*) from portfolio_snapshots where portfolio_id = $1::uuid",
+    )
+    .bind(&b)
+    .fetch_one(&pool)
+    .await?;
+
+    // A worker with the scheduler on catches up the missed night at start.
+    let _scheduler = start_worker(&db.url, &[("SIGMASIGHT_SCHEDULER", "on".into())])?;
+    let detail = wait_daily_done(&api, None).await?;
+    assert_eq!(detail["run"]["status"], "completed", "{detail}");
+    assert_eq!(detail["run"]["source"], "cron");
+    assert_eq!(detail["children"], json!({ "completed": 2 }), "{detail}");
+    let fanout = detail["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|x| x["phase_id"] == "portfolios").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            fanout["current"].as_i64(),
+            fanout["total"].as_i64(),
+            fanout["status"].as_str()
+        ),
+        (Some(2), Some(2), Some("completed"))
+    );
+
+    let restored: Vec<(chrono::NaiveDate, f64)> = sqlx::query_as(
+        "select snapshot_date, equity_balance::float8 from portfolio_snapshots where portfolio_id = $1::uuid order by snapshot_date desc limit 10",
+    )
+    .bind(&a)
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(restored.len(), 10);
+    for (old, new) in keep.iter().zip(&restored) {
+        assert_eq!(old.0, new.0);
+        assert!(
+            (old.1 - new.1).abs() < 0.011,
+            "equity rolled forward from the prior snapshot: {old:?} vs {new:?}"
+        );
+    }
+    let b_after: i64 = sqlx::query_scalar(
+        "select count(*) from portfolio_snapshots where portfolio_id = $1::uuid",
+    )
+    .bind(&b)
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(b_before, b_after);
+    // Each portfolio's status shows its daily child: A added 10 dates, B none.
+    let sa = api.status("alice", &a).await?;
+    let sb = api.status("bob", &b).await?;
+    assert_eq!(sa["phases"][1]["total"], 10, "{sa}");
+    assert_eq!(sb["phases"][1]["total"], 0, "{sb}");
+    pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_schedulers_starting_at_the_same_instant_enqueue_one_daily_job() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let on = [("SIGMASIGHT_SCHEDULER", "on".to_owned())];
+    let _w1 = start_worker(&db.url, &on)?;
+    let _w2 = start_worker(&db.url, &on)?;
+    let _w3 = start_worker(&db.url, &on)?;
+    let pool = db.pool().await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (daily, done): (i64, i64) = sqlx::query_as(
+            "select count(*), count(*) filter (where status = 'completed') from runs where kind = 'daily'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if done == 1 {
+            assert_eq!(
+                daily, 1,
+                "one job per trading date, whatever the number of schedulers"
+            );
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no daily run completed ({daily} inserted)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let daily: i64 = sqlx::query_scalar("select count(*) from runs where kind = 'daily'")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(daily, 1);
+    pool.close().await;
+    db.drop_database().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn admin_batches_respect_portfolio_scope_dates_need_force_and_runs_can_be_cancelled(
+) -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    let worker = start_worker(&db.url, &[])?;
+    let a = onboard(&api, "alice", A_CSV).await?;
+    let _b = onboard(&api, "bob", B_CSV).await?;
+
+    let (code, body) = api
+        .admin_post(
+            "/api/v1/admin/batch/run",
+            &json!({ "start_date": "2026-07-01" }),
+        )
+        .await?;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (422, Some("ERR_BATCH_001"))
+    );
+    let r = api
+        .client
+        .post(format!("{}/api/v1/admin/batch/run", api.base))
+        .bearer_auth(Api::token("alice"))
+        .json(&json!({}))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403, "admin claim required");
+
+    let (code, body) = api
+        .admin_post(
+            "/api/v1/admin/batch/run",
+            &json!({ "portfolio_ids": [a], "force_rerun": true, "start_date": "2026-09-01" }),
+        )
+        .await?;
+    assert_eq!(code, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let detail = wait_daily_done(&api, Some(&run_id)).await?;
+    assert_eq!(detail["run"]["status"], "completed", "{detail}");
+    assert_eq!(
+        detail["children"],
+        json!({ "completed": 1 }),
+        "only the given portfolio"
+    );
+    let sa = api.status("alice", &a).await?;
+    assert!(sa["run_id"].as_str().is_some());
+    let recomputed = sa["phases"][1]["total"].as_i64().unwrap_or(0);
+    assert!(
+        recomputed > 20,
+        "forced rerun recomputed from 2026-09-01: {sa}"
+    );
+
+    // Cancel a queued run (no worker running to take it).
+    drop(worker);
+    let (_, body) = api
+        .admin_post("/api/v1/admin/batch/run", &json!({}))
+        .await?;
+    let queued = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let (code, body) = api
+        .admin_post(
+            &format!("/api/v1/admin/batch/runs/{queued}/cancel"),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(
+        (code, body["run"]["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    let (code, body) = api
+        .admin_post(
+            &format!("/api/v1/admin/batch/runs/{queued}/cancel"),
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (409, Some("ERR_RUN_ENDED"))
+    );
+    let (_, hist) = api
+        .admin_get("/api/v1/admin/batch/runs?status=cancelled")
+        .await?;
+    assert_eq!(hist["count"], 1);
+    // Admins read any portfolio's status.
+    let r = api
+        .client
+        .get(format!("{}/api/v1/onboarding/status/{a}", api.base))
+        .bearer_auth(Api::admin_token())
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
