@@ -3,4 +3,5 @@
 mod daily;
 mod faults;
 mod onboarding;
+mod restarts;
 mod takeover;

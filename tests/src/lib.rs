@@ -312,3 +312,110 @@ pub fn example_csv() -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/demo_portfolio.csv"))
         .unwrap_or_default()
 }
+
+/// A private Postgres cluster for tests that restart the server (initdb/pg_ctl from Debian's
+/// packages, run as the `postgres` user when the tests run as root). Stopped and removed on drop.
+pub struct PrivatePostgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    fn as_pg(&self, program: &str) -> Command {
+        pg_command(&self.bin, program)
+    }
+
+    /// Creates and starts a fresh cluster on a free port.
+    pub fn start() -> anyhow::Result<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")?
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .context("no PostgreSQL server binaries under /usr/lib/postgresql")?;
+        let dir = std::env::temp_dir().join(format!("sigmasight-pg-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        if is_root() {
+            Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&dir)
+                .status()?;
+        }
+        let pg = Self {
+            dir,
+            bin,
+            port: free_port()?,
+        };
+        let status = pg
+            .as_pg("initdb")
+            .arg("-D")
+            .arg(pg.dir.join("data"))
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"])
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "initdb failed");
+        pg.ctl("start")?;
+        Ok(pg)
+    }
+
+    fn ctl(&self, action: &str) -> anyhow::Result<()> {
+        let options = format!(
+            "-p {} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port
+        );
+        let status = self
+            .as_pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .args(["-w", "-m", "fast", "-o", &options, action])
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "pg_ctl {action} failed");
+        Ok(())
+    }
+
+    /// Restarts the server (fast shutdown: every connection is dropped).
+    pub fn restart(&self) -> anyhow::Result<()> {
+        self.ctl("restart")
+    }
+
+    /// The admin URL (database `postgres`).
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self
+            .as_pg("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-w", "-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn pg_command(bin: &std::path::Path, program: &str) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(program));
+        c
+    } else {
+        Command::new(bin.join(program))
+    }
+}
