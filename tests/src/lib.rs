@@ -24,6 +24,12 @@ impl TestDb {
     pub async fn create() -> anyhow::Result<Self> {
         let admin_url = std::env::var("DATABASE_URL")
             .context("DATABASE_URL must point at a Postgres the tests may create databases on")?;
+        Self::create_on(&admin_url).await
+    }
+
+    /// Creates the test database on the server of `admin_url`.
+    pub async fn create_on(admin_url: &str) -> anyhow::Result<Self> {
+        let admin_url = admin_url.to_owned();
         let name = format!("sigmasight_e2e_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url).await?;
         sqlx::query(&format!("create database {name}"))
