@@ -1,8 +1,13 @@
 //! One module per resource, each with its own `router()`.
 
+pub mod analytics;
+pub mod events;
 pub mod health;
+pub mod logs;
 pub mod onboarding;
+pub mod page;
 pub mod portfolios;
+pub mod retry;
 pub mod status;
 
 use crate::state::AppState;
@@ -15,4 +20,9 @@ pub fn router() -> Router<AppState> {
         .merge(onboarding::router())
         .merge(portfolios::router())
         .merge(status::router())
+        .merge(logs::router())
+        .merge(events::router())
+        .merge(retry::router())
+        .merge(analytics::router())
+        .merge(page::router())
 }
