@@ -1,4 +1,5 @@
 //! End-to-end tests: real binaries, real Postgres, real HTTP.
 
+mod live;
 mod onboarding;
 mod takeover;
