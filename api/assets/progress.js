@@ -8,13 +8,14 @@
   var NOT_FOUND_LIMIT = 3;
   var SLOW_AFTER_S = 20 * 60;
   var TERMINAL = { completed: 1, partial: 1, failed: 1, cancelled: 1 };
-  var ICONS = { pending: "⏳", running: "🔄", completed: "✅", warning: "⚠️", failed: "❌", skipped: "⏭️" };
+  // Glyphs every system font has (no emoji font needed), colored by status in the CSS.
+  var ICONS = { pending: "○", running: "↻", completed: "✓", warning: "⚠", failed: "✕", skipped: "»" };
   var CONFIG = {
-    running: { icon: "🚀", title: "Setting Up Your Portfolio", subtitle: function () { return "Analyzing your portfolio in 9 processing phases."; } },
-    completed: { icon: "✅", title: "Portfolio Setup Complete!", subtitle: function (name) { return name ? "Your portfolio \u201c" + name + "\u201d is ready." : "Your portfolio is ready."; } },
-    partial: { icon: "⚠️", title: "Portfolio Setup Completed with Warnings", subtitle: function () { return "Your portfolio is ready, but some data may be incomplete."; } },
-    failed: { icon: "❌", title: "Setup Interrupted", subtitle: function () { return "We encountered an issue. Some features may have limited data."; } },
-    unavailable: { icon: "⚠️", title: "Status Unavailable", subtitle: function () { return "Unable to fetch status updates."; } }
+    running: { icon: "↻", title: "Setting Up Your Portfolio", subtitle: function () { return "Analyzing your portfolio in 9 processing phases."; } },
+    completed: { icon: "✓", title: "Portfolio Setup Complete!", subtitle: function (name) { return name ? "Your portfolio \u201c" + name + "\u201d is ready." : "Your portfolio is ready."; } },
+    partial: { icon: "⚠", title: "Portfolio Setup Completed with Warnings", subtitle: function () { return "Your portfolio is ready, but some data may be incomplete."; } },
+    failed: { icon: "✕", title: "Setup Interrupted", subtitle: function () { return "We encountered an issue. Some features may have limited data."; } },
+    unavailable: { icon: "⚠", title: "Status Unavailable", subtitle: function () { return "Unable to fetch status updates."; } }
   };
 
   var $ = function (id) { return document.getElementById(id); };
@@ -203,7 +204,7 @@
       var t = el("time", "", fmtTime(e.timestamp));
       t.setAttribute("datetime", e.timestamp);
       line.appendChild(t);
-      line.appendChild(document.createTextNode((e.level === "warning" ? "⚠️ " : e.level === "error" ? "❌ " : "") + e.message));
+      line.appendChild(document.createTextNode((e.level === "warning" ? "⚠ " : e.level === "error" ? "✕ " : "") + e.message));
       log.appendChild(line);
     });
     if (state.autoScroll) log.scrollTop = log.scrollHeight; else log.scrollTop = keep;
@@ -249,10 +250,11 @@
       var phases = doc.phases || [];
       var done = phases.filter(function (p) { return p.status === "completed" || p.status === "warning"; });
       var failed = phases.filter(function (p) { return p.status === "failed"; })[0];
-      box.appendChild(el("p", "", "✅ Completed: " + (done.length ? done.map(function (p) { return p.phase_name; }).join(", ") : "none")));
-      if (failed) box.appendChild(el("p", "", "❌ Failed at: " + failed.phase_name));
+      box.appendChild(el("p", "", "✓ Completed: " + (done.length ? done.map(function (p) { return p.phase_name; }).join(", ") : "none")));
+      if (failed) box.appendChild(el("p", "", "✕ Failed at: " + failed.phase_name));
       box.appendChild(el("p", "error-text", "Error: " + (doc.error || "unknown error")));
-      box.appendChild(el("p", "", "Your portfolio is available with partial analytics. Retry Setup runs the remaining phases again."));
+      if (done.length) box.appendChild(el("p", "", "Your portfolio is available with partial analytics."));
+      box.appendChild(el("p", "", "Retry Setup runs the phases that did not complete again."));
       return;
     }
     box.appendChild(el("h2", "", "Summary"));
@@ -271,7 +273,7 @@
       ul.appendChild(li);
     }
     ul.appendChild(el("li", "", (s.trading_days != null ? s.trading_days : "?") + " trading days of history"));
-    ul.appendChild(el("li", "", "⏱️ Total time: " + fmtDuration(doc.elapsed_seconds)));
+    ul.appendChild(el("li", "", "Total time: " + fmtDuration(doc.elapsed_seconds)));
     box.appendChild(ul);
     loadName();
     loadChart(box);
