@@ -35,8 +35,11 @@ test("running screen: phases, progress bar, live log that pauses auto-scroll whe
     { workerEnv: { SIGMASIGHT_SYNTHETIC_LATENCY_MS: "600", SIGMASIGHT_PROVIDER_CONCURRENCY: "1" } },
     async (stack, page) => {
       const pid = await stack.upload();
+      // "Taking longer than usual…" shows after 20 minutes; here after 4 s.
+      await page.addInitScript(() => { window.SIGMASIGHT_SLOW_AFTER_S = 4; });
       await page.goto(stack.pageUrl(pid));
       assert.ok(!page.url().includes("token="), "the token leaves the address bar");
+      assert.equal(await page.isVisible("#slow"), false);
       await page.waitForSelector(".phase.running [role=progressbar]", TIMEOUT);
       assert.equal(await state(page), "running");
       assert.equal(await page.textContent("#title"), "Setting Up Your Portfolio");
@@ -70,6 +73,9 @@ test("running screen: phases, progress bar, live log that pauses auto-scroll whe
       assert.ok(resumed, "auto-scroll resumes at the bottom");
       assert.match(await page.textContent("#elapsed"), /\d+s/);
       assert.match(await page.textContent("#overall"), /^\d+$/);
+      await page.waitForSelector("#slow:not([hidden])", TIMEOUT);
+      assert.match(await page.textContent("#slow"), /Taking longer than usual/);
+      assert.equal(await state(page), "running");
     },
   );
 });
