@@ -217,7 +217,7 @@
     var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8;
     state.autoScroll = atBottom;
     var hint = $("scroll-hint");
-    hint.textContent = atBottom ? "▼ auto-scrolling" : "⏸ auto-scroll paused — scroll to the bottom to resume";
+    hint.textContent = atBottom ? "▼ auto-scrolling" : "auto-scroll paused — scroll to the bottom to resume";
     hint.className = "scroll-hint" + (atBottom ? "" : " paused");
   });
 

@@ -44,6 +44,7 @@ test("running screen: phases, progress bar, live log that pauses auto-scroll whe
       assert.equal(await state(page), "running");
       assert.equal(await page.textContent("#title"), "Setting Up Your Portfolio");
       assert.equal(await page.isVisible("#btn-download"), false, "no download while running");
+      assert.equal(await page.isVisible("#actions"), false, "no buttons while running");
       const bar = page.locator(".phase.running [role=progressbar]");
       assert.ok(Number(await bar.getAttribute("aria-valuemax")) > 0);
       assert.equal(await page.locator("[aria-live=polite]").count(), 1);
@@ -169,6 +170,7 @@ test("status unavailable after 3 consecutive not_found, with Refresh Status and 
     assert.ok(await page.isVisible("#btn-view"));
     assert.equal(await page.isVisible("#btn-download"), false);
     assert.equal(await page.isVisible("#log"), false);
+    assert.equal(await page.isVisible("#meter"), false, "no elapsed/overall without a status");
     await shot(page, "unavailable");
     // Refresh polls again (and lands on the same screen for an unknown portfolio).
     await page.click("#btn-refresh");
