@@ -2,6 +2,7 @@
 //! analytics: the worker does.
 
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod routes;
 pub mod state;
@@ -14,7 +15,6 @@ use sqlx::PgPool;
 use state::AppState;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -68,10 +68,7 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let router = app(AppState {
-            db: pool,
-            config: Arc::new(config),
-        });
+        let router = app(AppState::new(pool, config));
         Ok(Self { listener, router })
     }
 

@@ -1,5 +1,6 @@
 //! Shared handler state.
 
+use crate::events::RunEvents;
 use crate::ApiConfig;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -9,4 +10,18 @@ use std::sync::Arc;
 pub struct AppState {
     pub db: PgPool,
     pub config: Arc<ApiConfig>,
+    /// Run changes from the one shared Postgres listener (SSE).
+    pub events: RunEvents,
+}
+
+impl AppState {
+    /// The state over a pool (the run-change listener starts with the first event stream).
+    pub fn new(db: PgPool, config: ApiConfig) -> Self {
+        let events = RunEvents::new(db.clone());
+        Self {
+            db,
+            config: Arc::new(config),
+            events,
+        }
+    }
 }

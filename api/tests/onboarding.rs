@@ -9,7 +9,6 @@ use sigmasight_api::{app, ApiConfig};
 use sigmasight_shared::config::{DatabaseConfig, Secret};
 use sigmasight_shared::db::MIGRATOR;
 use sqlx::PgPool;
-use std::sync::Arc;
 use tower::ServiceExt;
 
 const SECRET: &str = "test-secret";
@@ -26,10 +25,7 @@ fn state(pool: PgPool) -> AppState {
         jwt_secret: Secret::new(SECRET),
         max_attempts: 3,
     };
-    AppState {
-        db: pool,
-        config: Arc::new(config),
-    }
+    AppState::new(pool, config)
 }
 
 fn token(sub: &str) -> String {

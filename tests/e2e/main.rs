@@ -2,6 +2,7 @@
 
 mod daily;
 mod faults;
+mod live;
 mod onboarding;
 mod restarts;
 mod takeover;

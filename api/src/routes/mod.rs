@@ -1,9 +1,14 @@
 //! One module per resource, each with its own `router()`.
 
 pub mod admin;
+pub mod analytics;
+pub mod events;
 pub mod health;
+pub mod logs;
 pub mod onboarding;
+pub mod page;
 pub mod portfolios;
+pub mod retry;
 pub mod status;
 
 use crate::state::AppState;
@@ -17,4 +22,9 @@ pub fn router() -> Router<AppState> {
         .merge(onboarding::router())
         .merge(portfolios::router())
         .merge(status::router())
+        .merge(logs::router())
+        .merge(events::router())
+        .merge(retry::router())
+        .merge(analytics::router())
+        .merge(page::router())
 }

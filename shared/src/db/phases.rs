@@ -204,3 +204,20 @@ pub async fn fail_running(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// The phase rows of every attempt of a run, attempt by attempt in display order (the log).
+pub async fn list_all_attempts(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+) -> Result<Vec<PhaseRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select run_id, attempt, phase_id, ordinal, phase_name, status, current, total, unit,
+                started_at, finished_at, duration_seconds, carried_over, summary
+         from run_phases
+         where run_id = $1
+         order by attempt, ordinal",
+    )
+    .bind(run_id)
+    .fetch_all(db)
+    .await
+}

@@ -2,6 +2,7 @@
 //! activity tables. `build` is pure so the rules are unit-tested; `load` reads the database.
 
 pub mod feed;
+pub mod log;
 
 use crate::db::{activity, phases, runs};
 use crate::phases::PhaseDef;
@@ -219,7 +220,7 @@ pub async fn load(db: &PgPool, portfolio_id: Uuid) -> Result<OnboardingStatus, s
         return Ok(OnboardingStatus::not_found(portfolio_id));
     };
     let phase_rows = phases::list(db, run.id, run.attempt).await?;
-    let feed = activity::recent(db, run.id, FEED_ENTRIES).await?;
+    let feed = feed::collapse_duplicates(activity::recent(db, run.id, FEED_ENTRIES).await?);
     Ok(build(&run, &phase_rows, &feed, Utc::now()))
 }
 

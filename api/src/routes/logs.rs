@@ -1,0 +1,88 @@
+//! `GET /api/v1/onboarding/status/{portfolio_id}/logs?format=txt|json&include_debug=false`:
+//! the full log of the portfolio's latest run, every attempt, as a download (seed 000 §5).
+//! Auth as status, plus `?access_token=` for plain download links.
+
+use crate::error::ApiError;
+use crate::extract::QueryAuthUser;
+use crate::routes::status::readable_portfolio;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use sigmasight_shared::status::log;
+
+/// Log routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/v1/onboarding/status/{portfolio_id}/logs",
+        get(download_log),
+    )
+}
+
+/// Query parameters of the download.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    /// `txt` (default) or `json`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Debug entries too (default false).
+    #[serde(default)]
+    pub include_debug: Option<bool>,
+}
+
+async fn download_log(
+    State(state): State<AppState>,
+    QueryAuthUser(user): QueryAuthUser,
+    Path(id): Path<String>,
+    query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let portfolio = readable_portfolio(&state, &user, &id).await?;
+    let Query(query) = query.map_err(|e| ApiError::Invalid {
+        status: StatusCode::BAD_REQUEST,
+        code: "ERR_QUERY",
+        message: e.body_text(),
+        details: serde_json::Value::Null,
+    })?;
+    let format = query.format.as_deref().unwrap_or("txt");
+    if !matches!(format, "txt" | "json") {
+        return Err(ApiError::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            code: "ERR_QUERY",
+            message: "format must be txt or json".into(),
+            details: serde_json::json!({ "field": "format" }),
+        });
+    }
+    let doc = log::load(
+        &state.db,
+        portfolio.id,
+        &portfolio.name,
+        query.include_debug.unwrap_or(false),
+    )
+    .await?
+    .ok_or(ApiError::NotFound("run"))?;
+    let (body, content_type) = if format == "json" {
+        let body = serde_json::to_string_pretty(&doc)
+            .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+        (body, "application/json")
+    } else {
+        (log::render_txt(&doc), "text/plain; charset=utf-8")
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        log::file_name(portfolio.id, doc.generated_at, format)
+    );
+    let disposition = HeaderValue::from_str(&disposition)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response())
+}

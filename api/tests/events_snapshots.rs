@@ -1,0 +1,135 @@
+//! Handler tests of the SSE status stream, the snapshots endpoint and the status page over a
+//! real Postgres per test.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sigmasight_api::app;
+use sigmasight_shared::db::MIGRATOR;
+use sqlx::PgPool;
+use std::time::Duration;
+use tower::ServiceExt;
+
+mod common;
+
+/// Reads SSE frames until `want` complete `status` events arrived or the stream ended.
+async fn sse_events(body: &mut Body, want: usize) -> (Vec<Value>, bool) {
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("an SSE frame within 10 s");
+        let Some(frame) = frame else {
+            return (events, true);
+        };
+        if let Ok(data) = frame.expect("frame").into_data() {
+            buf.push_str(&String::from_utf8_lossy(&data));
+        }
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            if block.contains("event: status") {
+                let data = block
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: "))
+                    .unwrap_or("");
+                events.push(serde_json::from_str(data).unwrap_or(Value::Null));
+            }
+        }
+        if events.len() >= want {
+            return (events, false);
+        }
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_event_stream_sends_the_status_now_then_on_change_and_ends_when_terminal(pool: PgPool) {
+    let (pid, _) = portfolio_with_run(&pool, "alice").await;
+    let uri = format!(
+        "/api/v1/onboarding/status/{pid}/events?access_token={}",
+        token("alice", false)
+    );
+    let response = app(state(pool.clone()))
+        .oneshot(Request::get(&uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let (first, ended) = sse_events(&mut body, 1).await;
+    assert!(!ended);
+    assert_eq!(first[0]["status"], "queued");
+
+    // The listener may connect after the first load: it then resyncs every stream.
+    fail_attempt(&pool).await;
+    let mut seen = Vec::new();
+    loop {
+        let (events, ended) = sse_events(&mut body, 1).await;
+        seen.extend(events);
+        if ended {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.last().map(|s| s["status"].clone()),
+        Some(Value::from("failed")),
+        "{seen:?}"
+    );
+
+    let r = call(
+        &pool,
+        "GET",
+        &format!("/api/v1/onboarding/status/{pid}/events"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn snapshots_are_listed_for_the_owner_only(pool: PgPool) {
+    let pid = portfolio_without_run(&pool, "alice").await;
+    sqlx::query(
+        "insert into portfolio_snapshots (portfolio_id, snapshot_date, total_value, equity_balance,
+             daily_pnl, daily_realized_pnl, cumulative_pnl, long_value, short_value, gross_exposure,
+             net_exposure, cash_value, num_positions, num_long, num_short)
+         select $1, d::date, 100000 + n, 100000, 0, 0, n, 0, 0, 0, 0, 0, 1, 1, 0
+         from generate_series(1, 3) as n, lateral (select date '2026-01-04' + n as d) x",
+    )
+    .bind(pid)
+    .execute(&pool)
+    .await
+    .expect("snapshots");
+    let uri = format!("/api/v1/analytics/portfolio/{pid}/snapshots");
+    let r = call(&pool, "GET", &uri, Some(&token("alice", false))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["calculation_date"], "2026-01-07");
+    assert_eq!(body["snapshots"].as_array().map(Vec::len), Some(3));
+    assert_eq!(body["snapshots"][2]["total_value"], 100003.0);
+    let r = call(
+        &pool,
+        "GET",
+        &format!("{uri}?start=2026-01-06&end=2026-01-06"),
+        Some(&token("alice", false)),
+    )
+    .await;
+    assert_eq!(r.json()["snapshots"].as_array().map(Vec::len), Some(1));
+    let r = call(&pool, "GET", &uri, Some(&token("mallory", false))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_status_page_and_its_assets_are_served(pool: PgPool) {
+    let r = call(&pool, "GET", "/onboarding/progress?portfolioId=x", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text.contains("aria-live=\"polite\"") && r.text.contains("progress.js"));
+    let js = call(&pool, "GET", "/onboarding/assets/progress.js", None).await;
+    assert!(js.headers["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/javascript"));
+    assert!(js.text.contains("sessionStorage"));
+}
