@@ -1,4 +1,11 @@
 //! Pure analytics over slices and ndarray: no database, no HTTP, no runtime.
 
+pub mod factors;
+pub mod metrics;
 pub mod options;
+pub mod regression;
+pub mod returns;
 pub mod snapshots;
+
+#[cfg(test)]
+mod fixture_tests;
