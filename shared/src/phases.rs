@@ -86,7 +86,7 @@ pub const PORTFOLIOS: PhaseDef = PhaseDef {
 };
 
 /// The phases of a daily batch run (the parent): symbol-level work once, then the fan-out.
-pub const DAILY: [PhaseDef; 2] = [PHASE_1, PORTFOLIOS];
+pub const DAILY: [PhaseDef; 6] = [PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PORTFOLIOS];
 
 /// Every phase of the design, in display order.
 pub const ALL: [PhaseDef; 9] = [
@@ -95,7 +95,9 @@ pub const ALL: [PhaseDef; 9] = [
 
 /// The phases an onboarding run executes today, in display order. Only phases with real work
 /// behind them are listed (no stubs): the others arrive with their issues.
-pub const ONBOARDING: [PhaseDef; 3] = [PHASE_1, PHASE_3, PHASE_4];
+pub const ONBOARDING: [PhaseDef; 7] = [
+    PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PHASE_3, PHASE_4,
+];
 
 /// Looks a phase up by id.
 pub fn by_id(id: &str) -> Option<&'static PhaseDef> {

@@ -5,4 +5,5 @@ mod faults;
 mod live;
 mod onboarding;
 mod restarts;
+mod symbols;
 mod takeover;

@@ -47,7 +47,15 @@ async fn the_example_portfolio_onboards_to_partial_naming_the_unavailable_symbol
         .unwrap_or_default();
     assert_eq!(
         ids,
-        vec!["phase_1", "phase_3", "phase_4"],
+        vec![
+            "phase_1",
+            "phase_1_5",
+            "phase_1_75",
+            "phase_0",
+            "phase_2",
+            "phase_3",
+            "phase_4"
+        ],
         "phases in design order, only those that run"
     );
     assert_eq!(

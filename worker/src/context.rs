@@ -105,6 +105,18 @@ impl RunContext {
         }
     }
 
+    /// Begins a transaction that holds the attempt's fence: what it writes commits only while
+    /// the lease is ours.
+    pub async fn begin_fenced(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, JobError> {
+        let mut tx = self.pool.begin().await?;
+        let held =
+            sigmasight_shared::db::runs::hold_fence(&mut tx, self.run.id, self.attempt()).await?;
+        self.fenced(held)?;
+        Ok(tx)
+    }
+
     /// An info entry for the feed.
     pub fn info(&self, phase: &PhaseDef, message: impl Into<String>) {
         self.activity

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use sigmasight_shared::config::MarketConfig;
 use sigmasight_shared::market_data::synthetic::{SyntheticConfig, SyntheticMarket};
-use sigmasight_shared::market_data::{DailyBar, MarketDataProvider, ProviderError};
+use sigmasight_shared::market_data::{
+    CompanyProfile, DailyBar, Fundamentals, MarketDataProvider, ProviderError,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,6 +92,22 @@ impl MarketDataProvider for Instrumented {
             Some(Fault::Hang) => std::future::pending().await,
             None => self.inner.daily_history(symbol, start, end).await,
         }
+    }
+
+    async fn company_profile(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<CompanyProfile, ProviderError> {
+        self.inner.company_profile(symbol, as_of).await
+    }
+
+    async fn fundamentals(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<Fundamentals, ProviderError> {
+        self.inner.fundamentals(symbol, as_of).await
     }
 }
 

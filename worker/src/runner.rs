@@ -259,7 +259,8 @@ async fn conclude(
     outcome: Result<RunOutcome, JobError>,
 ) -> Result<(), sqlx::Error> {
     let pool = &shared.pool;
-    if let Err(e @ (JobError::HandedBack | JobError::Retryable(_))) = &outcome {
+    if let Err(e @ (JobError::HandedBack | JobError::Retryable(_) | JobError::Fatal(_))) = &outcome
+    {
         // An aborted phase never wrote its own end.
         sigmasight_shared::db::phases::fail_running(pool, run.id, run.attempt, &e.to_string())
             .await?;

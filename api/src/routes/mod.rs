@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod events;
 pub mod health;
 pub mod logs;
+pub mod market_data;
 pub mod onboarding;
 pub mod page;
 pub mod portfolios;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(admin::router())
         .merge(health::router())
+        .merge(market_data::router())
         .merge(onboarding::router())
         .merge(portfolios::router())
         .merge(status::router())

@@ -2,10 +2,14 @@
 //! Every query lives here as a named function; handlers and phases never write SQL.
 
 pub mod activity;
+pub mod factors;
+pub mod fundamentals;
+pub mod metrics;
 pub mod phases;
 pub mod portfolios;
 pub mod positions;
 pub mod prices;
+pub mod profiles;
 pub mod runs;
 pub mod snapshots;
 pub mod users;

@@ -48,6 +48,58 @@ impl ProviderError {
 }
 
 /// A source of daily price history.
+/// A company profile (ANALYTICS §4): who the company is and its headline numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompanyProfile {
+    pub symbol: String,
+    pub name: String,
+    pub sector: Option<String>,
+    pub industry: Option<String>,
+    pub exchange: Option<String>,
+    pub country: Option<String>,
+    pub market_cap: Option<f64>,
+    /// The provider's beta (1 year); 0 or absent means none.
+    pub beta: Option<f64>,
+    pub trailing_pe: Option<f64>,
+    pub forward_pe: Option<f64>,
+    pub dividend_yield: Option<f64>,
+    pub week_52_high: Option<f64>,
+    pub week_52_low: Option<f64>,
+    pub is_etf: bool,
+    pub is_fund: bool,
+}
+
+/// One reported period of income statement, balance sheet and cash flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FundamentalPeriod {
+    /// `quarterly` or `annual`.
+    pub period_type: String,
+    pub period_end: NaiveDate,
+    pub fiscal_year: i32,
+    pub fiscal_quarter: Option<i32>,
+    pub revenue: Option<f64>,
+    pub gross_profit: Option<f64>,
+    pub operating_income: Option<f64>,
+    pub net_income: Option<f64>,
+    pub diluted_eps: Option<f64>,
+    pub total_assets: Option<f64>,
+    pub total_equity: Option<f64>,
+    pub current_assets: Option<f64>,
+    pub current_liabilities: Option<f64>,
+    pub total_debt: Option<f64>,
+    pub cash: Option<f64>,
+    pub operating_cash_flow: Option<f64>,
+    /// Capital expenditure, as a positive amount spent.
+    pub capital_expenditure: Option<f64>,
+}
+
+/// A company's reported periods and its next earnings date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fundamentals {
+    pub periods: Vec<FundamentalPeriod>,
+    pub next_earnings_date: Option<NaiveDate>,
+}
+
 #[async_trait::async_trait]
 pub trait MarketDataProvider: Send + Sync {
     /// Short stable identifier of the provider (e.g. `"synthetic"`).
@@ -65,4 +117,30 @@ pub trait MarketDataProvider: Send + Sync {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<Vec<DailyBar>, ProviderError>;
+
+    /// The company profile of `symbol` as of `as_of` (52-week range, market cap).
+    async fn company_profile(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<CompanyProfile, ProviderError> {
+        let _ = as_of;
+        Err(ProviderError::NotFound {
+            symbol: symbol.to_owned(),
+            reason: format!("{} has no company profiles", self.name()),
+        })
+    }
+
+    /// Quarterly and annual fundamentals of `symbol` reported by `as_of`.
+    async fn fundamentals(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<Fundamentals, ProviderError> {
+        let _ = as_of;
+        Err(ProviderError::NotFound {
+            symbol: symbol.to_owned(),
+            reason: format!("{} has no fundamentals", self.name()),
+        })
+    }
 }

@@ -78,7 +78,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar;
-use crate::market_data::{DailyBar, MarketDataProvider, ProviderError};
+use crate::market_data::{
+    CompanyProfile, DailyBar, Fundamentals, MarketDataProvider, ProviderError,
+};
+
+mod reference;
 
 /// Builds a date at compile time; an invalid literal fails the build.
 const fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -573,6 +577,22 @@ impl MarketDataProvider for SyntheticMarket {
         end: NaiveDate,
     ) -> Result<Vec<DailyBar>, ProviderError> {
         self.history(symbol, start, end)
+    }
+
+    async fn company_profile(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<CompanyProfile, ProviderError> {
+        self.profile(symbol, as_of)
+    }
+
+    async fn fundamentals(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<Fundamentals, ProviderError> {
+        self.fundamentals_as_of(symbol, as_of)
     }
 }
 

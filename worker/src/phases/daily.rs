@@ -1,15 +1,15 @@
-//! The daily batch (parent run): market data once for the whole universe, then one
-//! `portfolio_daily` child run per portfolio, inserted in one statement so every worker
+//! The daily batch (parent run): the symbol-level phases once for the whole universe, then
+//! one `portfolio_daily` child run per portfolio, inserted in one statement so every worker
 //! shares the portfolio-level work. The parent parks; its last child ends it.
 
-use super::phase_1_market_data::{self, SymbolScope};
-use super::RunOutcome;
+use super::phase_1_market_data::SymbolScope;
+use super::{run_symbol_phase, RunOutcome};
 use crate::context::{JobError, RunContext};
 use chrono::Utc;
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{phases as phase_rows, positions, runs};
 use sigmasight_shared::domain::FACTOR_ETFS;
-use sigmasight_shared::phases::{PhaseDef, DAILY, PHASE_1, PORTFOLIOS};
+use sigmasight_shared::phases::{PhaseDef, DAILY, PORTFOLIOS};
 use sigmasight_shared::queue::daily::BatchParams;
 
 /// Runs the parent of a daily batch.
@@ -32,31 +32,33 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     symbols.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
     symbols.sort();
     symbols.dedup();
-    let history_start =
-        earliest.unwrap_or(end) - chrono::Duration::days(super::scope::LOOKBACK_DAYS);
-    if carried.iter().any(|c| c == PHASE_1.id) {
-        ctx.info(
-            &PHASE_1,
-            "Market Data Collection already completed in an earlier attempt; carried over",
-        );
-    } else {
-        ctx.info(
-            &PHASE_1,
-            format!(
-                "Daily batch for {end}: {} symbols across {} portfolios",
-                symbols.len(),
-                only.map_or("all".to_owned(), |p| p.len().to_string())
-            ),
-        );
-        phase_1_market_data::run(
-            ctx,
-            &SymbolScope {
-                symbols,
-                history_start,
-                end,
-            },
-        )
-        .await?;
+    let scope = SymbolScope {
+        symbols,
+        funds: FACTOR_ETFS.iter().map(|s| (*s).to_owned()).collect(),
+        history_start: earliest.unwrap_or(end)
+            - chrono::Duration::days(super::scope::LOOKBACK_DAYS),
+        end,
+    };
+    ctx.info(
+        plan[0],
+        format!(
+            "Daily batch for {end}: {} symbols across {} portfolios",
+            scope.symbols.len(),
+            only.map_or("all".to_owned(), |p| p.len().to_string())
+        ),
+    );
+    for phase in plan.iter().filter(|p| p.id != PORTFOLIOS.id) {
+        if carried.iter().any(|c| c == phase.id) {
+            ctx.info(
+                phase,
+                format!(
+                    "{} already completed in an earlier attempt; carried over",
+                    phase.name
+                ),
+            );
+            continue;
+        }
+        run_symbol_phase(ctx, phase, &scope).await?;
     }
 
     // Fan out: one child per portfolio without an active run, in one fenced statement.
@@ -66,9 +68,7 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         ..params.clone()
     };
     let child_json = serde_json::to_value(&child_params).unwrap_or_default();
-    let mut tx = ctx.pool.begin().await?;
-    let held = runs::hold_fence(&mut tx, ctx.run.id, ctx.attempt()).await?;
-    ctx.fenced(held)?;
+    let mut tx = ctx.begin_fenced().await?;
     let children = runs::insert_children(
         &mut *tx,
         ctx.run.id,

@@ -3,13 +3,19 @@
 //! completed (they show as carried over).
 
 mod daily;
+mod phase_0_profiles;
+mod phase_1_5_factors;
+mod phase_1_75_metrics;
 mod phase_1_market_data;
+mod phase_2_fundamentals;
 mod phase_3_snapshots;
 mod phase_4_market_values;
 pub mod scope;
+mod symbol_work;
 
 use crate::context::{JobError, RunContext};
 use anyhow::anyhow;
+use phase_1_market_data::SymbolScope;
 use scope::PortfolioScope;
 use sigmasight_shared::db::{phases as phase_rows, prices};
 use sigmasight_shared::phases::{self as defs, PhaseDef};
@@ -52,6 +58,7 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         phase_rows::init_attempt(&ctx.pool, ctx.run.id, ctx.attempt(), &plan, &carried).await?;
     ctx.fenced(held)?;
     let scope = PortfolioScope::load(ctx, portfolio_id).await?;
+    let symbols = scope.symbol_scope();
     for phase in plan {
         if carried.iter().any(|c| c == phase.id) {
             ctx.info(
@@ -64,35 +71,50 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
             continue;
         }
         ctx.check_lease()?;
-        let result = match phase.id {
-            "phase_1" => phase_1_market_data::run(ctx, &scope.symbol_scope()).await,
-            "phase_3" => phase_3_snapshots::run(ctx, &scope).await,
-            "phase_4" => phase_4_market_values::run(ctx, &scope).await,
-            other => Err(JobError::Fatal(anyhow!("phase {other} is not implemented"))),
-        };
-        if let Err(e) = result {
-            if !matches!(e, JobError::LeaseLost) {
-                ctx.activity.push(
-                    "error",
-                    Some(phase.id),
-                    format!("{} failed: {e}", phase.name),
-                    false,
-                );
-                let _ = ctx.activity.flush().await;
-                let _ = phase_rows::finish(
-                    &ctx.pool,
-                    ctx.run.id,
-                    ctx.attempt(),
-                    phase.id,
-                    "failed",
-                    &serde_json::json!({ "error": e.to_string() }),
-                )
-                .await;
-            }
-            return Err(e);
-        }
+        match phase.id {
+            "phase_3" => phase_3_snapshots::run(ctx, &scope)
+                .await
+                .map_err(|e| record_failure(ctx, phase, e)),
+            "phase_4" => phase_4_market_values::run(ctx, &scope)
+                .await
+                .map_err(|e| record_failure(ctx, phase, e)),
+            _ => run_symbol_phase(ctx, phase, &symbols).await,
+        }?;
     }
     outcome(ctx, &scope).await
+}
+
+/// Runs one symbol-level phase over `scope`.
+pub(super) async fn run_symbol_phase(
+    ctx: &RunContext,
+    phase: &PhaseDef,
+    scope: &SymbolScope,
+) -> Result<(), JobError> {
+    let result = match phase.id {
+        "phase_1" => phase_1_market_data::run(ctx, scope).await,
+        "phase_1_5" => phase_1_5_factors::run(ctx, scope).await,
+        "phase_1_75" => phase_1_75_metrics::run(ctx, scope).await,
+        "phase_0" => phase_0_profiles::run(ctx, scope).await,
+        "phase_2" => phase_2_fundamentals::run(ctx, scope).await,
+        other => Err(JobError::Fatal(anyhow!(
+            "phase {other} is not a symbol-level phase"
+        ))),
+    };
+    result.map_err(|e| record_failure(ctx, phase, e))
+}
+
+/// Records a phase's failure in the feed (its row is marked failed when the attempt ends)
+/// and passes the error on.
+fn record_failure(ctx: &RunContext, phase: &PhaseDef, e: JobError) -> JobError {
+    if !matches!(e, JobError::LeaseLost) {
+        ctx.activity.push(
+            "error",
+            Some(phase.id),
+            format!("{} failed: {e}", phase.name),
+            false,
+        );
+    }
+    e
 }
 
 /// Summary: positions analyzed/total, unavailable symbols, trading days.

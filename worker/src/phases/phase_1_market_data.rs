@@ -46,6 +46,8 @@ enum Fetched {
 /// The symbols a run needs and the date range of their history.
 pub struct SymbolScope {
     pub symbols: Vec<String>,
+    /// Symbols known to be ETFs or funds (no fundamentals).
+    pub funds: Vec<String>,
     pub history_start: NaiveDate,
     pub end: NaiveDate,
 }
@@ -206,6 +208,26 @@ async fn store(ctx: &RunContext, symbol: &str, bars: &[DailyBar]) -> Result<u64,
     .await?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// The scope's symbols that have market data (not remembered as unavailable).
+pub async fn available_symbols(
+    ctx: &RunContext,
+    scope: &SymbolScope,
+) -> Result<Vec<String>, JobError> {
+    let unavailable: std::collections::HashSet<String> =
+        prices::availability(&ctx.pool, &scope.symbols)
+            .await?
+            .into_iter()
+            .filter(|a| !a.available)
+            .map(|a| a.symbol)
+            .collect();
+    Ok(scope
+        .symbols
+        .iter()
+        .filter(|s| !unavailable.contains(*s))
+        .cloned()
+        .collect())
 }
 
 #[cfg(test)]

@@ -120,8 +120,16 @@ impl PortfolioScope {
 
     /// The symbol scope of phase 1.
     pub fn symbol_scope(&self) -> super::phase_1_market_data::SymbolScope {
+        let mut funds: Vec<String> = self
+            .positions
+            .iter()
+            .filter(|p| matches!(p.investment_subtype.as_str(), "ETF" | "MUTUAL_FUND"))
+            .map(|p| p.symbol.clone())
+            .collect();
+        funds.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
         super::phase_1_market_data::SymbolScope {
             symbols: self.symbols.clone(),
+            funds,
             history_start: self.history_start,
             end: self.end,
         }

@@ -1,0 +1,53 @@
+//! Phase 1.75 — Symbol Metrics for the calculation date (ANALYTICS §3): period returns with
+//! the "last close on or before" rule and realised volatility; history kept per date.
+
+use super::phase_1_market_data::{available_symbols, SymbolScope};
+use super::symbol_work;
+use crate::context::{JobError, RunContext};
+use sigmasight_shared::analytics::metrics::symbol_metrics;
+use sigmasight_shared::db::metrics::{self, MetricsRow};
+use sigmasight_shared::phases::PHASE_1_75;
+
+/// Runs phase 1.75.
+pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> {
+    let date = scope.end;
+    let symbols = available_symbols(ctx, scope).await?;
+    let done = metrics::symbols_with_date(&ctx.pool, &symbols, date).await?;
+    let mut work = symbol_work::start(ctx, &PHASE_1_75, &symbols, &done, date).await?;
+    let (table, idx) = symbol_work::price_table(ctx, &work.todo, date).await?;
+    let todo = work.todo.clone();
+    let rows: Vec<MetricsRow> = tokio::task::spawn_blocking(move || {
+        todo.iter()
+            .filter_map(|s| idx.map(|i| (s, symbol_metrics(&table, s, i))))
+            .map(|(s, m)| MetricsRow {
+                symbol: s.clone(),
+                metric_date: date,
+                close: m.close,
+                return_1d: m.return_1d,
+                return_mtd: m.return_mtd,
+                return_ytd: m.return_ytd,
+                return_1m: m.return_1m,
+                return_3m: m.return_3m,
+                return_1y: m.return_1y,
+                volatility_21d: m.volatility_21d,
+                volatility_63d: m.volatility_63d,
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| JobError::Retryable(anyhow::anyhow!("symbol metrics panicked: {e}")))?;
+    let mut tx = ctx.begin_fenced().await?;
+    metrics::upsert_many(&mut tx, ctx.run.id, &rows).await?;
+    tx.commit().await?;
+    work.progress.advance(rows.len()).await?;
+    ctx.info(
+        &PHASE_1_75,
+        format!(
+            "Symbol Metrics complete: {} symbols ({} calculated, {} cached)",
+            symbols.len(),
+            rows.len(),
+            done.len()
+        ),
+    );
+    work.progress.finish("completed", serde_json::json!({ "symbols": symbols.len(), "calculated": rows.len(), "cached": done.len(), "calculation_date": date })).await
+}

@@ -1,0 +1,67 @@
+//! What the symbol-level phases share: the work list (cached symbols cost nothing and are
+//! logged once) and the price table for the calculation date.
+
+use super::phase_3_snapshots::load_prices;
+use crate::context::{JobError, PhaseProgress, RunContext};
+use chrono::NaiveDate;
+use sigmasight_shared::analytics::snapshots::PriceTable;
+use sigmasight_shared::domain::FACTOR_ETFS;
+use sigmasight_shared::phases::PhaseDef;
+
+/// Calendar days of closes loaded for symbol analytics (180 returns and 1-year returns).
+pub const ANALYTICS_LOOKBACK_DAYS: i64 = 400;
+
+/// Symbols a phase must compute, after counting the cached ones as done.
+pub struct WorkList<'a> {
+    pub todo: Vec<String>,
+    pub progress: PhaseProgress<'a>,
+}
+
+/// Starts `phase` over `symbols`; those in `done` are cached and counted at once.
+pub async fn start<'a>(
+    ctx: &'a RunContext,
+    phase: &'static PhaseDef,
+    symbols: &[String],
+    done: &[String],
+    date: NaiveDate,
+) -> Result<WorkList<'a>, JobError> {
+    let todo: Vec<String> = symbols
+        .iter()
+        .filter(|s| !done.contains(s))
+        .cloned()
+        .collect();
+    let mut progress = ctx.start_phase(phase, symbols.len()).await?;
+    let cached = symbols.len() - todo.len();
+    if cached > 0 {
+        ctx.info(
+            phase,
+            format!(
+                "{cached} of {} symbols already done for {date} (cached)",
+                symbols.len()
+            ),
+        );
+    }
+    progress.advance(cached).await?;
+    Ok(WorkList { todo, progress })
+}
+
+/// Closes of `symbols` and the factor ETFs up to `end`, and the index of `end` in the table.
+pub async fn price_table(
+    ctx: &RunContext,
+    symbols: &[String],
+    end: NaiveDate,
+) -> Result<(PriceTable, Option<usize>), JobError> {
+    let mut all: Vec<String> = symbols.to_vec();
+    all.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
+    all.sort();
+    all.dedup();
+    let table = load_prices(
+        ctx,
+        &all,
+        end - chrono::Duration::days(ANALYTICS_LOOKBACK_DAYS),
+        end,
+    )
+    .await?;
+    let idx = table.dates.iter().rposition(|d| *d <= end);
+    Ok((table, idx))
+}
