@@ -8,3 +8,7 @@ export SIGMASIGHT_PG="${SIGMASIGHT_PG:-system}"
 ensure_pg
 cargo build --release --bins
 SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench
+# The daily batch at scale (BENCH_PORTFOLIOS, BENCH_SYMBOLS, BENCH_WORKERS; default 1000, 1200, 2),
+# with phases 1.5 and 1.75 timed over the whole universe; then the same for 30 symbols.
+SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench-daily
+BENCH_PORTFOLIOS=2 BENCH_SYMBOLS=22 SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench-daily
