@@ -229,7 +229,7 @@ pub fn ols_multi(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Option<MultiFit> {
     let r = qr.thin_R();
     let diag: Vec<f64> = (0..p).map(|j| r[(j, j)].abs()).collect();
     let max = diag.iter().fold(0.0_f64, |a, b| a.max(*b));
-    if !(max > 0.0) || diag.iter().any(|d| *d <= max * 1e-10 * n as f64) {
+    if max.is_nan() || max <= 0.0 || diag.iter().any(|d| *d <= max * 1e-10 * n as f64) {
         return None;
     }
     let rhs = Mat::from_fn(n, 1, |i, _| y[i]);
