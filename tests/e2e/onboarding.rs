@@ -1,19 +1,11 @@
 //! Upload → queue → worker phases → status, through the real processes.
 
 use chrono::{NaiveDate, Utc};
-use serde_json::Value;
 use sigmasight_shared::calendar;
-use sigmasight_tests::{example_csv, start_worker, Api, TestDb};
+use sigmasight_tests::{example_csv, phase, start_worker, Api, TestDb};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn phase<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["phases"]
-        .as_array()
-        .and_then(|p| p.iter().find(|x| x["phase_id"] == id))
-        .unwrap_or(&Value::Null)
-}
 
 #[tokio::test]
 async fn the_example_portfolio_onboards_to_partial_naming_the_unavailable_symbol(

@@ -2,15 +2,8 @@
 //! fundamentals are computed once per symbol and date, and served by the read endpoints.
 
 use sigmasight_shared::market_data::synthetic::SyntheticMarket;
-use sigmasight_tests::{example_csv, start_worker, Api, TestDb};
+use sigmasight_tests::{example_csv, phase, start_worker, Api, TestDb};
 use std::time::Duration;
-
-fn phase<'a>(status: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    status["phases"]
-        .as_array()
-        .and_then(|p| p.iter().find(|x| x["phase_id"] == id))
-        .unwrap_or(&serde_json::Value::Null)
-}
 
 #[tokio::test]
 async fn onboarding_computes_symbol_analytics_once_and_serves_them() -> anyhow::Result<()> {

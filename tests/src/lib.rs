@@ -425,3 +425,11 @@ fn pg_command(bin: &std::path::Path, program: &str) -> Command {
         Command::new(bin.join(program))
     }
 }
+
+/// The phase `id` of a status document (null when absent).
+pub fn phase<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|x| x["phase_id"] == id))
+        .unwrap_or(&Value::Null)
+}

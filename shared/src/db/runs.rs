@@ -70,22 +70,34 @@ pub struct NewRun {
 /// Inserts a queued run. Fails with [`ONE_ACTIVE_PER_PORTFOLIO`] when the portfolio already
 /// has an active run.
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewRun) -> Result<Run, sqlx::Error> {
-    sqlx::query_as(
+    insert_with(db, new, "")
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+async fn insert_with(
+    db: impl PgExecutor<'_>,
+    new: &NewRun,
+    on_conflict: &str,
+) -> Result<Option<Run>, sqlx::Error> {
+    let sql = format!(
         "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts, idempotency_key)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         returning *",
-    )
-    .bind(new.id)
-    .bind(new.kind)
-    .bind(new.parent_id)
-    .bind(new.portfolio_id)
-    .bind(new.source)
-    .bind(&new.params)
-    .bind(new.priority)
-    .bind(new.max_attempts)
-    .bind(&new.idempotency_key)
-    .fetch_one(db)
-    .await
+         {on_conflict}
+         returning *"
+    );
+    sqlx::query_as(&sql)
+        .bind(new.id)
+        .bind(new.kind)
+        .bind(new.parent_id)
+        .bind(new.portfolio_id)
+        .bind(new.source)
+        .bind(&new.params)
+        .bind(new.priority)
+        .bind(new.max_attempts)
+        .bind(&new.idempotency_key)
+        .fetch_optional(db)
+        .await
 }
 
 /// Claims the next due run, or a running run whose lease expired (a takeover), as the next
@@ -294,22 +306,11 @@ pub async fn insert_idempotent(
     db: impl PgExecutor<'_>,
     new: &NewRun,
 ) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(
-        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts, idempotency_key)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict on constraint runs_idempotency_key_unique do nothing
-         returning *",
+    insert_with(
+        db,
+        new,
+        "on conflict on constraint runs_idempotency_key_unique do nothing",
     )
-    .bind(new.id)
-    .bind(new.kind)
-    .bind(new.parent_id)
-    .bind(new.portfolio_id)
-    .bind(new.source)
-    .bind(&new.params)
-    .bind(new.priority)
-    .bind(new.max_attempts)
-    .bind(&new.idempotency_key)
-    .fetch_optional(db)
     .await
 }
 
