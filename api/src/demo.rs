@@ -128,7 +128,7 @@ async fn watch(
     let url = format!("{}/api/v1/onboarding/status/{portfolio_id}", args.api_url);
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     let mut last_line = String::new();
-    let mut seen_activity = 0usize;
+    let mut last_seen = String::new();
     loop {
         let status: Value = client
             .get(&url)
@@ -142,15 +142,20 @@ async fn watch(
             .as_array()
             .cloned()
             .unwrap_or_default();
-        for e in entries.iter().skip(seen_activity.min(entries.len())) {
-            println!(
-                "    {} [{}] {}",
-                e["timestamp"].as_str().unwrap_or_default(),
-                e["level"].as_str().unwrap_or_default(),
-                e["message"].as_str().unwrap_or_default()
-            );
+        // The feed holds the newest 50 entries: print those newer than the last one printed.
+        for e in &entries {
+            let ts = e["timestamp"].as_str().unwrap_or_default();
+            if ts > last_seen.as_str() {
+                println!(
+                    "    {ts} [{}] {}",
+                    e["level"].as_str().unwrap_or_default(),
+                    e["message"].as_str().unwrap_or_default()
+                );
+            }
         }
-        seen_activity = entries.len();
+        if let Some(ts) = entries.last().and_then(|e| e["timestamp"].as_str()) {
+            last_seen = ts.to_owned();
+        }
         let line = format!(
             "{:>9} {:>5.1}%  {} {}/{} {}",
             status["status"].as_str().unwrap_or_default(),
