@@ -1,33 +1,21 @@
 //! `symbol_metrics`: phase 1.75 results per (symbol, date), read with profile fields joined.
 
+use crate::analytics::metrics::SymbolMetrics;
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-/// One symbol's metrics on one date.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MetricsRow {
-    pub symbol: String,
-    pub metric_date: NaiveDate,
-    pub close: Option<f64>,
-    pub return_1d: Option<f64>,
-    pub return_mtd: Option<f64>,
-    pub return_ytd: Option<f64>,
-    pub return_1m: Option<f64>,
-    pub return_3m: Option<f64>,
-    pub return_1y: Option<f64>,
-    pub volatility_21d: Option<f64>,
-    pub volatility_63d: Option<f64>,
-}
-
-/// Upserts many rows in one statement.
+/// Upserts many rows in one statement; each row is a symbol and its metrics (dated by
+/// `SymbolMetrics::date`).
 pub async fn upsert_many(
     conn: &mut PgConnection,
     run_id: Uuid,
-    rows: &[MetricsRow],
+    rows: &[(String, SymbolMetrics)],
 ) -> Result<u64, sqlx::Error> {
-    let opt = |f: fn(&MetricsRow) -> Option<f64>| rows.iter().map(f).collect::<Vec<Option<f64>>>();
+    let opt = |f: fn(&SymbolMetrics) -> Option<f64>| {
+        rows.iter().map(|(_, m)| f(m)).collect::<Vec<Option<f64>>>()
+    };
     let result = sqlx::query(
         "insert into symbol_metrics
             (symbol, metric_date, close, return_1d, return_mtd, return_ytd, return_1m, return_3m, return_1y,
@@ -43,8 +31,8 @@ pub async fn upsert_many(
              volatility_63d = excluded.volatility_63d, run_id = excluded.run_id, updated_at = now()",
     )
     .bind(run_id)
-    .bind(rows.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.metric_date).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, m)| m.date).collect::<Vec<_>>())
     .bind(opt(|r| r.close))
     .bind(opt(|r| r.return_1d))
     .bind(opt(|r| r.return_mtd))

@@ -141,8 +141,10 @@ fn is_done(status: &str) -> bool {
     matches!(status, "completed" | "warning" | "skipped")
 }
 
-/// Percent complete: finished phases plus the running phase's fraction, capped at 99 until
-/// the run has ended well. Monotonic within an attempt because `current` never decreases.
+/// Percent complete: finished phases plus the fraction reached by the running phase (or by
+/// the phase that failed, so a failed attempt waiting for its retry keeps its progress),
+/// capped at 99 until the run has ended well. Monotonic within an attempt because `current`
+/// never decreases and a phase's fraction is kept when it fails.
 fn percent(run_status: &str, items: &[PhaseItem]) -> f64 {
     if matches!(run_status, "completed" | "partial") {
         return 100.0;
@@ -153,7 +155,7 @@ fn percent(run_status: &str, items: &[PhaseItem]) -> f64 {
     let done = items.iter().filter(|p| is_done(&p.status)).count() as f64;
     let running: f64 = items
         .iter()
-        .filter(|p| p.status == "running" && p.total > 0)
+        .filter(|p| matches!(p.status.as_str(), "running" | "failed") && p.total > 0)
         .map(|p| (f64::from(p.current) / f64::from(p.total)).clamp(0.0, 1.0))
         .sum();
     let pct = (done + running) / items.len() as f64 * 100.0;

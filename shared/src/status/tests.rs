@@ -91,6 +91,23 @@ fn percent_is_capped_at_99_until_the_run_ends() {
 }
 
 #[test]
+fn a_failed_attempt_waiting_for_its_retry_keeps_its_progress() {
+    let running = [
+        phase("phase_1", 1, "running", 3, 10),
+        phase("phase_3", 2, "pending", 0, 0),
+    ];
+    let before = build(&run("running"), &running, &[], Utc::now());
+    let failed = [
+        phase("phase_1", 1, "failed", 3, 10),
+        phase("phase_3", 2, "pending", 0, 0),
+    ];
+    let after = build(&run("queued"), &failed, &[], Utc::now());
+    let pct = |s: &OnboardingStatus| s.overall_progress.as_ref().map(|o| o.percent_complete);
+    assert_eq!(pct(&before), Some(15.0));
+    assert_eq!(pct(&after), pct(&before));
+}
+
+#[test]
 fn queued_run_lists_its_planned_phases_as_pending() {
     let mut r = run("queued");
     r.attempt = 0;

@@ -4,8 +4,8 @@
 use super::phase_1_market_data::{available_symbols, SymbolScope};
 use super::symbol_work;
 use crate::context::{JobError, RunContext};
-use sigmasight_shared::analytics::metrics::symbol_metrics;
-use sigmasight_shared::db::metrics::{self, MetricsRow};
+use sigmasight_shared::analytics::metrics::{symbol_metrics, SymbolMetrics};
+use sigmasight_shared::db::metrics;
 use sigmasight_shared::phases::PHASE_1_75;
 
 /// Runs phase 1.75.
@@ -16,22 +16,9 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
     let mut work = symbol_work::start(ctx, &PHASE_1_75, &symbols, &done, date).await?;
     let (table, idx) = symbol_work::price_table(ctx, &work.todo, date).await?;
     let todo = work.todo.clone();
-    let rows: Vec<MetricsRow> = tokio::task::spawn_blocking(move || {
-        todo.iter()
-            .filter_map(|s| idx.map(|i| (s, symbol_metrics(&table, s, i))))
-            .map(|(s, m)| MetricsRow {
-                symbol: s.clone(),
-                metric_date: date,
-                close: m.close,
-                return_1d: m.return_1d,
-                return_mtd: m.return_mtd,
-                return_ytd: m.return_ytd,
-                return_1m: m.return_1m,
-                return_3m: m.return_3m,
-                return_1y: m.return_1y,
-                volatility_21d: m.volatility_21d,
-                volatility_63d: m.volatility_63d,
-            })
+    let rows: Vec<(String, SymbolMetrics)> = tokio::task::spawn_blocking(move || {
+        todo.into_iter()
+            .filter_map(|s| idx.map(|i| (s.clone(), symbol_metrics(&table, &s, i))))
             .collect()
     })
     .await
