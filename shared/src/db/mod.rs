@@ -10,8 +10,10 @@ pub mod portfolios;
 pub mod positions;
 pub mod prices;
 pub mod profiles;
+pub mod risk;
 pub mod runs;
 pub mod snapshots;
+pub mod tags;
 pub mod users;
 
 use sqlx::migrate::Migrator;

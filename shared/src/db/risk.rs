@@ -1,0 +1,345 @@
+//! Phase 6 results (ANALYTICS §7): factor exposures, volatility, correlations and stress
+//! tests of a portfolio on its calculation date, replaced as a whole by each run; and their
+//! read side, which returns the stored rows as JSON for the analytics endpoints.
+
+use crate::analytics::correlations::CorrelationResult;
+use crate::analytics::exposures::{PortfolioFactor, PositionFactor};
+use crate::analytics::stress::ScenarioResult;
+use crate::analytics::volatility::VolMetrics;
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// The volatility of one position (`position_id` set) or of the portfolio (`None`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolRow {
+    pub position_id: Option<Uuid>,
+    pub symbol: Option<String>,
+    #[serde(flatten)]
+    pub metrics: VolMetrics,
+}
+
+/// Everything phase 6 writes for one (portfolio, date).
+#[derive(Debug, Clone, Copy)]
+pub struct RiskWrite<'a> {
+    pub portfolio_id: Uuid,
+    pub date: NaiveDate,
+    pub run_id: Uuid,
+    pub factors: &'a [PortfolioFactor],
+    pub position_factors: &'a [PositionFactor],
+    pub volatility: &'a [VolRow],
+    pub correlation: &'a CorrelationResult,
+    /// Symbols left out of the matrix and why.
+    pub correlation_excluded: &'a Value,
+    pub stress: &'a [ScenarioResult],
+    /// Stored with every stress row (correlation date, data days, duration, equity).
+    pub stress_metadata: &'a Value,
+}
+
+fn to_json<T: Serialize>(rows: &[T]) -> Value {
+    serde_json::to_value(rows).unwrap_or(Value::Null)
+}
+
+/// Replaces every phase 6 row of (portfolio, date) and fills the snapshot's risk columns.
+pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
+    for table in [
+        "portfolio_factor_exposures",
+        "position_factor_exposures",
+        "volatility_metrics",
+        "correlation_calculations",
+        "stress_test_results",
+    ] {
+        sqlx::query(&format!(
+            "delete from {table} where portfolio_id = $1 and calculation_date = $2"
+        ))
+        .bind(w.portfolio_id)
+        .bind(w.date)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let factors: Vec<Value> = w
+        .factors
+        .iter()
+        .enumerate()
+        .map(|(i, f)| json!({"ordinal": i + 1, "f": f}))
+        .collect();
+    sqlx::query(
+        "insert into portfolio_factor_exposures
+            (portfolio_id, calculation_date, factor, ordinal, beta, exposure_dollar, positions_used,
+             missing_symbols, run_id)
+         select $1, $2, r.f->>'factor', r.ordinal, (r.f->>'beta')::float8,
+                (r.f->>'exposure_dollar')::float8, (r.f->>'positions_used')::int,
+                r.f->'missing_symbols', $3
+         from jsonb_to_recordset($4) as r(ordinal int, f jsonb)",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .bind(w.run_id)
+    .bind(Value::Array(factors))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into position_factor_exposures
+            (portfolio_id, calculation_date, position_id, symbol, factor, beta, weight, exposure_dollar)
+         select $1, $2, r.position_id, r.symbol, r.factor, r.beta, r.weight, r.exposure_dollar
+         from jsonb_to_recordset($3) as r(position_id uuid, symbol text, factor text, beta float8,
+                                           weight float8, exposure_dollar float8)",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .bind(to_json(w.position_factors))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into volatility_metrics
+            (portfolio_id, calculation_date, position_id, symbol, realized_vol_21d, realized_vol_63d,
+             expected_vol_1d, expected_vol_21d, har_coefficients, model_r_squared, vol_trend,
+             vol_trend_strength, vol_percentile, observations, run_id)
+         select $1, $2, r.position_id, r.symbol, r.realized_vol_21d, r.realized_vol_63d,
+                r.expected_vol_1d, r.expected_vol_21d, r.har_coefficients, r.model_r_squared, r.vol_trend,
+                r.vol_trend_strength, r.vol_percentile, r.observations, $3
+         from jsonb_to_recordset($4) as r(position_id uuid, symbol text, realized_vol_21d float8,
+              realized_vol_63d float8, expected_vol_1d float8, expected_vol_21d float8,
+              har_coefficients jsonb, model_r_squared float8, vol_trend text, vol_trend_strength float8,
+              vol_percentile float8, observations int)",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .bind(w.run_id)
+    .bind(to_json(w.volatility))
+    .execute(&mut *conn)
+    .await?;
+    let c = w.correlation;
+    sqlx::query(
+        "insert into correlation_calculations
+            (portfolio_id, calculation_date, lookback_returns, overall_correlation, effective_positions,
+             psd_repaired, min_eigenvalue, symbols, matrix, excluded, run_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .bind(crate::analytics::correlations::WINDOW_RETURNS as i32)
+    .bind(c.overall_correlation)
+    .bind(c.effective_positions)
+    .bind(c.psd_repaired)
+    .bind(c.min_eigenvalue)
+    .bind(json!(c.symbols))
+    .bind(json!(c.matrix))
+    .bind(w.correlation_excluded)
+    .bind(w.run_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into pairwise_correlations
+            (portfolio_id, calculation_date, symbol_1, symbol_2, correlation, data_points, p_value, flagged)
+         select $1, $2, r.symbol_1, r.symbol_2, r.correlation, r.data_points, r.p_value, r.flagged
+         from jsonb_to_recordset($3) as r(symbol_1 text, symbol_2 text, correlation float8,
+                                           data_points int, p_value float8, flagged bool)",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .bind(to_json(&c.pairs))
+    .execute(&mut *conn)
+    .await?;
+    let stress: Vec<Value> = w
+        .stress
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"ordinal": i + 1, "s": s}))
+        .collect();
+    sqlx::query(
+        "insert into stress_test_results
+            (portfolio_id, calculation_date, scenario_id, ordinal, scenario_name, category, active,
+             direct_pnl, correlated_pnl, correlation_effect, capped, direct_pnl_raw, correlated_pnl_raw,
+             factor_impacts, metadata, run_id)
+         select $1, $2, r.s->>'id', r.ordinal, r.s->>'name', r.s->>'category', (r.s->>'active')::bool,
+                (r.s->>'direct_pnl')::float8, (r.s->>'correlated_pnl')::float8,
+                (r.s->>'correlation_effect')::float8, (r.s->>'capped')::bool,
+                (r.s->>'direct_pnl_raw')::float8, (r.s->>'correlated_pnl_raw')::float8,
+                r.s->'factor_impacts', $3, $4
+         from jsonb_to_recordset($5) as r(ordinal int, s jsonb)",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .bind(w.stress_metadata)
+    .bind(w.run_id)
+    .bind(Value::Array(stress))
+    .execute(&mut *conn)
+    .await?;
+    let factor_beta = |name: &str| {
+        w.factors
+            .iter()
+            .find(|f| f.factor == name)
+            .and_then(|f| f.beta)
+    };
+    let portfolio_vol = w.volatility.iter().find(|v| v.position_id.is_none());
+    sqlx::query(
+        "update portfolio_snapshots set
+             beta_calculated_90d = $3, beta_provider_1y = $4, realized_vol_21d = $5,
+             realized_vol_63d = $6, expected_vol_21d = $7, expected_vol_1d = $8, updated_at = now()
+         where portfolio_id = $1 and snapshot_date = $2",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .bind(factor_beta(crate::analytics::factors::MARKET_BETA_FACTOR))
+    .bind(factor_beta(
+        crate::analytics::exposures::PROVIDER_BETA_FACTOR,
+    ))
+    .bind(portfolio_vol.and_then(|v| v.metrics.realized_vol_21d))
+    .bind(portfolio_vol.and_then(|v| v.metrics.realized_vol_63d))
+    .bind(portfolio_vol.and_then(|v| v.metrics.expected_vol_21d))
+    .bind(portfolio_vol.and_then(|v| v.metrics.expected_vol_1d))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The read side: one table of results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RiskTable {
+    Factors,
+    Volatility,
+    Correlation,
+    Stress,
+}
+
+impl RiskTable {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Factors => "portfolio_factor_exposures",
+            Self::Volatility => "volatility_metrics",
+            Self::Correlation => "correlation_calculations",
+            Self::Stress => "stress_test_results",
+        }
+    }
+}
+
+/// The newest calculation date with results in `table`.
+pub async fn latest_date(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    table: RiskTable,
+) -> Result<Option<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "select max(calculation_date) from {} where portfolio_id = $1",
+        table.name()
+    ))
+    .bind(portfolio_id)
+    .fetch_one(db)
+    .await
+}
+
+async fn json_rows(
+    db: impl PgExecutor<'_>,
+    sql: &str,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<Value, sqlx::Error> {
+    sqlx::query_scalar(sql)
+        .bind(portfolio_id)
+        .bind(date)
+        .fetch_one(db)
+        .await
+}
+
+/// The 13 portfolio factors, in display order.
+pub async fn portfolio_factors(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<Value, sqlx::Error> {
+    json_rows(
+        db,
+        "select coalesce(jsonb_agg(jsonb_build_object(
+                    'factor', factor, 'beta', beta, 'exposure_dollar', exposure_dollar,
+                    'positions_used', positions_used, 'missing_symbols', missing_symbols)
+                    order by ordinal), '[]')
+         from portfolio_factor_exposures where portfolio_id = $1 and calculation_date = $2",
+        portfolio_id,
+        date,
+    )
+    .await
+}
+
+/// Per position: `[{position_id, symbol, weight, factors: {name: {beta, exposure_dollar}}}]`.
+pub async fn position_factors(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<Value, sqlx::Error> {
+    json_rows(
+        db,
+        "select coalesce(jsonb_agg(p order by p->>'symbol', p->>'position_id'), '[]') from (
+             select jsonb_build_object(
+                        'position_id', position_id, 'symbol', min(symbol), 'weight', min(weight),
+                        'factors', jsonb_object_agg(factor, jsonb_build_object(
+                            'beta', beta, 'exposure_dollar', exposure_dollar))) as p
+             from position_factor_exposures
+             where portfolio_id = $1 and calculation_date = $2
+             group by position_id) q",
+        portfolio_id,
+        date,
+    )
+    .await
+}
+
+/// Volatility rows: the portfolio's first (position_id null), then positions by symbol.
+pub async fn volatility(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<Value, sqlx::Error> {
+    json_rows(
+        db,
+        "select coalesce(jsonb_agg(to_jsonb(v) - 'portfolio_id' - 'calculation_date' - 'run_id'
+                                   - 'updated_at'
+                                   order by v.position_id is not null, v.symbol, v.position_id), '[]')
+         from volatility_metrics v where portfolio_id = $1 and calculation_date = $2",
+        portfolio_id,
+        date,
+    )
+    .await
+}
+
+/// The matrix and its summaries, with every pair.
+pub async fn correlation(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<Value, sqlx::Error> {
+    json_rows(
+        db,
+        "select coalesce((
+             select to_jsonb(c) - 'portfolio_id' - 'calculation_date' - 'run_id' - 'updated_at'
+                    || jsonb_build_object('pairs', coalesce((
+                        select jsonb_agg(to_jsonb(p) - 'portfolio_id' - 'calculation_date'
+                                         order by p.symbol_1, p.symbol_2)
+                        from pairwise_correlations p
+                        where p.portfolio_id = c.portfolio_id
+                          and p.calculation_date = c.calculation_date), '[]'))
+             from correlation_calculations c
+             where c.portfolio_id = $1 and c.calculation_date = $2), 'null')",
+        portfolio_id,
+        date,
+    )
+    .await
+}
+
+/// Every scenario, in the original's order.
+pub async fn stress(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<Value, sqlx::Error> {
+    json_rows(
+        db,
+        "select coalesce(jsonb_agg(to_jsonb(s) - 'portfolio_id' - 'calculation_date' - 'run_id'
+                                   - 'updated_at' - 'ordinal' order by ordinal), '[]')
+         from stress_test_results s where portfolio_id = $1 and calculation_date = $2",
+        portfolio_id,
+        date,
+    )
+    .await
+}
