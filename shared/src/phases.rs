@@ -93,11 +93,8 @@ pub const ALL: [PhaseDef; 9] = [
     PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PHASE_3, PHASE_4, PHASE_5, PHASE_6,
 ];
 
-/// The phases an onboarding run executes today, in display order. Only phases with real work
-/// behind them are listed (no stubs): the others arrive with their issues.
-pub const ONBOARDING: [PhaseDef; 7] = [
-    PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PHASE_3, PHASE_4,
-];
+/// The phases of an onboarding (and of a portfolio's daily or admin run): all nine.
+pub const ONBOARDING: [PhaseDef; 9] = ALL;
 
 /// Looks a phase up by id.
 pub fn by_id(id: &str) -> Option<&'static PhaseDef> {

@@ -46,9 +46,11 @@ async fn the_example_portfolio_onboards_to_partial_naming_the_unavailable_symbol
             "phase_0",
             "phase_2",
             "phase_3",
-            "phase_4"
+            "phase_4",
+            "phase_5",
+            "phase_6"
         ],
-        "phases in design order, only those that run"
+        "all nine phases, in design order"
     );
     assert_eq!(
         phase(&s, "phase_1")["status"],

@@ -67,6 +67,9 @@ pub struct WorkerConfig {
     /// Option volatility when the underlying has fewer than 20 returns.
     #[arg(long, env = "SIGMASIGHT_DEFAULT_OPTION_VOL", default_value_t = 0.30)]
     pub default_option_vol: f64,
+    /// Modified duration that converts a rate shock into the rate proxy's return (stress tests).
+    #[arg(long, env = "SIGMASIGHT_TLT_DURATION", default_value_t = 16.5)]
+    pub tlt_duration: f64,
 }
 
 impl WorkerConfig {

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod options;
 pub mod regression;
 pub mod returns;
+pub mod risk;
 pub mod sectors;
 pub mod snapshots;
 pub mod stress;

@@ -140,3 +140,22 @@ pub async fn latest_for_symbol(
     .fetch_all(db)
     .await
 }
+
+/// Every stored beta of `symbols` from each (symbol, factor)'s newest calculation on or before
+/// `date`: (symbol, factor, beta).
+pub async fn latest_betas(
+    db: impl PgExecutor<'_>,
+    symbols: &[String],
+    date: NaiveDate,
+) -> Result<Vec<(String, String, Option<f64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select distinct on (symbol, factor) symbol, factor, beta
+         from symbol_factor_exposures
+         where symbol = any($1) and calculation_date <= $2
+         order by symbol, factor, calculation_date desc",
+    )
+    .bind(symbols)
+    .bind(date)
+    .fetch_all(db)
+    .await
+}

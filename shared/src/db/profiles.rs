@@ -57,12 +57,13 @@ pub async fn fresh_symbols(
     .await
 }
 
-/// A stored profile's beta and ETF flag, as phase 1.5 and 2 need them.
+/// A stored profile's beta, ETF flag and sector, as phases 1.5, 2, 3 and 5 need them.
 #[derive(Debug, Clone, FromRow, PartialEq)]
 pub struct ProfileFacts {
     pub symbol: String,
     pub beta: Option<f64>,
     pub is_etf: bool,
+    pub sector: Option<String>,
 }
 
 /// Beta and ETF flag of the listed symbols that have a profile.
@@ -70,7 +71,7 @@ pub async fn facts(
     db: impl PgExecutor<'_>,
     symbols: &[String],
 ) -> Result<Vec<ProfileFacts>, sqlx::Error> {
-    sqlx::query_as("select symbol, beta, is_etf from company_profiles where symbol = any($1)")
+    sqlx::query_as("select symbol, beta, is_etf, sector from company_profiles where symbol = any($1)")
         .bind(symbols)
         .fetch_all(db)
         .await

@@ -2,24 +2,12 @@
 //! tests of a portfolio on its calculation date, replaced as a whole by each run; and their
 //! read side, which returns the stored rows as JSON for the analytics endpoints.
 
-use crate::analytics::correlations::CorrelationResult;
-use crate::analytics::exposures::{PortfolioFactor, PositionFactor};
-use crate::analytics::stress::ScenarioResult;
-use crate::analytics::volatility::VolMetrics;
+use crate::analytics::risk::RiskOutput;
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
-
-/// The volatility of one position (`position_id` set) or of the portfolio (`None`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VolRow {
-    pub position_id: Option<Uuid>,
-    pub symbol: Option<String>,
-    #[serde(flatten)]
-    pub metrics: VolMetrics,
-}
 
 /// Everything phase 6 writes for one (portfolio, date).
 #[derive(Debug, Clone, Copy)]
@@ -27,15 +15,7 @@ pub struct RiskWrite<'a> {
     pub portfolio_id: Uuid,
     pub date: NaiveDate,
     pub run_id: Uuid,
-    pub factors: &'a [PortfolioFactor],
-    pub position_factors: &'a [PositionFactor],
-    pub volatility: &'a [VolRow],
-    pub correlation: &'a CorrelationResult,
-    /// Symbols left out of the matrix and why.
-    pub correlation_excluded: &'a Value,
-    pub stress: &'a [ScenarioResult],
-    /// Stored with every stress row (correlation date, data days, duration, equity).
-    pub stress_metadata: &'a Value,
+    pub output: &'a RiskOutput,
 }
 
 fn to_json<T: Serialize>(rows: &[T]) -> Value {
@@ -44,6 +24,7 @@ fn to_json<T: Serialize>(rows: &[T]) -> Value {
 
 /// Replaces every phase 6 row of (portfolio, date) and fills the snapshot's risk columns.
 pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
+    let out = w.output;
     for table in [
         "portfolio_factor_exposures",
         "position_factor_exposures",
@@ -59,7 +40,7 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
         .execute(&mut *conn)
         .await?;
     }
-    let factors: Vec<Value> = w
+    let factors: Vec<Value> = out
         .factors
         .iter()
         .enumerate()
@@ -89,7 +70,7 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     )
     .bind(w.portfolio_id)
     .bind(w.date)
-    .bind(to_json(w.position_factors))
+    .bind(to_json(&out.position_factors))
     .execute(&mut *conn)
     .await?;
     sqlx::query(
@@ -108,10 +89,10 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(w.portfolio_id)
     .bind(w.date)
     .bind(w.run_id)
-    .bind(to_json(w.volatility))
+    .bind(to_json(&out.volatility))
     .execute(&mut *conn)
     .await?;
-    let c = w.correlation;
+    let c = &out.correlation;
     sqlx::query(
         "insert into correlation_calculations
             (portfolio_id, calculation_date, lookback_returns, overall_correlation, effective_positions,
@@ -127,7 +108,7 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(c.min_eigenvalue)
     .bind(json!(c.symbols))
     .bind(json!(c.matrix))
-    .bind(w.correlation_excluded)
+    .bind(&out.correlation_excluded)
     .bind(w.run_id)
     .execute(&mut *conn)
     .await?;
@@ -143,7 +124,7 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(to_json(&c.pairs))
     .execute(&mut *conn)
     .await?;
-    let stress: Vec<Value> = w
+    let stress: Vec<Value> = out
         .stress
         .iter()
         .enumerate()
@@ -163,18 +144,18 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     )
     .bind(w.portfolio_id)
     .bind(w.date)
-    .bind(w.stress_metadata)
+    .bind(&out.stress_metadata)
     .bind(w.run_id)
     .bind(Value::Array(stress))
     .execute(&mut *conn)
     .await?;
     let factor_beta = |name: &str| {
-        w.factors
+        out.factors
             .iter()
             .find(|f| f.factor == name)
             .and_then(|f| f.beta)
     };
-    let portfolio_vol = w.volatility.iter().find(|v| v.position_id.is_none());
+    let portfolio_vol = out.volatility.iter().find(|v| v.position_id.is_none());
     sqlx::query(
         "update portfolio_snapshots set
              beta_calculated_90d = $3, beta_provider_1y = $4, realized_vol_21d = $5,

@@ -106,6 +106,12 @@ pub struct StoredSnapshot {
     pub top_3_concentration: Option<f64>,
     pub top_10_concentration: Option<f64>,
     pub sector_exposure: serde_json::Value,
+    pub beta_calculated_90d: Option<f64>,
+    pub beta_provider_1y: Option<f64>,
+    pub realized_vol_21d: Option<f64>,
+    pub realized_vol_63d: Option<f64>,
+    pub expected_vol_1d: Option<f64>,
+    pub expected_vol_21d: Option<f64>,
 }
 
 /// Snapshots of a portfolio in [start, end], oldest first.
@@ -120,7 +126,8 @@ pub async fn list(
                 daily_realized_pnl::float8, daily_return, cumulative_pnl::float8, cumulative_return,
                 long_value::float8, short_value::float8, gross_exposure::float8, net_exposure::float8,
                 cash_value::float8, num_positions, num_long, num_short, hhi, effective_num_positions,
-                top_3_concentration, top_10_concentration, sector_exposure
+                top_3_concentration, top_10_concentration, sector_exposure, beta_calculated_90d,
+                beta_provider_1y, realized_vol_21d, realized_vol_63d, expected_vol_1d, expected_vol_21d
          from portfolio_snapshots
          where portfolio_id = $1 and snapshot_date between $2 and $3
          order by snapshot_date",

@@ -10,6 +10,8 @@ mod phase_1_market_data;
 mod phase_2_fundamentals;
 mod phase_3_snapshots;
 mod phase_4_market_values;
+mod phase_5_sector_tags;
+mod phase_6_risk;
 pub mod scope;
 mod symbol_work;
 
@@ -76,6 +78,12 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
                 .await
                 .map_err(|e| record_failure(ctx, phase, e)),
             "phase_4" => phase_4_market_values::run(ctx, &scope)
+                .await
+                .map_err(|e| record_failure(ctx, phase, e)),
+            "phase_5" => phase_5_sector_tags::run(ctx, &scope)
+                .await
+                .map_err(|e| record_failure(ctx, phase, e)),
+            "phase_6" => phase_6_risk::run(ctx, &scope)
                 .await
                 .map_err(|e| record_failure(ctx, phase, e)),
             _ => run_symbol_phase(ctx, phase, &symbols).await,

@@ -8,6 +8,7 @@ use rust_decimal::prelude::ToPrimitive;
 use sigmasight_shared::analytics::snapshots::{
     compute_snapshots, PriceTable, SnapshotParams, SnapshotRow,
 };
+use sigmasight_shared::analytics::sectors::normalize_sector;
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{prices, runs, snapshots};
 use sigmasight_shared::phases::PHASE_3;
@@ -70,7 +71,11 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     );
     let table_start = scope.first_entry - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
     let table = load_prices(ctx, &scope.symbols, table_start, scope.end).await?;
-    let inputs = scope.inputs();
+    let mut inputs = scope.inputs();
+    let sectors = super::phase_5_sector_tags::sectors(ctx, &scope.symbols).await?;
+    for p in inputs.iter_mut().filter(|p| p.sector.is_none()) {
+        p.sector = normalize_sector(sectors.get(&p.symbol).map(String::as_str));
+    }
     let days = scope.days.clone();
     let params = params(ctx, scope);
     let rows: Vec<SnapshotRow> =

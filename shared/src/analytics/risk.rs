@@ -1,0 +1,295 @@
+//! Phase 6 as one pure function (ANALYTICS §7): from the positions, a price
+//! table ending at the calculation date d, the snapshot equity on d and the
+//! stored symbol betas, compute the portfolio's factor exposures, the
+//! volatility of every position and of the portfolio, the correlation matrix
+//! and every stress scenario.
+
+use crate::analytics::correlations::{self, correlation_matrix, passes_filters, CorrelationResult};
+use crate::analytics::exposures::{aggregate, PortfolioFactor, PositionFactor, RiskPosition};
+use crate::analytics::factors::IR_BETA_FACTOR;
+use crate::analytics::snapshots::{position_values, PositionInput, PriceTable, SnapshotParams};
+use crate::analytics::stress::{
+    ewma_correlation, run_scenario, ScenarioResult, StressInputs, EWMA_LAMBDA, EWMA_WINDOW_DAYS,
+    SCENARIOS, SHOCK_FACTORS,
+};
+use crate::analytics::volatility::{vol_metrics, VolMetrics};
+use crate::domain::InvestmentClass;
+use chrono::{Duration, NaiveDate};
+use ndarray::Array2;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// Calendar days of closes phase 6 needs before d (273 returns for the
+/// percentile, 282 days for the factor correlation, plus holidays).
+pub const PRICE_LOOKBACK_DAYS: i64 = 430;
+
+/// The volatility of one position (`position_id` set) or of the portfolio (`None`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VolRow {
+    pub position_id: Option<Uuid>,
+    pub symbol: Option<String>,
+    #[serde(flatten)]
+    pub metrics: VolMetrics,
+}
+
+/// What phase 6 needs besides the positions and prices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskParams {
+    /// The calculation date d.
+    pub date: NaiveDate,
+    /// Equity E_d (the snapshot's on d).
+    pub equity: f64,
+    /// Option pricing parameters (as phase 3).
+    pub snapshot: SnapshotParams,
+    /// Modified duration of the rate proxy.
+    pub duration: f64,
+}
+
+/// Everything phase 6 stores.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RiskOutput {
+    pub factors: Vec<PortfolioFactor>,
+    pub position_factors: Vec<PositionFactor>,
+    /// The portfolio's row first, then one per PUBLIC/OPTIONS position active on d.
+    pub volatility: Vec<VolRow>,
+    pub correlation: CorrelationResult,
+    /// `[{symbol, market_value, reason}]`: symbols left out of the matrix.
+    pub correlation_excluded: Value,
+    pub stress: Vec<ScenarioResult>,
+    /// Correlation date, returns behind it, duration, equity.
+    pub stress_metadata: Value,
+    /// Warnings for the activity feed.
+    pub warnings: Vec<String>,
+}
+
+impl RiskOutput {
+    /// Items computed: 13 factors, the volatility rows, the matrix, the scenarios.
+    pub fn items(&self) -> usize {
+        self.factors.len() + self.volatility.len() + 1 + self.stress.len()
+    }
+}
+
+/// Simple returns aligned on `closes` (index 0 has none).
+fn simple_returns(closes: &[Option<f64>]) -> Vec<Option<f64>> {
+    let mut out = vec![None; closes.len()];
+    for i in 1..closes.len() {
+        if let (Some(a), Some(b)) = (closes[i - 1], closes[i]) {
+            if a > 0.0 && b > 0.0 {
+                out[i] = Some(b / a - 1.0);
+            }
+        }
+    }
+    out
+}
+
+/// Computes phase 6. `beta(symbol, factor)` looks a stored symbol beta up.
+pub fn compute(
+    positions: &[PositionInput],
+    table: &PriceTable,
+    params: &RiskParams,
+    beta: impl Fn(&str, &str) -> Option<f64>,
+) -> RiskOutput {
+    let d = params.date;
+    let mut warnings = Vec::new();
+    let end = table.dates.partition_point(|x| *x <= d);
+    let by_id: HashMap<Uuid, &PositionInput> = positions.iter().map(|p| (p.id, p)).collect();
+    let values = position_values(positions, table, d, &params.snapshot);
+    let mut risk = Vec::new();
+    let mut public_mv: BTreeMap<String, f64> = BTreeMap::new();
+    for v in &values {
+        let Some(p) = by_id.get(&v.position_id) else {
+            continue;
+        };
+        if p.investment_class == InvestmentClass::Private {
+            continue;
+        }
+        let beta_symbol = if p.position_type.is_option() {
+            p.underlying_symbol.clone().unwrap_or_else(|| p.symbol.clone())
+        } else {
+            p.symbol.clone()
+        };
+        let Some(exposure) = v.exposure else {
+            warnings.push(format!("{} has no price on {d}: left out of risk", p.symbol));
+            continue;
+        };
+        if !p.position_type.is_option() {
+            if let Some(mv) = v.market_value {
+                *public_mv.entry(p.symbol.clone()).or_default() += mv;
+            }
+        }
+        risk.push(RiskPosition {
+            position_id: p.id,
+            symbol: p.symbol.clone(),
+            beta_symbol,
+            exposure,
+        });
+    }
+
+    // Factor exposures.
+    let (factors, position_factors) = aggregate(&risk, params.equity, &beta);
+    let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for f in &factors {
+        for s in &f.missing_symbols {
+            missing.entry(s.as_str()).or_default().push(f.factor.as_str());
+        }
+    }
+    for (symbol, names) in missing {
+        warnings.push(format!(
+            "No {} for {symbol}: counted as 0",
+            if names.len() == factors.len() {
+                "factor betas".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ));
+    }
+
+    // Volatility: positions on their (underlying's) returns, the portfolio on SPY's days.
+    let returns: HashMap<&str, Vec<Option<f64>>> = table
+        .closes
+        .iter()
+        .map(|(s, c)| (s.as_str(), simple_returns(&c[..end.min(c.len())])))
+        .collect();
+    let none: Vec<Option<f64>> = Vec::new();
+    let series = |s: &str| returns.get(s).unwrap_or(&none);
+    let gross: f64 = risk.iter().map(|r| r.exposure.abs()).sum();
+    let spy = series("SPY");
+    let portfolio_series: Vec<f64> = (0..spy.len())
+        .filter(|i| spy[*i].is_some())
+        .map(|i| {
+            risk.iter()
+                .map(|r| {
+                    let w = if gross > 0.0 { r.exposure / gross } else { 0.0 };
+                    w * series(&r.beta_symbol).get(i).copied().flatten().unwrap_or(0.0)
+                })
+                .sum()
+        })
+        .collect();
+    let mut volatility = vec![VolRow {
+        position_id: None,
+        symbol: None,
+        metrics: vol_metrics(&portfolio_series),
+    }];
+    let mut by_symbol: HashMap<&str, VolMetrics> = HashMap::new();
+    for r in &risk {
+        let metrics = by_symbol
+            .entry(r.beta_symbol.as_str())
+            .or_insert_with(|| {
+                let own: Vec<f64> = series(&r.beta_symbol).iter().flatten().copied().collect();
+                vol_metrics(&own)
+            })
+            .clone();
+        volatility.push(VolRow {
+            position_id: Some(r.position_id),
+            symbol: Some(r.symbol.clone()),
+            metrics,
+        });
+    }
+
+    // Correlations: PUBLIC symbols with enough weight, log returns over the last 90 days.
+    let g: f64 = public_mv.values().map(|v| v.abs()).sum();
+    let mut symbols = Vec::new();
+    let mut abs_mv = Vec::new();
+    let mut excluded = Vec::new();
+    for (s, mv) in &public_mv {
+        if passes_filters(*mv, g) {
+            symbols.push(s.clone());
+            abs_mv.push(mv.abs());
+        } else {
+            let reason = if mv.abs() < correlations::MIN_ABS_MARKET_VALUE {
+                "market value below 10,000"
+            } else {
+                "weight below 1%"
+            };
+            excluded.push(json!({"symbol": s, "market_value": mv, "reason": reason}));
+        }
+    }
+    let first = end.saturating_sub(correlations::WINDOW_RETURNS).max(1);
+    let log_returns: Vec<Vec<Option<f64>>> = symbols
+        .iter()
+        .map(|s| {
+            let closes = table.closes.get(s);
+            (first..end)
+                .map(|i| {
+                    let c = closes?;
+                    match (c.get(i - 1).copied().flatten(), c.get(i).copied().flatten()) {
+                        (Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some((b / a).ln()),
+                        _ => None,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let correlation = correlation_matrix(&symbols, &log_returns, &abs_mv);
+    for s in &correlation.dropped {
+        excluded.push(json!({"symbol": s, "reason": "fewer than 20 returns in the window"}));
+    }
+    if correlation.psd_repaired {
+        warnings.push(format!(
+            "Correlation matrix was not positive semi-definite (smallest eigenvalue {:.3e}): repaired",
+            correlation.min_eigenvalue.unwrap_or(f64::NAN)
+        ));
+    }
+
+    // Stress: EWMA correlation of the seven proxies over (d − 282, d].
+    let window_start = d - Duration::days(EWMA_WINDOW_DAYS);
+    let proxies: Vec<&Vec<Option<f64>>> =
+        SHOCK_FACTORS.iter().map(|(_, _, etf)| series(etf)).collect();
+    let rows: Vec<[f64; 7]> = (1..end)
+        .filter(|i| table.dates[*i] > window_start)
+        .filter_map(|i| {
+            let mut row = [0.0; 7];
+            for (k, r) in proxies.iter().enumerate() {
+                row[k] = r.get(i).copied().flatten()?;
+            }
+            Some(row)
+        })
+        .collect();
+    let matrix = Array2::from_shape_fn((rows.len(), 7), |(i, k)| rows[i][k]);
+    let ewma = ewma_correlation(matrix.view(), EWMA_LAMBDA);
+    let mut correlation7 = [[0.0; 7]; 7];
+    for (a, row) in correlation7.iter_mut().enumerate() {
+        for (b, cell) in row.iter_mut().enumerate() {
+            *cell = ewma[[a, b]];
+        }
+    }
+    let dollars = |name: &str| {
+        factors
+            .iter()
+            .find(|f| f.factor == name)
+            .map_or(0.0, |f| f.exposure_dollar)
+    };
+    let inputs = StressInputs {
+        equity: params.equity,
+        duration: params.duration,
+        exposures: SHOCK_FACTORS.map(|(_, exposure, _)| dollars(exposure)),
+        ir_exposure: dollars(IR_BETA_FACTOR),
+        correlation: correlation7,
+    };
+    if params.equity <= 0.0 {
+        warnings.push(format!(
+            "Equity on {d} is {:.2}: stress losses are not capped",
+            params.equity
+        ));
+    }
+    let stress: Vec<ScenarioResult> = SCENARIOS.iter().map(|s| run_scenario(s, &inputs)).collect();
+    let stress_metadata = json!({
+        "correlation_matrix_date": d,
+        "correlation_returns": rows.len(),
+        "correlation_identity": rows.len() < crate::analytics::stress::EWMA_MIN_RETURNS,
+        "duration": params.duration,
+        "equity": params.equity,
+    });
+    RiskOutput {
+        factors,
+        position_factors,
+        volatility,
+        correlation,
+        correlation_excluded: Value::Array(excluded),
+        stress,
+        stress_metadata,
+        warnings,
+    }
+}

@@ -1,0 +1,67 @@
+//! Phase 5 — Sector Tag Restoration (final date only): every position's `Sector:` tags are
+//! replaced by one tag naming its symbol's sector (an option's underlying's; PRIVATE and
+//! symbols without a profile sector are `Sector: Uncategorized`), per ANALYTICS §4.
+
+use super::scope::{price_symbol, PortfolioScope};
+use crate::context::{JobError, RunContext};
+use sigmasight_shared::analytics::sectors::{sector_tag, tag_color};
+use sigmasight_shared::db::{profiles, tags};
+use sigmasight_shared::phases::PHASE_5;
+use std::collections::{BTreeMap, HashMap};
+
+/// The profile sector of each of `symbols` that has one.
+pub async fn sectors(
+    ctx: &RunContext,
+    symbols: &[String],
+) -> Result<HashMap<String, String>, JobError> {
+    Ok(profiles::facts(&ctx.pool, symbols)
+        .await?
+        .into_iter()
+        .filter_map(|f| Some((f.symbol, f.sector?)))
+        .collect())
+}
+
+/// Runs phase 5.
+pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
+    let n = scope.positions.len();
+    let mut progress = ctx.start_phase(&PHASE_5, n).await?;
+    let by_symbol = sectors(ctx, &scope.symbols).await?;
+    let assignments: Vec<(uuid::Uuid, String, &str)> = scope
+        .positions
+        .iter()
+        .map(|p| {
+            let sector = price_symbol(p).and_then(|s| by_symbol.get(s)).map(String::as_str);
+            let tag = sector_tag(sector);
+            let color = tag_color(&tag);
+            (p.id, tag, color)
+        })
+        .collect();
+    let mut tx = ctx.begin_fenced().await?;
+    let tagged = tags::replace_sector_tags(
+        &mut tx,
+        scope.portfolio.id,
+        scope.portfolio.user_id,
+        &assignments,
+    )
+    .await?;
+    tx.commit().await?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, tag, _) in &assignments {
+        *counts.entry(tag.as_str()).or_default() += 1;
+    }
+    for (p, (_, tag, _)) in scope.positions.iter().zip(&assignments) {
+        ctx.debug(&PHASE_5, format!("Tagged {} with {tag}", p.symbol));
+    }
+    progress.advance(n).await?;
+    let listing: Vec<String> = counts.iter().map(|(t, c)| format!("{t} ({c})")).collect();
+    ctx.info(
+        &PHASE_5,
+        format!(
+            "Sector Tag Restoration complete: {tagged} positions tagged: {}",
+            listing.join(", ")
+        ),
+    );
+    progress
+        .finish("completed", serde_json::json!({ "positions": n, "tags": counts }))
+        .await
+}

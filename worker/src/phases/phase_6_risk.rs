@@ -1,0 +1,154 @@
+//! Phase 6 — Risk Analytics (final date): factor exposures, volatility, correlations and
+//! stress tests of the portfolio on its calculation date (ANALYTICS §7). Reads prices, the
+//! snapshot equity and the symbol betas, computes everything off the async runtime, and
+//! replaces the date's results in one fenced transaction.
+
+use super::phase_3_snapshots::{load_prices, params};
+use super::scope::PortfolioScope;
+use crate::context::{JobError, RunContext};
+use rust_decimal::prelude::ToPrimitive;
+use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
+use sigmasight_shared::analytics::risk::{compute, RiskOutput, RiskParams, PRICE_LOOKBACK_DAYS};
+use sigmasight_shared::db::{factors, risk, snapshots};
+use sigmasight_shared::phases::PHASE_6;
+use std::collections::HashMap;
+
+/// Runs phase 6.
+pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
+    let d = scope.end;
+    let inputs = scope.inputs();
+    let table_start = d - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
+    let table = load_prices(ctx, &scope.symbols, table_start, d).await?;
+    let equity = match d
+        .succ_opt()
+        .map(|next| snapshots::prior(&ctx.pool, scope.portfolio.id, next))
+    {
+        Some(found) => found.await?.map(|s| s.equity),
+        None => None,
+    }
+    .unwrap_or_else(|| scope.portfolio.equity_balance.to_f64().unwrap_or(0.0));
+    let betas: HashMap<(String, String), Option<f64>> =
+        factors::latest_betas(&ctx.pool, &scope.symbols, d)
+            .await?
+            .into_iter()
+            .map(|(s, f, b)| ((s, f), b))
+            .collect();
+    let params = RiskParams {
+        date: d,
+        equity,
+        snapshot: params(ctx, scope),
+        duration: ctx.config.tlt_duration,
+    };
+    let output: RiskOutput = tokio::task::spawn_blocking(move || {
+        compute(&inputs, &table, &params, |s, f| {
+            betas.get(&(s.to_owned(), f.to_owned())).copied().flatten()
+        })
+    })
+    .await
+    .map_err(|e| JobError::Retryable(anyhow::anyhow!("risk computation panicked: {e}")))?;
+
+    let mut progress = ctx.start_phase(&PHASE_6, output.items()).await?;
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Calculating risk analytics for {d}: {} positions, equity {equity:.2}",
+            output.volatility.len() - 1
+        ),
+    );
+    for w in &output.warnings {
+        ctx.warn(&PHASE_6, w.clone());
+    }
+    let market = output.factors.iter().find(|f| f.factor == MARKET_BETA_FACTOR);
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Factor exposures: {} factors; market beta {} (exposure {:.2})",
+            output.factors.len(),
+            market
+                .and_then(|f| f.beta)
+                .map_or("n/a".to_owned(), |b| format!("{b:.3}")),
+            market.map_or(0.0, |f| f.exposure_dollar)
+        ),
+    );
+    progress.advance(output.factors.len()).await?;
+    let pv = &output.volatility[0].metrics;
+    let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{:.1}%", v * 100.0));
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Volatility: portfolio realised 21d {}, 63d {}, HAR forecast 21d {} ({}); {} positions",
+            pct(pv.realized_vol_21d),
+            pct(pv.realized_vol_63d),
+            pct(pv.expected_vol_21d),
+            pv.vol_trend.as_deref().unwrap_or("no trend"),
+            output.volatility.len() - 1
+        ),
+    );
+    progress.advance(output.volatility.len()).await?;
+    let c = &output.correlation;
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Correlations: {} symbols, {} pairs, overall {}, effective positions {}",
+            c.symbols.len(),
+            c.pairs.len(),
+            c.overall_correlation
+                .map_or("n/a".to_owned(), |v| format!("{v:.3}")),
+            c.effective_positions
+                .map_or("n/a".to_owned(), |v| format!("{v:.2}"))
+        ),
+    );
+    progress.advance(1).await?;
+    let worst = output
+        .stress
+        .iter()
+        .filter(|s| s.active)
+        .min_by(|a, b| a.correlated_pnl.total_cmp(&b.correlated_pnl));
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Stress tests: {} scenarios ({} active); worst {}",
+            output.stress.len(),
+            output.stress.iter().filter(|s| s.active).count(),
+            worst.map_or("n/a".to_owned(), |s| format!(
+                "{} {:.2} (direct {:.2})",
+                s.id, s.correlated_pnl, s.direct_pnl
+            ))
+        ),
+    );
+    let mut tx = ctx.begin_fenced().await?;
+    risk::replace(
+        &mut tx,
+        &risk::RiskWrite {
+            portfolio_id: scope.portfolio.id,
+            date: d,
+            run_id: ctx.run.id,
+            output: &output,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    progress.advance(output.stress.len()).await?;
+    ctx.info(
+        &PHASE_6,
+        format!("Risk Analytics complete: {} items for {d}", output.items()),
+    );
+    let status = if output.warnings.is_empty() {
+        "completed"
+    } else {
+        "warning"
+    };
+    progress
+        .finish(
+            status,
+            serde_json::json!({
+                "calculation_date": d,
+                "factors": output.factors.len(),
+                "volatility": output.volatility.len(),
+                "correlation_symbols": c.symbols.len(),
+                "scenarios": output.stress.len(),
+                "warnings": output.warnings.len(),
+            }),
+        )
+        .await
+}
