@@ -1,5 +1,6 @@
 //! End-to-end tests: real binaries, real Postgres, real HTTP.
 
+mod analytics;
 mod daily;
 mod faults;
 mod live;

@@ -34,7 +34,9 @@ async fn onboarding_computes_symbol_analytics_once_and_serves_them() -> anyhow::
             "phase_0",
             "phase_2",
             "phase_3",
-            "phase_4"
+            "phase_4",
+            "phase_5",
+            "phase_6"
         ]
     );
     for id in ["phase_1_5", "phase_1_75", "phase_0", "phase_2"] {

@@ -30,7 +30,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/analytics/portfolio/{id}/factor-exposures",
             get(factor_exposures),
         )
-        .route("/api/v1/analytics/portfolio/{id}/volatility", get(volatility))
+        .route(
+            "/api/v1/analytics/portfolio/{id}/volatility",
+            get(volatility),
+        )
         .route(
             "/api/v1/analytics/portfolio/{id}/correlation-matrix",
             get(correlation_matrix),
@@ -74,7 +77,11 @@ async fn overview(
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
     let Some(date) = snapshots::latest_date(&state.db, portfolio.id).await? else {
-        return Ok(envelope(portfolio.id, None, json!({ "portfolio_name": portfolio.name })));
+        return Ok(envelope(
+            portfolio.id,
+            None,
+            json!({ "portfolio_name": portfolio.name }),
+        ));
     };
     let latest = snapshots::list(&state.db, portfolio.id, date, date)
         .await?
@@ -149,7 +156,11 @@ async fn factor_exposures(
     let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Factors).await?;
     let Some(d) = date else {
-        return Ok(envelope(portfolio.id, None, json!({ "factors": [], "positions": [] })));
+        return Ok(envelope(
+            portfolio.id,
+            None,
+            json!({ "factors": [], "positions": [] }),
+        ));
     };
     let factors = risk::portfolio_factors(&state.db, portfolio.id, d).await?;
     let positions = risk::position_factors(&state.db, portfolio.id, d).await?;
@@ -169,7 +180,11 @@ async fn volatility(
     let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Volatility).await?;
     let Some(d) = date else {
-        return Ok(envelope(portfolio.id, None, json!({ "portfolio": null, "positions": [] })));
+        return Ok(envelope(
+            portfolio.id,
+            None,
+            json!({ "portfolio": null, "positions": [] }),
+        ));
     };
     let rows = risk::volatility(&state.db, portfolio.id, d).await?;
     let (portfolio_rows, positions): (Vec<Value>, Vec<Value>) = rows

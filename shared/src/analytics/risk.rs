@@ -106,12 +106,17 @@ pub fn compute(
             continue;
         }
         let beta_symbol = if p.position_type.is_option() {
-            p.underlying_symbol.clone().unwrap_or_else(|| p.symbol.clone())
+            p.underlying_symbol
+                .clone()
+                .unwrap_or_else(|| p.symbol.clone())
         } else {
             p.symbol.clone()
         };
         let Some(exposure) = v.exposure else {
-            warnings.push(format!("{} has no price on {d}: left out of risk", p.symbol));
+            warnings.push(format!(
+                "{} has no price on {d}: left out of risk",
+                p.symbol
+            ));
             continue;
         };
         if !p.position_type.is_option() {
@@ -132,7 +137,10 @@ pub fn compute(
     let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for f in &factors {
         for s in &f.missing_symbols {
-            missing.entry(s.as_str()).or_default().push(f.factor.as_str());
+            missing
+                .entry(s.as_str())
+                .or_default()
+                .push(f.factor.as_str());
         }
     }
     for (symbol, names) in missing {
@@ -162,7 +170,11 @@ pub fn compute(
             risk.iter()
                 .map(|r| {
                     let w = if gross > 0.0 { r.exposure / gross } else { 0.0 };
-                    w * series(&r.beta_symbol).get(i).copied().flatten().unwrap_or(0.0)
+                    w * series(&r.beta_symbol)
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(0.0)
                 })
                 .sum()
         })
@@ -235,8 +247,10 @@ pub fn compute(
 
     // Stress: EWMA correlation of the seven proxies over (d − 282, d].
     let window_start = d - Duration::days(EWMA_WINDOW_DAYS);
-    let proxies: Vec<&Vec<Option<f64>>> =
-        SHOCK_FACTORS.iter().map(|(_, _, etf)| series(etf)).collect();
+    let proxies: Vec<&Vec<Option<f64>>> = SHOCK_FACTORS
+        .iter()
+        .map(|(_, _, etf)| series(etf))
+        .collect();
     let rows: Vec<[f64; 7]> = (1..end)
         .filter(|i| table.dates[*i] > window_start)
         .filter_map(|i| {

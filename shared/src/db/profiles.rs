@@ -71,8 +71,10 @@ pub async fn facts(
     db: impl PgExecutor<'_>,
     symbols: &[String],
 ) -> Result<Vec<ProfileFacts>, sqlx::Error> {
-    sqlx::query_as("select symbol, beta, is_etf, sector from company_profiles where symbol = any($1)")
-        .bind(symbols)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        "select symbol, beta, is_etf, sector from company_profiles where symbol = any($1)",
+    )
+    .bind(symbols)
+    .fetch_all(db)
+    .await
 }

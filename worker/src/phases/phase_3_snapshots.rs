@@ -5,10 +5,10 @@ use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
+use sigmasight_shared::analytics::sectors::normalize_sector;
 use sigmasight_shared::analytics::snapshots::{
     compute_snapshots, PriceTable, SnapshotParams, SnapshotRow,
 };
-use sigmasight_shared::analytics::sectors::normalize_sector;
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{prices, runs, snapshots};
 use sigmasight_shared::phases::PHASE_3;

@@ -30,7 +30,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
         .positions
         .iter()
         .map(|p| {
-            let sector = price_symbol(p).and_then(|s| by_symbol.get(s)).map(String::as_str);
+            let sector = price_symbol(p)
+                .and_then(|s| by_symbol.get(s))
+                .map(String::as_str);
             let tag = sector_tag(sector);
             let color = tag_color(&tag);
             (p.id, tag, color)
@@ -62,6 +64,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
         ),
     );
     progress
-        .finish("completed", serde_json::json!({ "positions": n, "tags": counts }))
+        .finish(
+            "completed",
+            serde_json::json!({ "positions": n, "tags": counts }),
+        )
         .await
 }

@@ -58,7 +58,10 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     for w in &output.warnings {
         ctx.warn(&PHASE_6, w.clone());
     }
-    let market = output.factors.iter().find(|f| f.factor == MARKET_BETA_FACTOR);
+    let market = output
+        .factors
+        .iter()
+        .find(|f| f.factor == MARKET_BETA_FACTOR);
     ctx.info(
         &PHASE_6,
         format!(
