@@ -381,12 +381,15 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
     let (_, st) = api
         .get_json("alice", &format!("{base}/stress-test"))
         .await?;
-    let scenarios = st["scenarios"].as_array().cloned().unwrap_or_default();
+    let scenarios = st["data"]["scenarios"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(scenarios.len(), 19, "active scenarios by default");
     let find = |id: &str| {
         scenarios
             .iter()
-            .find(|x| x["scenario_id"] == id)
+            .find(|x| x["id"] == id)
             .cloned()
             .unwrap_or(Value::Null)
     };
@@ -412,7 +415,18 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
             &format!("{base}/stress-test?include_inactive=true"),
         )
         .await?;
-    assert_eq!(all["scenarios"].as_array().map_or(0, Vec::len), 22);
+    assert_eq!(all["data"]["scenarios"].as_array().map_or(0, Vec::len), 22);
+    let impact = &crash["impact"];
+    assert!(close(
+        num(&impact["dollar_impact"]),
+        num(&crash["correlated_pnl"]),
+        1e-9
+    ));
+    assert!(close(
+        num(&impact["new_portfolio_value"]),
+        last.equity + num(&crash["correlated_pnl"]),
+        0.011
+    ));
 
     // Volatility: the portfolio series p_t = Σ w_i r_i,t on SPY's days, w = e / Σ|e|.
     let (_, vol) = api.get_json("alice", &format!("{base}/volatility")).await?;
@@ -436,10 +450,10 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
         .map(|i| held.iter().map(|(s, e)| e / gross * ret(s, i)).sum())
         .collect();
     let want = sample_std(&p21) * 252f64.sqrt();
-    let got = num(&vol["portfolio"]["realized_vol_21d"]);
+    let got = num(&vol["data"]["realized_volatility_21d"]);
     assert!(close(got, want, 1e-10), "portfolio vol {got} vs {want}");
     assert_eq!(vol["positions"].as_array().map_or(0, Vec::len), 16);
-    assert!(num(&vol["portfolio"]["expected_vol_21d"]) > 0.0, "{vol}");
+    assert!(num(&vol["data"]["expected_volatility_21d"]) > 0.0, "{vol}");
 
     // Correlations: PUBLIC symbols ≥ $10,000 and 1 %, log returns over the last 90 days.
     let (_, cm) = api
@@ -460,7 +474,10 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
             .any(|s| s.contains('_') || *s == "HZNP" || *s == "WMT"),
         "no options, PRIVATE, unpriced or exited symbols: {symbols:?}"
     );
-    let matrix = data["matrix"].as_array().cloned().unwrap_or_default();
+    let matrix = data["correlation_matrix"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let pairs = data["pairs"].as_array().cloned().unwrap_or_default();
     assert_eq!(pairs.len(), symbols.len() * (symbols.len() - 1) / 2);
     let overall: f64 = pairs
@@ -488,6 +505,10 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
         let vy: f64 = y.iter().map(|q| (q - my).powi(2)).sum();
         let rho = cov / (vx * vy).sqrt();
         assert!(close(num(&matrix[ia][ib]), rho, 1e-10), "{a}/{b}");
+        assert!(
+            close(num(&data["matrix"][a][b]), rho, 1e-10),
+            "{a}/{b} by name"
+        );
     }
 
     // Overview: the latest snapshot with the phase 6 betas and volatility.
@@ -504,6 +525,11 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
         want,
         1e-10
     ));
+    assert_eq!(
+        ov["position_count"]["option_count"], 1,
+        "the call; the put has expired"
+    );
+    assert!(close(num(&ov["pnl"]["realized_pnl"]), realized, 0.011));
 
     // Sector tags: one per position.
     let pool = db.pool().await?;
@@ -524,8 +550,21 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
     assert_eq!(tag_of("HZNP"), Some("Sector: Uncategorized"));
 
     // Someone else's portfolio: 404 everywhere.
+    let (_, pf) = api
+        .get_json(
+            "alice",
+            &format!("{base}/positions/factor-exposures?symbols=aapl,JPM&limit=1"),
+        )
+        .await?;
+    assert_eq!(pf["total"], 2, "{pf}");
+    assert_eq!(pf["positions"].as_array().map_or(0, Vec::len), 1);
+    assert_eq!(pf["positions"][0]["symbol"], "AAPL");
+    let aapl_market = num(&pf["positions"][0]["exposures"]["Market Beta (90D)"]);
+    let want_beta = betas[&("AAPL".to_owned(), "Market Beta (90D)".to_owned())];
+    assert!(close(aapl_market, want_beta, 1e-12));
     for path in [
         "overview",
+        "positions/factor-exposures",
         "snapshots",
         "factor-exposures",
         "volatility",

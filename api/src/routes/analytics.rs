@@ -14,8 +14,11 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sigmasight_shared::analytics::correlations;
+use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
+use sigmasight_shared::analytics::stress::Scenario;
 use sigmasight_shared::db::risk::{self, RiskTable};
-use sigmasight_shared::db::{portfolios, snapshots};
+use sigmasight_shared::db::{portfolios, positions, snapshots};
 use uuid::Uuid;
 
 /// Analytics routes.
@@ -33,6 +36,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/analytics/portfolio/{id}/volatility",
             get(volatility),
+        )
+        .route(
+            "/api/v1/analytics/portfolio/{id}/positions/factor-exposures",
+            get(position_factor_exposures),
         )
         .route(
             "/api/v1/analytics/portfolio/{id}/correlation-matrix",
@@ -69,7 +76,8 @@ fn envelope(portfolio_id: Uuid, date: Option<NaiveDate>, fields: Value) -> Json<
     Json(body)
 }
 
-/// Latest snapshot with its betas and volatility, the portfolio's volatility forecast.
+/// SigmaSight's overview (latest snapshot, exposures, P&L, counts) plus the phase 6 betas,
+/// volatility, concentration and sector exposure.
 async fn overview(
     State(state): State<AppState>,
     user: AuthUser,
@@ -80,24 +88,28 @@ async fn overview(
         return Ok(envelope(
             portfolio.id,
             None,
-            json!({ "portfolio_name": portfolio.name }),
+            json!({ "portfolio_name": portfolio.name, "last_updated": null }),
         ));
     };
     let latest = snapshots::list(&state.db, portfolio.id, date, date)
         .await?
         .into_iter()
         .next();
+    let (realized, ytd, mtd) = snapshots::pnl_totals(&state.db, portfolio.id, date).await?;
+    let (option_count, unrealized) =
+        positions::overview_counts(&state.db, portfolio.id, date).await?;
     let risk_date = risk::latest_date(&state.db, portfolio.id, RiskTable::Volatility).await?;
-    let vol = match risk_date {
-        Some(d) => risk::volatility(&state.db, portfolio.id, d).await?,
-        None => Value::Array(Vec::new()),
+    let portfolio_vol = match risk_date {
+        Some(d) => portfolio_volatility(&risk::volatility(&state.db, portfolio.id, d).await?),
+        None => Value::Null,
     };
-    let portfolio_vol = vol
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["position_id"].is_null()))
-        .cloned()
-        .unwrap_or(Value::Null);
     let s = serde_json::to_value(&latest).unwrap_or(Value::Null);
+    let equity = s["equity_balance"].as_f64().unwrap_or(0.0);
+    let pct = |v: &Value| {
+        let v = v.as_f64().unwrap_or(0.0);
+        (equity > 0.0).then(|| (v / equity * 1000.0).round() / 10.0)
+    };
+    let gross = s["gross_exposure"].as_f64().unwrap_or(0.0);
     Ok(envelope(
         portfolio.id,
         Some(date),
@@ -105,23 +117,34 @@ async fn overview(
             "portfolio_name": portfolio.name,
             "equity_balance": s["equity_balance"],
             "total_value": s["total_value"],
-            "pnl": {
-                "daily_pnl": s["daily_pnl"],
-                "daily_return": s["daily_return"],
-                "cumulative_pnl": s["cumulative_pnl"],
-                "cumulative_return": s["cumulative_return"],
-            },
+            "net_asset_value": s["total_value"],
+            "cash_balance": s["cash_value"],
+            "leverage": if equity > 0.0 { (gross / equity * 100.0).round() / 100.0 } else { 0.0 },
             "exposures": {
                 "long_exposure": s["long_value"],
                 "short_exposure": s["short_value"],
                 "gross_exposure": s["gross_exposure"],
                 "net_exposure": s["net_exposure"],
-                "cash_balance": s["cash_value"],
+                "long_percentage": pct(&s["long_value"]),
+                "short_percentage": pct(&s["short_value"]),
+                "gross_percentage": pct(&s["gross_exposure"]),
+                "net_percentage": pct(&s["net_exposure"]),
+            },
+            "pnl": {
+                "total_pnl": s["cumulative_pnl"],
+                "unrealized_pnl": unrealized,
+                "realized_pnl": realized,
+                "ytd_pnl": ytd,
+                "mtd_pnl": mtd,
+                "daily_pnl": s["daily_pnl"],
+                "daily_return": s["daily_return"],
+                "cumulative_return": s["cumulative_return"],
             },
             "position_count": {
                 "total_positions": s["num_positions"],
                 "long_count": s["num_long"],
                 "short_count": s["num_short"],
+                "option_count": option_count,
             },
             "concentration": {
                 "hhi": s["hhi"],
@@ -134,20 +157,22 @@ async fn overview(
                 "beta_calculated_90d": s["beta_calculated_90d"],
                 "beta_provider_1y": s["beta_provider_1y"],
             },
-            "volatility": {
-                "calculation_date": risk_date,
-                "realized_vol_21d": portfolio_vol["realized_vol_21d"],
-                "realized_vol_63d": portfolio_vol["realized_vol_63d"],
-                "expected_vol_1d": portfolio_vol["expected_vol_1d"],
-                "expected_vol_21d": portfolio_vol["expected_vol_21d"],
-                "vol_trend": portfolio_vol["vol_trend"],
-                "vol_percentile": portfolio_vol["vol_percentile"],
-            },
+            "volatility": portfolio_vol,
+            "last_updated": date,
         }),
     ))
 }
 
-/// The 13 portfolio factors (beta and dollar exposure) and every position's.
+/// The portfolio's row of the stored volatility rows (position_id null).
+fn portfolio_volatility(rows: &Value) -> Value {
+    rows.as_array()
+        .and_then(|rows| rows.iter().find(|r| r["position_id"].is_null()))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The 13 portfolio factors (SigmaSight's `factors[{name, beta, exposure_dollar}]`) and every
+/// position's betas.
 async fn factor_exposures(
     State(state): State<AppState>,
     user: AuthUser,
@@ -159,19 +184,101 @@ async fn factor_exposures(
         return Ok(envelope(
             portfolio.id,
             None,
-            json!({ "factors": [], "positions": [] }),
+            json!({ "factors": [], "positions": [], "data_quality": null,
+                    "metadata": { "reason": "no_calculation_available" } }),
         ));
     };
-    let factors = risk::portfolio_factors(&state.db, portfolio.id, d).await?;
-    let positions = risk::position_factors(&state.db, portfolio.id, d).await?;
+    let stored = risk::portfolio_factors(&state.db, portfolio.id, d).await?;
+    let factors: Vec<Value> = stored
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut f| {
+            f["name"] = f["factor"].clone();
+            f
+        })
+        .collect();
+    let calculated = factors.iter().filter(|f| !f["beta"].is_null()).count();
+    let has_market = factors
+        .iter()
+        .any(|f| f["name"] == MARKET_BETA_FACTOR && !f["beta"].is_null());
+    let (_, positions) =
+        risk::position_factors(&state.db, portfolio.id, d, &[], i64::MAX, 0).await?;
     Ok(envelope(
         portfolio.id,
         date,
-        json!({ "factors": factors, "positions": positions }),
+        json!({
+            "factors": factors,
+            "positions": positions,
+            "data_quality": null,
+            "metadata": {
+                "factor_model": format!("{}-factor", factors.len()),
+                "calculation_method": "exposure-weighted position betas (ETF-proxy regressions)",
+                "completeness": if calculated == factors.len() { "complete" } else { "partial" },
+                "total_active_factors": factors.len(),
+                "factors_calculated": calculated,
+                "has_market_beta": i32::from(has_market),
+            },
+        }),
     ))
 }
 
-/// The portfolio's volatility and every position's.
+/// `?limit=&offset=&symbols=A,B` of the per-position factor exposures.
+#[derive(Debug, Deserialize)]
+pub struct PositionQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub symbols: Option<String>,
+}
+
+/// SigmaSight's per-position factor exposures: `positions[{position_id, symbol,
+/// exposures: {factor: beta}}]`, paged.
+async fn position_factor_exposures(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    query: Result<Query<PositionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let portfolio = owned(&state, &user, &id).await?;
+    let Query(q) = query.map_err(bad_query)?;
+    let limit = q.limit.unwrap_or(50);
+    let offset = q.offset.unwrap_or(0);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field(
+            "ERR_QUERY",
+            "limit",
+            "limit must be between 1 and 200",
+        ));
+    }
+    if offset < 0 {
+        return Err(ApiError::field("ERR_QUERY", "offset", "offset must be ≥ 0"));
+    }
+    let symbols: Vec<String> = q
+        .symbols
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Factors).await?;
+    let (total, positions) = match date {
+        Some(d) => {
+            risk::position_factors(&state.db, portfolio.id, d, &symbols, limit, offset).await?
+        }
+        None => (0, json!([])),
+    };
+    Ok(envelope(
+        portfolio.id,
+        date,
+        json!({ "total": total, "limit": limit, "offset": offset, "positions": positions,
+                "data_quality": null }),
+    ))
+}
+
+/// SigmaSight's volatility (`data{realized_volatility_21d, …}` of the portfolio) plus every
+/// position's.
 async fn volatility(
     State(state): State<AppState>,
     user: AuthUser,
@@ -183,27 +290,44 @@ async fn volatility(
         return Ok(envelope(
             portfolio.id,
             None,
-            json!({ "portfolio": null, "positions": [] }),
+            json!({ "data": null, "positions": [],
+                    "metadata": { "error": "No volatility data available" } }),
         ));
     };
     let rows = risk::volatility(&state.db, portfolio.id, d).await?;
-    let (portfolio_rows, positions): (Vec<Value>, Vec<Value>) = rows
+    let p = portfolio_volatility(&rows);
+    let positions: Vec<Value> = rows
         .as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .partition(|r| r["position_id"].is_null());
+        .filter(|r| !r["position_id"].is_null())
+        .collect();
     Ok(envelope(
         portfolio.id,
         date,
         json!({
-            "portfolio": portfolio_rows.into_iter().next(),
+            "data": {
+                "realized_volatility_21d": p["realized_vol_21d"],
+                "realized_volatility_63d": p["realized_vol_63d"],
+                "expected_volatility_1d": p["expected_vol_1d"],
+                "expected_volatility_21d": p["expected_vol_21d"],
+                "volatility_trend": p["vol_trend"],
+                "volatility_trend_strength": p["vol_trend_strength"],
+                "volatility_percentile": p["vol_percentile"],
+                "har_coefficients": p["har_coefficients"],
+                "model_r_squared": p["model_r_squared"],
+                "observations": p["observations"],
+            },
+            "portfolio": p,
             "positions": positions,
+            "metadata": { "forecast_model": "HAR", "trading_day_windows": "21d, 63d" },
         }),
     ))
 }
 
-/// The correlation matrix, its summaries and every pair.
+/// SigmaSight's correlation matrix (`data.matrix{SYM:{SYM:ρ}}`, `average_correlation`) plus
+/// the ordered form, the summaries and every pair.
 async fn correlation_matrix(
     State(state): State<AppState>,
     user: AuthUser,
@@ -212,20 +336,76 @@ async fn correlation_matrix(
     let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Correlation).await?;
     let Some(d) = date else {
-        return Ok(envelope(portfolio.id, None, json!({ "data": null })));
+        return Ok(envelope(
+            portfolio.id,
+            None,
+            json!({ "data": null, "data_quality": null,
+                    "metadata": { "reason": "no_calculation_available" } }),
+        ));
     };
-    let data = risk::correlation(&state.db, portfolio.id, d).await?;
-    Ok(envelope(portfolio.id, date, json!({ "data": data })))
+    let stored = risk::correlation(&state.db, portfolio.id, d).await?;
+    let symbols: Vec<String> =
+        serde_json::from_value(stored["symbols"].clone()).unwrap_or_default();
+    let rows: Vec<Vec<f64>> = serde_json::from_value(stored["matrix"].clone()).unwrap_or_default();
+    let mut matrix = serde_json::Map::new();
+    for (i, a) in symbols.iter().enumerate() {
+        let row: serde_json::Map<String, Value> = symbols
+            .iter()
+            .enumerate()
+            .map(|(j, b)| (b.clone(), json!(rows.get(i).and_then(|r| r.get(j)))))
+            .collect();
+        matrix.insert(a.clone(), Value::Object(row));
+    }
+    let pairs = stored["pairs"].as_array().map_or(0, Vec::len);
+    let valid = stored["pairs"]
+        .as_array()
+        .map_or(0, |p| p.iter().filter(|x| x["flagged"] == false).count());
+    Ok(envelope(
+        portfolio.id,
+        date,
+        json!({
+            "data": {
+                "matrix": matrix,
+                "average_correlation": stored["overall_correlation"],
+                "overall_correlation": stored["overall_correlation"],
+                "effective_positions": stored["effective_positions"],
+                "position_symbols": symbols,
+                "correlation_matrix": rows,
+                "symbols": stored["symbols"],
+                "psd_repaired": stored["psd_repaired"],
+                "min_eigenvalue": stored["min_eigenvalue"],
+                "excluded": stored["excluded"],
+                "pairs": stored["pairs"],
+                "min_overlap": correlations::MIN_PAIR_POINTS,
+                "data_quality": {
+                    "total_pairs": pairs,
+                    "valid_pairs": valid,
+                    "coverage_percent": if pairs > 0 { valid as f64 / pairs as f64 * 100.0 } else { 100.0 },
+                },
+            },
+            "data_quality": null,
+            "metadata": {
+                "calculation_date": d,
+                "lookback_days": stored["lookback_returns"],
+                "positions_included": symbols.len(),
+                "symbols_included": symbols.len(),
+                "min_overlap": correlations::MIN_PAIR_POINTS,
+                "selection_method": "weight",
+            },
+        }),
+    ))
 }
 
-/// Every stress scenario (active ones by default; `?include_inactive=true` adds the three
-/// historical ones).
+/// `?scenarios=id,id` filters; `?include_inactive=true` adds the three historical ones.
 #[derive(Debug, Deserialize)]
 pub struct StressQuery {
     #[serde(default)]
     pub include_inactive: bool,
+    pub scenarios: Option<String>,
 }
 
+/// SigmaSight's stress test (`data.scenarios[{id, name, impact{dollar_impact, …}}]`, the
+/// correlated P&L as the impact) plus direct/correlated P&L, the cap and factor impacts.
 async fn stress_test(
     State(state): State<AppState>,
     user: AuthUser,
@@ -234,24 +414,61 @@ async fn stress_test(
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
     let Query(query) = query.map_err(bad_query)?;
+    let requested: Vec<String> = query
+        .scenarios
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let metadata = (!requested.is_empty()).then(|| json!({ "scenarios_requested": requested }));
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Stress).await?;
     let Some(d) = date else {
-        return Ok(envelope(portfolio.id, None, json!({ "scenarios": [] })));
+        return Ok(envelope(
+            portfolio.id,
+            None,
+            json!({ "data": null, "metadata": { "reason": "no_results" } }),
+        ));
     };
-    let all = risk::stress(&state.db, portfolio.id, d).await?;
+    let stored = risk::stress(&state.db, portfolio.id, d).await?;
+    let all = stored.as_array().cloned().unwrap_or_default();
+    let value = all
+        .first()
+        .map_or(0.0, |s| s["metadata"]["equity"].as_f64().unwrap_or(0.0));
     let scenarios: Vec<Value> = all
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
         .into_iter()
-        .filter(|s| query.include_inactive || s["active"] == Value::Bool(true))
+        .filter(|s| {
+            let id = s["scenario_id"].as_str().unwrap_or_default();
+            if requested.is_empty() {
+                query.include_inactive || s["active"] == true
+            } else {
+                requested.iter().any(|r| r == id)
+            }
+        })
+        .map(|mut s| {
+            let def = Scenario::by_id(s["scenario_id"].as_str().unwrap_or_default());
+            let dollar = s["correlated_pnl"].as_f64().unwrap_or(0.0);
+            s["id"] = s["scenario_id"].clone();
+            s["name"] = s["scenario_name"].clone();
+            s["description"] = json!(def.map(Scenario::description));
+            s["severity"] = json!(def.map(Scenario::severity));
+            s["impact_type"] = json!("correlated");
+            s["impact"] = json!({
+                "dollar_impact": dollar,
+                "percentage_impact": if value > 0.0 { Some(dollar / value * 100.0) } else { None },
+                "new_portfolio_value": value + dollar,
+            });
+            s
+        })
         .collect();
     Ok(envelope(
         portfolio.id,
         date,
         json!({
-            "scenarios": scenarios,
-            "metadata": all.get(0).map(|s| s["metadata"].clone()),
+            "data": { "scenarios": scenarios, "portfolio_value": value, "calculation_date": d },
+            "data_quality": null,
+            "metadata": metadata,
         }),
     ))
 }

@@ -200,12 +200,15 @@ pub fn compute(
         });
     }
 
-    // Correlations: PUBLIC symbols with enough weight, log returns over the last 90 days.
+    // Correlations: PUBLIC symbols with enough weight (largest first), log returns over the
+    // last 90 days.
     let g: f64 = public_mv.values().map(|v| v.abs()).sum();
     let mut symbols = Vec::new();
     let mut abs_mv = Vec::new();
     let mut excluded = Vec::new();
-    for (s, mv) in &public_mv {
+    let mut by_size: Vec<(&String, &f64)> = public_mv.iter().collect();
+    by_size.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
+    for (s, mv) in by_size {
         if passes_filters(*mv, g) {
             symbols.push(s.clone());
             abs_mv.push(mv.abs());

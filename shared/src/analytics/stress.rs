@@ -243,6 +243,50 @@ pub const SCENARIOS: [Scenario; 22] = [
     ),
 ];
 
+impl Scenario {
+    /// Looks a scenario up by id.
+    pub fn by_id(id: &str) -> Option<&'static Scenario> {
+        SCENARIOS.iter().find(|s| s.id == id)
+    }
+
+    /// The shocks in words: `Market -10.0%, Rates +50bp`.
+    pub fn description(&self) -> String {
+        self.shocks
+            .iter()
+            .map(|(f, v)| {
+                if *f == INTEREST_RATE {
+                    format!("Rates {:+.0}bp", v * 10_000.0)
+                } else {
+                    format!("{f} {:+.1}%", v * 100.0)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `mild` | `moderate` | `severe` | `extreme`, by the largest shock (a rate shock
+    /// counts as its move in TLT at the default duration).
+    pub fn severity(&self) -> &'static str {
+        let largest = self
+            .shocks
+            .iter()
+            .map(|(f, v)| {
+                if *f == INTEREST_RATE {
+                    (v * DEFAULT_TLT_DURATION).abs()
+                } else {
+                    v.abs()
+                }
+            })
+            .fold(0.0, f64::max);
+        match largest {
+            x if x <= 0.0825 + 1e-12 => "mild",
+            x if x <= 0.165 + 1e-12 => "moderate",
+            x if x <= 0.35 + 1e-12 => "severe",
+            _ => "extreme",
+        }
+    }
+}
+
 /// What a scenario needs of the portfolio.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StressInputs {
@@ -430,6 +474,18 @@ mod tests {
 
     fn scenario(id: &str) -> &'static Scenario {
         SCENARIOS.iter().find(|s| s.id == id).expect("scenario")
+    }
+
+    #[test]
+    fn scenarios_describe_their_shocks_and_grade_their_severity() {
+        let s = scenario("quality_flight_12");
+        assert_eq!(s.description(), "Quality +12.0%, Market -5.0%");
+        assert_eq!(scenario("rates_up_50bp").description(), "Rates +50bp");
+        assert_eq!(scenario("market_down_5").severity(), "mild");
+        assert_eq!(scenario("market_down_10").severity(), "moderate");
+        assert_eq!(scenario("market_crash_35").severity(), "severe");
+        assert_eq!(scenario("dotcom_crash_2000").severity(), "extreme");
+        assert_eq!(Scenario::by_id("nope"), None);
     }
 
     #[test]

@@ -180,3 +180,22 @@ pub async fn universe(
     let earliest = rows.iter().map(|r| r.1).min();
     Ok((rows.into_iter().map(|r| r.0).collect(), earliest))
 }
+
+/// Options active on `date` and the unrealized P&L phase 4 stored for open positions.
+pub async fn overview_counts(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where investment_class = 'OPTIONS' and entry_date <= $2
+                                   and (exit_date is null or exit_date > $2)
+                                   and (expiration_date is null or expiration_date >= $2)),
+                coalesce(sum(unrealized_pnl) filter (where exit_date is null or exit_date > $2), 0)::float8
+         from positions where portfolio_id = $1",
+    )
+    .bind(portfolio_id)
+    .bind(date)
+    .fetch_one(db)
+    .await
+}

@@ -244,25 +244,36 @@ pub async fn portfolio_factors(
     .await
 }
 
-/// Per position: `[{position_id, symbol, weight, factors: {name: {beta, exposure_dollar}}}]`.
+/// Per position, by symbol: `[{position_id, symbol, weight, exposures: {factor: beta},
+/// exposure_dollars: {factor: $}}]`; `symbols` filters (empty: all); paged.
 pub async fn position_factors(
     db: impl PgExecutor<'_>,
     portfolio_id: Uuid,
     date: NaiveDate,
-) -> Result<Value, sqlx::Error> {
-    json_rows(
-        db,
-        "select coalesce(jsonb_agg(p order by p->>'symbol', p->>'position_id'), '[]') from (
-             select jsonb_build_object(
-                        'position_id', position_id, 'symbol', min(symbol), 'weight', min(weight),
-                        'factors', jsonb_object_agg(factor, jsonb_build_object(
-                            'beta', beta, 'exposure_dollar', exposure_dollar))) as p
+    symbols: &[String],
+    limit: i64,
+    offset: i64,
+) -> Result<(i64, Value), sqlx::Error> {
+    sqlx::query_as(
+        "with p as (
+             select position_id, min(symbol) as symbol, min(weight) as weight,
+                    jsonb_object_agg(factor, beta) as exposures,
+                    jsonb_object_agg(factor, exposure_dollar) as exposure_dollars
              from position_factor_exposures
              where portfolio_id = $1 and calculation_date = $2
-             group by position_id) q",
-        portfolio_id,
-        date,
+               and (cardinality($3::text[]) = 0 or symbol = any($3))
+             group by position_id)
+         select (select count(*) from p),
+                coalesce((select jsonb_agg(to_jsonb(x) order by x.symbol, x.position_id)
+                          from (select * from p order by symbol, position_id
+                                limit $4 offset $5) x), '[]')",
     )
+    .bind(portfolio_id)
+    .bind(date)
+    .bind(symbols)
+    .bind(limit)
+    .bind(offset)
+    .fetch_one(db)
     .await
 }
 

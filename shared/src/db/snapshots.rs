@@ -175,3 +175,22 @@ pub async fn prior(
         },
     ))
 }
+
+/// P&L totals up to `date`: realized (all exits), year to date and month to date.
+pub async fn pnl_totals(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    date: NaiveDate,
+) -> Result<(f64, f64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "select coalesce(sum(daily_realized_pnl), 0)::float8,
+                coalesce(sum(daily_pnl) filter (where snapshot_date >= date_trunc('year', $2::date)), 0)::float8,
+                coalesce(sum(daily_pnl) filter (where snapshot_date >= date_trunc('month', $2::date)), 0)::float8
+         from portfolio_snapshots
+         where portfolio_id = $1 and snapshot_date <= $2",
+    )
+    .bind(portfolio_id)
+    .bind(date)
+    .fetch_one(db)
+    .await
+}
