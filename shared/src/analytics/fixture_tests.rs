@@ -20,36 +20,36 @@ fn fixture() -> Value {
     serde_json::from_str(FIXTURE).expect("fixture parses")
 }
 
-fn num(v: &Value) -> f64 {
+pub(super) fn num(v: &Value) -> f64 {
     v.as_f64().expect("number")
 }
 
-fn vec1(v: &Value) -> Vec<f64> {
+pub(super) fn vec1(v: &Value) -> Vec<f64> {
     v.as_array().expect("array").iter().map(num).collect()
 }
 
-fn mat(v: &Value) -> Array2<f64> {
+pub(super) fn mat(v: &Value) -> Array2<f64> {
     let rows: Vec<Vec<f64>> = v.as_array().expect("rows").iter().map(vec1).collect();
     let k = rows[0].len();
     Array2::from_shape_fn((rows.len(), k), |(i, j)| rows[i][j])
 }
 
 /// Tracks the largest absolute error and fails beyond `tol`.
-struct MaxErr {
+pub(super) struct MaxErr {
     name: &'static str,
     tol: f64,
     max: f64,
 }
 
 impl MaxErr {
-    fn new(name: &'static str, tol: f64) -> Self {
+    pub(super) fn new(name: &'static str, tol: f64) -> Self {
         Self {
             name,
             tol,
             max: 0.0,
         }
     }
-    fn check(&mut self, what: &str, got: f64, want: f64) {
+    pub(super) fn check(&mut self, what: &str, got: f64, want: f64) {
         let err = (got - want).abs();
         assert!(
             err <= self.tol,
@@ -58,7 +58,7 @@ impl MaxErr {
         );
         self.max = self.max.max(err);
     }
-    fn report(&self) {
+    pub(super) fn report(&self) {
         eprintln!("max abs error {:<28} {:.3e}", self.name, self.max);
     }
 }

@@ -16,3 +16,5 @@ pub mod volatility;
 
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod risk_fixture_tests;
