@@ -139,7 +139,7 @@ async fn a_valid_upload_writes_portfolio_positions_and_one_queued_run(pool: PgPo
     let (status, s) = get(&pool, &format!("/api/v1/onboarding/status/{pid}"), "alice").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s["status"], "queued");
-    assert_eq!(s["phases"].as_array().map(Vec::len), Some(7));
+    assert_eq!(s["phases"].as_array().map(Vec::len), Some(9));
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]

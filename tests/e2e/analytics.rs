@@ -9,7 +9,6 @@ use serde_json::Value;
 use sigmasight_tests::{example_csv, phase, start_worker, Api, TestDb};
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 const RATE: f64 = 0.04;
 const DEFAULT_VOL: f64 = 0.30;
@@ -224,14 +223,7 @@ async fn the_stored_series_and_risk_match_a_row_by_row_recomputation() -> anyhow
     let _worker = start_worker(&db.url, &[])?;
     let csv = example_csv();
     let rows = parse_rows(&String::from_utf8_lossy(&csv));
-    let (_, created) = api.upload("alice", "Analytics", "demo.csv", csv).await?;
-    let pid = created["portfolio_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let s = api
-        .wait_terminal("alice", &pid, Duration::from_secs(120))
-        .await?;
+    let (pid, s) = api.onboard("alice", "Analytics", csv).await?;
     assert_eq!(s["status"], "partial", "{s}");
     for id in ["phase_5", "phase_6"] {
         let p = phase(&s, id);

@@ -10,16 +10,7 @@ async fn onboarding_computes_symbol_analytics_once_and_serves_them() -> anyhow::
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let _worker = start_worker(&db.url, &[])?;
-    let (_, created) = api
-        .upload("alice", "Example", "demo.csv", example_csv())
-        .await?;
-    let pid = created["portfolio_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let s = api
-        .wait_terminal("alice", &pid, Duration::from_secs(120))
-        .await?;
+    let (_, s) = api.onboard("alice", "Example", example_csv()).await?;
     assert_eq!(s["status"], "partial", "{s}");
     let ids: Vec<&str> = s["phases"]
         .as_array()

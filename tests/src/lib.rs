@@ -254,6 +254,28 @@ impl Api {
         Ok((r.status().as_u16(), r.json().await?))
     }
 
+    /// Uploads `csv` as `sub` (201 expected) and waits for the run's terminal status (up to
+    /// 5 minutes); returns the portfolio id and that status.
+    pub async fn onboard(
+        &self,
+        sub: &str,
+        account: &str,
+        csv: Vec<u8>,
+    ) -> anyhow::Result<(String, Value)> {
+        let (code, created) = self.upload(sub, account, "portfolio.csv", csv).await?;
+        if code != 201 {
+            bail!("upload answered {code}: {created}");
+        }
+        let pid = created["portfolio_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let status = self
+            .wait_terminal(sub, &pid, Duration::from_secs(300))
+            .await?;
+        Ok((pid, status))
+    }
+
     /// GET as `sub`, JSON body.
     pub async fn get_json(&self, sub: &str, path: &str) -> anyhow::Result<(u16, Value)> {
         let r = self

@@ -310,3 +310,139 @@ pub fn compute(
         warnings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::factors::MARKET_BETA_FACTOR;
+    use crate::calendar::trading_days;
+    use crate::domain::{OptionType, PositionType};
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    fn position(symbol: &str, qty: f64, entry: f64) -> PositionInput {
+        PositionInput::stock(symbol, qty, entry, ymd(2025, 6, 2))
+    }
+
+    /// 300 trading days of closed-form prices: the market, a high-beta and a low-beta stock,
+    /// the factor ETFs; NODATA has none.
+    fn table() -> PriceTable {
+        let dates = trading_days(ymd(2025, 1, 2), ymd(2026, 3, 31));
+        let series = |f: &dyn Fn(f64) -> f64, p0: f64| -> Vec<Option<f64>> {
+            let mut p = p0;
+            (0..dates.len())
+                .map(|t| {
+                    p *= 1.0 + f(t as f64);
+                    Some(p)
+                })
+                .collect()
+        };
+        let m = |t: f64| 0.01 * (0.7 * t).sin() + 0.004 * (2.3 * t).cos();
+        let mut closes = HashMap::new();
+        closes.insert("SPY".to_owned(), series(&m, 100.0));
+        closes.insert(
+            "AAA".to_owned(),
+            series(&|t| 1.5 * m(t) + 0.006 * (1.3 * t).sin(), 50.0),
+        );
+        closes.insert(
+            "BBB".to_owned(),
+            series(&|t| 0.5 * m(t) + 0.004 * (3.1 * t).cos(), 80.0),
+        );
+        for (k, etf) in ["VTV", "VUG", "MTUM", "QUAL", "IWM", "USMV", "TLT"]
+            .iter()
+            .enumerate()
+        {
+            let k = k as f64;
+            closes.insert(
+                (*etf).to_owned(),
+                series(
+                    &move |t| 0.8 * m(t) + 0.003 * (0.9 * t * (k + 1.0) + k).sin(),
+                    40.0,
+                ),
+            );
+        }
+        PriceTable { dates, closes }
+    }
+
+    fn positions() -> Vec<PositionInput> {
+        let mut call = position("AAA_C", 10.0, 3.0);
+        call.investment_class = InvestmentClass::Options;
+        call.position_type = PositionType::Lc;
+        call.underlying_symbol = Some("AAA".to_owned());
+        call.strike_price = Some(50.0);
+        call.expiration_date = Some(ymd(2026, 9, 18));
+        call.option_type = Some(OptionType::Call);
+        let mut private = position("FUND", 1.0, 100_000.0);
+        private.investment_class = InvestmentClass::Private;
+        vec![
+            position("AAA", 1000.0, 50.0),
+            position("BBB", -500.0, 80.0),
+            call,
+            private,
+            position("NODATA", 100.0, 10.0),
+        ]
+    }
+
+    fn params(equity: f64) -> RiskParams {
+        RiskParams {
+            date: ymd(2026, 3, 31),
+            equity,
+            snapshot: SnapshotParams::new(equity),
+            duration: 16.5,
+        }
+    }
+
+    fn betas(s: &str, f: &str) -> Option<f64> {
+        match (s, f) {
+            ("AAA", MARKET_BETA_FACTOR) => Some(1.5),
+            ("BBB", MARKET_BETA_FACTOR) => Some(0.5),
+            (_, IR_BETA_FACTOR) => Some(-0.1),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn risk_covers_public_and_options_and_leaves_private_and_unpriced_out() {
+        let (pos, table) = (positions(), table());
+        let out = compute(&pos, &table, &params(200_000.0), betas);
+        let values = position_values(&pos, &table, ymd(2026, 3, 31), &params(0.0).snapshot);
+        let e = |i: usize| values[i].exposure.expect("exposure");
+        // Market: AAA and the call carry AAA's 1.5, BBB 0.5.
+        let market = &out.factors[0];
+        let want = 1.5 * e(0) + 0.5 * e(1) + 1.5 * e(2);
+        assert!((market.exposure_dollar - want).abs() < 1e-6, "{market:?}");
+        assert!((market.beta.expect("beta") - want / 200_000.0).abs() < 1e-12);
+        // Volatility: the portfolio, then AAA, BBB and the call (on AAA's returns).
+        assert_eq!(out.volatility.len(), 4);
+        assert_eq!(out.volatility[3].metrics, out.volatility[1].metrics);
+        assert!(out.volatility[0].metrics.expected_vol_21d.is_some());
+        // Correlations: the two stocks, largest |mv| first.
+        assert_eq!(out.correlation.symbols, vec!["AAA", "BBB"]);
+        assert!(out.correlation.matrix[0][1] > 0.5);
+        // Stress: direct P&L is Σ exposure × shock.
+        let down = out
+            .stress
+            .iter()
+            .find(|s| s.id == "market_down_10")
+            .expect("scenario");
+        assert!((down.direct_pnl - -0.1 * want).abs() < 1e-6);
+        assert_eq!(out.items(), 13 + 4 + 1 + 22);
+        assert!(out
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("NODATA has no price")));
+        assert!(out.warnings.iter().any(|w| w.contains("for BBB")));
+        assert_eq!(out.stress_metadata["correlation_identity"], false);
+    }
+
+    #[test]
+    fn with_no_equity_betas_are_null_and_losses_uncapped() {
+        let out = compute(&positions(), &table(), &params(-10.0), betas);
+        assert!(out.factors.iter().all(|f| f.beta.is_none()));
+        assert!(out.factors[0].exposure_dollar > 0.0);
+        assert!(out.stress.iter().all(|s| !s.capped));
+        assert!(out.warnings.iter().any(|w| w.contains("not capped")));
+    }
+}

@@ -83,6 +83,32 @@ pub struct PositionInput {
     pub sector: Option<String>,
 }
 
+impl PositionInput {
+    /// A PUBLIC stock position (LONG, or SHORT when `quantity` < 0), no exit, no sector.
+    pub fn stock(symbol: &str, quantity: f64, entry_price: f64, entry_date: NaiveDate) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            symbol: symbol.to_owned(),
+            quantity,
+            entry_price,
+            entry_date,
+            exit_date: None,
+            exit_price: None,
+            investment_class: InvestmentClass::Public,
+            position_type: if quantity < 0.0 {
+                PositionType::Short
+            } else {
+                PositionType::Long
+            },
+            underlying_symbol: None,
+            strike_price: None,
+            expiration_date: None,
+            option_type: None,
+            sector: None,
+        }
+    }
+}
+
 /// Closes aligned on one ascending list of trading days (which include a
 /// lookback before the first snapshot date); `None` = no close that day.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -967,26 +993,7 @@ mod tests {
     }
 
     fn stock(symbol: &str, qty: f64, entry: f64, entry_date: NaiveDate) -> PositionInput {
-        PositionInput {
-            id: Uuid::new_v4(),
-            symbol: symbol.to_string(),
-            quantity: qty,
-            entry_price: entry,
-            entry_date,
-            exit_date: None,
-            exit_price: None,
-            investment_class: InvestmentClass::Public,
-            position_type: if qty < 0.0 {
-                PositionType::Short
-            } else {
-                PositionType::Long
-            },
-            underlying_symbol: None,
-            strike_price: None,
-            expiration_date: None,
-            option_type: None,
-            sector: None,
-        }
+        PositionInput::stock(symbol, qty, entry, entry_date)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -11,17 +11,7 @@ async fn onboard(
     account: &str,
 ) -> anyhow::Result<(Duration, serde_json::Value)> {
     let started = Instant::now();
-    let (code, created) = api
-        .upload(user, account, "demo_portfolio.csv", example_csv())
-        .await?;
-    anyhow::ensure!(code == 201, "upload refused: {created}");
-    let pid = created["portfolio_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let status = api
-        .wait_terminal(user, &pid, Duration::from_secs(300))
-        .await?;
+    let (_, status) = api.onboard(user, account, example_csv()).await?;
     Ok((started.elapsed(), status))
 }
 

@@ -8,7 +8,6 @@ use serde_json::Value;
 use sigmasight_shared::calendar;
 use sigmasight_tests::{phase, start_worker, Api, TestDb};
 use std::fmt::Write as _;
-use std::time::Duration;
 
 /// A CSV of `n` synthetic stocks entered `years` ago; every 5th is short and every 10th also
 /// gets a call on it.
@@ -34,17 +33,7 @@ fn csv(n: usize, years: i64) -> String {
 }
 
 async fn onboard(api: &Api, name: &str, body: String) -> anyhow::Result<Value> {
-    let (code, created) = api
-        .upload("bench", name, "bench.csv", body.into_bytes())
-        .await?;
-    anyhow::ensure!(code == 201, "upload refused: {created}");
-    let pid = created["portfolio_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let s = api
-        .wait_terminal("bench", &pid, Duration::from_secs(600))
-        .await?;
+    let (_, s) = api.onboard("bench", name, body.into_bytes()).await?;
     anyhow::ensure!(s["status"] == "completed", "run ended {}", s["status"]);
     Ok(s)
 }
