@@ -100,7 +100,9 @@ async fn overview(
         positions::overview_counts(&state.db, portfolio.id, date).await?;
     let risk_date = risk::latest_date(&state.db, portfolio.id, RiskTable::Volatility).await?;
     let portfolio_vol = match risk_date {
-        Some(d) => portfolio_volatility(&risk::volatility(&state.db, portfolio.id, d).await?),
+        Some(d) => portfolio_volatility(
+            &risk::stored(&state.db, portfolio.id, RiskTable::Volatility, d).await?,
+        ),
         None => Value::Null,
     };
     let s = serde_json::to_value(&latest).unwrap_or(Value::Null);
@@ -188,7 +190,7 @@ async fn factor_exposures(
                     "metadata": { "reason": "no_calculation_available" } }),
         ));
     };
-    let stored = risk::portfolio_factors(&state.db, portfolio.id, d).await?;
+    let stored = risk::stored(&state.db, portfolio.id, RiskTable::Factors, d).await?;
     let factors: Vec<Value> = stored
         .as_array()
         .cloned()
@@ -294,7 +296,7 @@ async fn volatility(
                     "metadata": { "error": "No volatility data available" } }),
         ));
     };
-    let rows = risk::volatility(&state.db, portfolio.id, d).await?;
+    let rows = risk::stored(&state.db, portfolio.id, RiskTable::Volatility, d).await?;
     let p = portfolio_volatility(&rows);
     let positions: Vec<Value> = rows
         .as_array()
@@ -343,7 +345,7 @@ async fn correlation_matrix(
                     "metadata": { "reason": "no_calculation_available" } }),
         ));
     };
-    let stored = risk::correlation(&state.db, portfolio.id, d).await?;
+    let stored = risk::stored(&state.db, portfolio.id, RiskTable::Correlation, d).await?;
     let symbols: Vec<String> =
         serde_json::from_value(stored["symbols"].clone()).unwrap_or_default();
     let rows: Vec<Vec<f64>> = serde_json::from_value(stored["matrix"].clone()).unwrap_or_default();
@@ -431,7 +433,7 @@ async fn stress_test(
             json!({ "data": null, "metadata": { "reason": "no_results" } }),
         ));
     };
-    let stored = risk::stress(&state.db, portfolio.id, d).await?;
+    let stored = risk::stored(&state.db, portfolio.id, RiskTable::Stress, d).await?;
     let all = stored.as_array().cloned().unwrap_or_default();
     let value = all
         .first()

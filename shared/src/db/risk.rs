@@ -187,12 +187,45 @@ pub enum RiskTable {
 }
 
 impl RiskTable {
+    /// The table the date is looked up in.
     fn name(self) -> &'static str {
         match self {
             Self::Factors => "portfolio_factor_exposures",
             Self::Volatility => "volatility_metrics",
             Self::Correlation => "correlation_calculations",
             Self::Stress => "stress_test_results",
+        }
+    }
+
+    /// The query of [`stored`]: ($1 portfolio, $2 date) → one JSON value.
+    fn read_sql(self) -> &'static str {
+        match self {
+            // The 13 portfolio factors, in display order.
+            Self::Factors => "select coalesce(jsonb_agg(jsonb_build_object(
+                    'factor', factor, 'beta', beta, 'exposure_dollar', exposure_dollar,
+                    'positions_used', positions_used, 'missing_symbols', missing_symbols)
+                    order by ordinal), '[]')
+         from portfolio_factor_exposures where portfolio_id = $1 and calculation_date = $2",
+            // The portfolio's row first (position_id null), then positions by symbol.
+            Self::Volatility => "select coalesce(jsonb_agg(to_jsonb(v) - 'portfolio_id' - 'calculation_date' - 'run_id'
+                                   - 'updated_at'
+                                   order by v.position_id is not null, v.symbol, v.position_id), '[]')
+         from volatility_metrics v where portfolio_id = $1 and calculation_date = $2",
+            // The matrix and its summaries, with every pair.
+            Self::Correlation => "select coalesce((
+             select to_jsonb(c) - 'portfolio_id' - 'calculation_date' - 'run_id' - 'updated_at'
+                    || jsonb_build_object('pairs', coalesce((
+                        select jsonb_agg(to_jsonb(p) - 'portfolio_id' - 'calculation_date'
+                                         order by p.symbol_1, p.symbol_2)
+                        from pairwise_correlations p
+                        where p.portfolio_id = c.portfolio_id
+                          and p.calculation_date = c.calculation_date), '[]'))
+             from correlation_calculations c
+             where c.portfolio_id = $1 and c.calculation_date = $2), 'null')",
+            // Every scenario, in the original's order.
+            Self::Stress => "select coalesce(jsonb_agg(to_jsonb(s) - 'portfolio_id' - 'calculation_date' - 'run_id'
+                                   - 'updated_at' - 'ordinal' order by ordinal), '[]')
+         from stress_test_results s where portfolio_id = $1 and calculation_date = $2",
         }
     }
 }
@@ -212,36 +245,19 @@ pub async fn latest_date(
     .await
 }
 
-async fn json_rows(
+/// The stored results of `table` for (portfolio, date) as JSON: an array of rows (the
+/// correlation: one object, or null).
+pub async fn stored(
     db: impl PgExecutor<'_>,
-    sql: &str,
     portfolio_id: Uuid,
+    table: RiskTable,
     date: NaiveDate,
 ) -> Result<Value, sqlx::Error> {
-    sqlx::query_scalar(sql)
+    sqlx::query_scalar(table.read_sql())
         .bind(portfolio_id)
         .bind(date)
         .fetch_one(db)
         .await
-}
-
-/// The 13 portfolio factors, in display order.
-pub async fn portfolio_factors(
-    db: impl PgExecutor<'_>,
-    portfolio_id: Uuid,
-    date: NaiveDate,
-) -> Result<Value, sqlx::Error> {
-    json_rows(
-        db,
-        "select coalesce(jsonb_agg(jsonb_build_object(
-                    'factor', factor, 'beta', beta, 'exposure_dollar', exposure_dollar,
-                    'positions_used', positions_used, 'missing_symbols', missing_symbols)
-                    order by ordinal), '[]')
-         from portfolio_factor_exposures where portfolio_id = $1 and calculation_date = $2",
-        portfolio_id,
-        date,
-    )
-    .await
 }
 
 /// Per position, by symbol: `[{position_id, symbol, weight, exposures: {factor: beta},
@@ -274,64 +290,5 @@ pub async fn position_factors(
     .bind(limit)
     .bind(offset)
     .fetch_one(db)
-    .await
-}
-
-/// Volatility rows: the portfolio's first (position_id null), then positions by symbol.
-pub async fn volatility(
-    db: impl PgExecutor<'_>,
-    portfolio_id: Uuid,
-    date: NaiveDate,
-) -> Result<Value, sqlx::Error> {
-    json_rows(
-        db,
-        "select coalesce(jsonb_agg(to_jsonb(v) - 'portfolio_id' - 'calculation_date' - 'run_id'
-                                   - 'updated_at'
-                                   order by v.position_id is not null, v.symbol, v.position_id), '[]')
-         from volatility_metrics v where portfolio_id = $1 and calculation_date = $2",
-        portfolio_id,
-        date,
-    )
-    .await
-}
-
-/// The matrix and its summaries, with every pair.
-pub async fn correlation(
-    db: impl PgExecutor<'_>,
-    portfolio_id: Uuid,
-    date: NaiveDate,
-) -> Result<Value, sqlx::Error> {
-    json_rows(
-        db,
-        "select coalesce((
-             select to_jsonb(c) - 'portfolio_id' - 'calculation_date' - 'run_id' - 'updated_at'
-                    || jsonb_build_object('pairs', coalesce((
-                        select jsonb_agg(to_jsonb(p) - 'portfolio_id' - 'calculation_date'
-                                         order by p.symbol_1, p.symbol_2)
-                        from pairwise_correlations p
-                        where p.portfolio_id = c.portfolio_id
-                          and p.calculation_date = c.calculation_date), '[]'))
-             from correlation_calculations c
-             where c.portfolio_id = $1 and c.calculation_date = $2), 'null')",
-        portfolio_id,
-        date,
-    )
-    .await
-}
-
-/// Every scenario, in the original's order.
-pub async fn stress(
-    db: impl PgExecutor<'_>,
-    portfolio_id: Uuid,
-    date: NaiveDate,
-) -> Result<Value, sqlx::Error> {
-    json_rows(
-        db,
-        "select coalesce(jsonb_agg(to_jsonb(s) - 'portfolio_id' - 'calculation_date' - 'run_id'
-                                   - 'updated_at' - 'ordinal' order by ordinal), '[]')
-         from stress_test_results s where portfolio_id = $1 and calculation_date = $2",
-        portfolio_id,
-        date,
-    )
     .await
 }
