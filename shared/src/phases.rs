@@ -88,6 +88,10 @@ pub const PORTFOLIOS: PhaseDef = PhaseDef {
 /// The phases of a daily batch run (the parent): symbol-level work once, then the fan-out.
 pub const DAILY: [PhaseDef; 6] = [PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PORTFOLIOS];
 
+/// The phases of a daily batch's child run: the portfolio-level ones (the parent did the
+/// symbol-level phases for the whole universe, so the child does not repeat them).
+pub const PORTFOLIO_DAILY: [PhaseDef; 4] = [PHASE_3, PHASE_4, PHASE_5, PHASE_6];
+
 /// Every phase of the design, in display order.
 pub const ALL: [PhaseDef; 9] = [
     PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PHASE_3, PHASE_4, PHASE_5, PHASE_6,

@@ -135,6 +135,31 @@ async fn the_nightly_batch_brings_every_portfolio_up_to_date_and_skips_dates_it_
     let sb = api.status("bob", &b).await?;
     assert_eq!(phase_total(&sa, "phase_3"), 10, "{sa}");
     assert_eq!(phase_total(&sb, "phase_3"), 0, "{sb}");
+    // A child runs the portfolio-level phases only: the parent did the symbol-level ones.
+    let ids: Vec<&str> = sa["phases"]
+        .as_array()
+        .map(|p| p.iter().filter_map(|x| x["phase_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        ids,
+        vec!["phase_3", "phase_4", "phase_5", "phase_6"],
+        "{sa}"
+    );
+    // Both portfolios have risk results for the batch's date, A's stress included.
+    let risk_dates: Vec<chrono::NaiveDate> = sqlx::query_scalar(
+        "select max(calculation_date) from stress_test_results
+         where portfolio_id = any($1::uuid[]) group by portfolio_id",
+    )
+    .bind([a.as_str(), b.as_str()].map(|s| uuid::Uuid::parse_str(s).unwrap_or_default()))
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(risk_dates.len(), 2);
+    assert!(
+        risk_dates
+            .iter()
+            .all(|d| d.to_string() == sa["summary"]["end_date"]),
+        "{risk_dates:?} {sa}"
+    );
     pool.close().await;
     drop(api);
     db.drop_database().await;

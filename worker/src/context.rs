@@ -175,6 +175,12 @@ impl PhaseProgress<'_> {
         self.current
     }
 
+    /// Corrects the total once the work is known (written with the next progress).
+    pub fn set_total(&mut self, total: usize) {
+        self.total = i32::try_from(total).unwrap_or(i32::MAX);
+        self.current = self.current.min(self.total);
+    }
+
     /// Adds `n` done items; writes when the last write is old enough or the phase is done.
     pub async fn advance(&mut self, n: usize) -> Result<(), JobError> {
         self.current = self

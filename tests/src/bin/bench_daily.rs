@@ -102,6 +102,21 @@ async fn main() -> anyhow::Result<()> {
     if let (Some(med), Some(max)) = (per_child.get(per_child.len() / 2), per_child.last()) {
         println!("  per-portfolio child run: median {med:.3} s, max {max:.3} s");
     }
+    let phases: Vec<(String, f64, f64)> = sqlx::query_as(
+        "select ph.phase_id, avg(ph.duration_seconds)::float8, sum(ph.duration_seconds)::float8
+         from run_phases ph join runs r on r.id = ph.run_id
+         where r.parent_id = $1::uuid
+         group by ph.phase_id order by min(ph.ordinal)",
+    )
+    .bind(&run_id)
+    .fetch_all(&pool)
+    .await?;
+    for (id, mean, total) in phases {
+        println!(
+            "    child {id:<11} mean {:.1} ms, total {total:.1} s",
+            mean * 1000.0
+        );
+    }
     pool.close().await;
     drop(api);
     db.drop_database().await;

@@ -50,7 +50,11 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         .run
         .portfolio_id
         .ok_or_else(|| JobError::Fatal(anyhow!("run has no portfolio")))?;
-    let plan: Vec<&'static PhaseDef> = defs::ONBOARDING.iter().collect();
+    let plan: Vec<&'static PhaseDef> = if ctx.run.kind == "portfolio_daily" {
+        defs::PORTFOLIO_DAILY.iter().collect()
+    } else {
+        defs::ONBOARDING.iter().collect()
+    };
     let carried = if ctx.attempt() > 1 {
         phase_rows::completed_before(&ctx.pool, ctx.run.id, ctx.attempt()).await?
     } else {

@@ -9,7 +9,9 @@ use crate::context::{JobError, RunContext};
 use rust_decimal::prelude::ToPrimitive;
 use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
 use sigmasight_shared::analytics::risk::{compute, RiskOutput, RiskParams, PRICE_LOOKBACK_DAYS};
+use sigmasight_shared::analytics::stress::SCENARIOS;
 use sigmasight_shared::db::{factors, risk, snapshots};
+use sigmasight_shared::domain::InvestmentClass;
 use sigmasight_shared::phases::PHASE_6;
 use std::collections::HashMap;
 
@@ -17,6 +19,17 @@ use std::collections::HashMap;
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
     let d = scope.end;
     let inputs = scope.inputs();
+    // Items: 13 factors, the volatility rows (the portfolio and each PUBLIC/OPTIONS position
+    // active on d), the matrix, 22 scenarios; corrected once prices show who has a value.
+    let candidates = inputs
+        .iter()
+        .filter(|p| p.investment_class != InvestmentClass::Private)
+        .filter(|p| p.entry_date <= d && p.exit_date.is_none_or(|x| x > d))
+        .filter(|p| p.expiration_date.is_none_or(|x| x >= d))
+        .count();
+    let mut progress = ctx
+        .start_phase(&PHASE_6, 13 + candidates + 1 + 1 + SCENARIOS.len())
+        .await?;
     let table_start = d - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
     let table = load_prices(ctx, &scope.symbols, table_start, d).await?;
     let equity = match d
@@ -47,7 +60,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     .await
     .map_err(|e| JobError::Retryable(anyhow::anyhow!("risk computation panicked: {e}")))?;
 
-    let mut progress = ctx.start_phase(&PHASE_6, output.items()).await?;
+    progress.set_total(output.items());
     ctx.info(
         &PHASE_6,
         format!(
