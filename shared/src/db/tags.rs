@@ -13,26 +13,27 @@ pub struct PositionTag {
     pub color: String,
 }
 
-/// Removes the `Sector:` tags of the portfolio's positions, then gives each listed position
+/// Removes the `Sector:` tags of the listed positions (all of a portfolio's), then gives each
 /// its tag (created for the owner when new). Returns the number of tags assigned.
 pub async fn replace_sector_tags(
     conn: &mut PgConnection,
-    portfolio_id: Uuid,
     user_id: Uuid,
     assignments: &[(Uuid, String, &str)],
 ) -> Result<u64, sqlx::Error> {
     let like = format!("{SECTOR_TAG_PREFIX}%");
+    let ids: Vec<Uuid> = assignments.iter().map(|a| a.0).collect();
+    // By position id (the primary key's prefix): an owner's sector tags can carry many
+    // thousands of positions, which a join from the tag side would walk for every portfolio.
     sqlx::query(
-        "delete from position_tags pt
-         using tags t, positions p
-         where pt.tag_id = t.id and pt.position_id = p.id
-           and p.portfolio_id = $1 and t.name like $2",
+        "delete from position_tags
+         where position_id = any($1)
+           and tag_id in (select id from tags where user_id = $2 and name like $3)",
     )
-    .bind(portfolio_id)
+    .bind(&ids)
+    .bind(user_id)
     .bind(&like)
     .execute(&mut *conn)
     .await?;
-    let ids: Vec<Uuid> = assignments.iter().map(|a| a.0).collect();
     let names: Vec<&str> = assignments.iter().map(|a| a.1.as_str()).collect();
     let colors: Vec<&str> = assignments.iter().map(|a| a.2).collect();
     sqlx::query(

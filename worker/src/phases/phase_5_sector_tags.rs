@@ -39,13 +39,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
         })
         .collect();
     let mut tx = ctx.begin_fenced().await?;
-    let tagged = tags::replace_sector_tags(
-        &mut tx,
-        scope.portfolio.id,
-        scope.portfolio.user_id,
-        &assignments,
-    )
-    .await?;
+    let tagged = tags::replace_sector_tags(&mut tx, scope.portfolio.user_id, &assignments).await?;
     tx.commit().await?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, tag, _) in &assignments {
