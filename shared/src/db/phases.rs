@@ -6,12 +6,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-/// A phase row.
-#[derive(Debug, Clone, FromRow)]
+/// A phase row (serialised as the log download's phase entry: without run id and ordinal).
+#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize)]
 pub struct PhaseRow {
+    #[serde(skip)]
     pub run_id: Uuid,
     pub attempt: i32,
     pub phase_id: String,
+    #[serde(skip)]
     pub ordinal: i32,
     pub phase_name: String,
     pub status: String,

@@ -24,7 +24,7 @@ pub struct SetupLog {
     pub final_status: String,
     pub error: Option<String>,
     pub summary: LogSummary,
-    pub phases: Vec<LogPhase>,
+    pub phases: Vec<phases::PhaseRow>,
     pub activity_log: Vec<LogEntry>,
     pub generated_at: DateTime<Utc>,
 }
@@ -40,23 +40,6 @@ pub struct LogSummary {
     /// Of the latest attempt.
     pub phases_completed: usize,
     pub phases_total: usize,
-}
-
-/// One phase of one attempt.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LogPhase {
-    pub attempt: i32,
-    pub phase_id: String,
-    pub phase_name: String,
-    pub status: String,
-    pub current: i32,
-    pub total: i32,
-    pub unit: String,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub duration_seconds: Option<f64>,
-    pub carried_over: bool,
-    pub summary: serde_json::Value,
 }
 
 /// One activity entry.
@@ -118,23 +101,7 @@ pub fn build(
             phases_completed: latest.iter().filter(|p| is_done(&p.status)).count(),
             phases_total: latest.len(),
         },
-        phases: phase_rows
-            .iter()
-            .map(|p| LogPhase {
-                attempt: p.attempt,
-                phase_id: p.phase_id.clone(),
-                phase_name: p.phase_name.clone(),
-                status: p.status.clone(),
-                current: p.current,
-                total: p.total,
-                unit: p.unit.clone(),
-                started_at: p.started_at,
-                finished_at: p.finished_at,
-                duration_seconds: p.duration_seconds,
-                carried_over: p.carried_over,
-                summary: p.summary.clone(),
-            })
-            .collect(),
+        phases: phase_rows.to_vec(),
         activity_log: collapse_duplicates(entries)
             .into_iter()
             .map(|e| LogEntry {
