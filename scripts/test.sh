@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 source scripts/pg.sh
 export PATH="/usr/lib/postgresql/15/bin:$PATH"
 export SIGMASIGHT_PG="${SIGMASIGHT_PG:-system}"
+# Tests that depend on "today" run on a fixed business date, so the suite gives the same
+# answer every day (one e2e test runs on the real date: SIGMASIGHT_AS_OF= to run all so).
+export SIGMASIGHT_AS_OF="${SIGMASIGHT_AS_OF-2026-11-30}"
 ensure_pg
 echo "Tests use $DATABASE_URL" >&2
 # The end-to-end tests start the real binaries: build them first.

@@ -32,6 +32,8 @@ pub struct ApiConfig {
     /// Attempts a run gets (first run + retries and takeovers).
     #[arg(long, env = "SIGMASIGHT_MAX_ATTEMPTS", default_value_t = sigmasight_shared::queue::MAX_ATTEMPTS_DEFAULT)]
     pub max_attempts: i32,
+    #[command(flatten)]
+    pub clock: sigmasight_shared::config::ClockConfig,
 }
 
 /// Builds the router over a state (tests call this with `oneshot`).

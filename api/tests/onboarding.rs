@@ -24,6 +24,7 @@ fn state(pool: PgPool) -> AppState {
         bind: "127.0.0.1:0".parse().expect("addr"),
         jwt_secret: Secret::new(SECRET),
         max_attempts: 3,
+        clock: sigmasight_shared::config::ClockConfig { as_of: None },
     };
     AppState::new(pool, config)
 }

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use csv::{ReaderBuilder, StringRecord, Trim};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -236,11 +236,10 @@ pub fn parse_positions(
     validate_rows(&columns, data, today)
 }
 
-/// Today's date in New York, the market's time zone.
+/// Today's date in New York, the market's time zone (the business clock: see
+/// [`crate::clock`]).
 pub fn today_in_new_york() -> NaiveDate {
-    Utc::now()
-        .with_timezone(&chrono_tz::America::New_York)
-        .date_naive()
+    crate::clock::today_ny()
 }
 
 /// An example file that imports as it is, with `#` lines explaining the columns.
@@ -572,24 +571,35 @@ fn check_symbol(raw: &str, check: &mut RowCheck) -> Option<String> {
         check.fail(SYMBOL, "ERR_POS_001", "Symbol is required");
         return None;
     }
+    check_symbol_text(SYMBOL, raw, check)
+}
+
+/// The symbol rules, for `Symbol` and `Underlying Symbol` alike: at most
+/// [`MAX_SYMBOL_CHARS`] characters of `[A-Za-z0-9._-]`, at least one a letter or digit. A
+/// symbol reaches a provider's URL only after it passed them.
+fn check_symbol_text(column: usize, raw: &str, check: &mut RowCheck) -> Option<String> {
+    let name = COLUMNS[column];
     let mut valid = true;
     let length = raw.chars().count();
     if length > MAX_SYMBOL_CHARS {
         let message =
-            format!("Symbol is {length} characters long; the limit is {MAX_SYMBOL_CHARS}");
-        check.fail(SYMBOL, "ERR_POS_002", message);
+            format!("{name} is {length} characters long; the limit is {MAX_SYMBOL_CHARS}");
+        check.fail(column, "ERR_POS_002", message);
         valid = false;
     }
     if !is_symbol_text(raw) {
-        let message = format!("Symbol {raw:?} may only contain letters, digits, '.', '_' and '-'");
-        check.fail(SYMBOL, "ERR_POS_003", message);
+        let shown: String = raw.chars().take(MAX_SYMBOL_CHARS).collect();
+        let message = format!(
+            "{name} {shown:?} may only contain letters, digits, '.', '_' and '-', and needs a letter or digit"
+        );
+        check.fail(column, "ERR_POS_003", message);
         valid = false;
     }
     valid.then(|| raw.to_ascii_uppercase())
 }
 
 fn is_symbol_text(raw: &str) -> bool {
-    !raw.is_empty()
+    raw.chars().any(|c| c.is_ascii_alphanumeric())
         && raw
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
@@ -734,7 +744,7 @@ fn check_underlying(raw: &str, check: &mut RowCheck) -> Option<String> {
         );
         return None;
     }
-    Some(raw.to_ascii_uppercase())
+    check_symbol_text(UNDERLYING, raw, check)
 }
 
 fn check_strike(raw: &str, check: &mut RowCheck) -> Option<Decimal> {
@@ -1161,7 +1171,16 @@ mod tests {
 
     #[test]
     fn err_pos_003_symbol_bad_characters() {
-        for bad in ["AA PL", "AAPL$", "ÄPL", "A/B"] {
+        for bad in [
+            "AA PL",
+            "AAPL$",
+            "ÄPL",
+            "A/B",
+            "-",
+            "..",
+            "._-",
+            "=HYPERLINK(1)",
+        ] {
             let error = assert_row_error(row(STOCK, &[(SYMBOL, bad)]), "ERR_POS_003", "Symbol");
             assert_eq!(error.symbol.as_deref(), Some(bad));
         }
@@ -1403,6 +1422,29 @@ mod tests {
     }
 
     // --- rows: options ----------------------------------------------------
+
+    #[test]
+    fn underlying_symbols_follow_the_symbol_rules() {
+        for bad in ["../../admin?x=1&y=", "=HYPERLINK(\"x\")", "..", "A B"] {
+            assert_row_error(
+                row(CALL, &[(UNDERLYING, bad)]),
+                "ERR_POS_003",
+                "Underlying Symbol",
+            );
+        }
+        let long = "U".repeat(101);
+        assert_row_error(
+            row(CALL, &[(UNDERLYING, &long)]),
+            "ERR_POS_002",
+            "Underlying Symbol",
+        );
+        assert_eq!(
+            one(&[row(CALL, &[(UNDERLYING, "brk.b")])])
+                .underlying_symbol
+                .as_deref(),
+            Some("BRK.B")
+        );
+    }
 
     #[test]
     fn err_pos_019_option_without_underlying() {
@@ -1665,13 +1707,6 @@ mod tests {
             .any(|p| p.exit_date.is_some() && p.exit_price.is_some()));
         // Still valid on the earliest date its entry dates allow.
         assert!(parse_positions("t.csv", text.as_bytes(), date("2024-03-01")).is_ok());
-    }
-
-    #[test]
-    fn today_in_new_york_is_within_a_day_of_utc() {
-        let utc = Utc::now().date_naive();
-        let ny = today_in_new_york();
-        assert!(ny <= utc && ny >= utc - Days::new(1), "{ny} vs {utc}");
     }
 
     #[test]

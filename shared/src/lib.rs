@@ -7,6 +7,7 @@
 pub mod analytics;
 pub mod auth;
 pub mod calendar;
+pub mod clock;
 pub mod config;
 pub mod csv_import;
 pub mod db;

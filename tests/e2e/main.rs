@@ -5,6 +5,7 @@ mod daily;
 mod faults;
 mod live;
 mod onboarding;
+mod providers;
 mod restarts;
 mod symbols;
 mod takeover;

@@ -1,6 +1,6 @@
 //! Upload → queue → worker phases → status, through the real processes.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use sigmasight_shared::calendar;
 use sigmasight_tests::{example_csv, phase, start_worker, Api, TestDb};
 use std::time::Duration;
@@ -68,7 +68,8 @@ async fn the_example_portfolio_onboards_to_partial_naming_the_unavailable_symbol
     let pool = db.pool().await?;
     let first_entry = NaiveDate::from_ymd_opt(2025, 1, 15).unwrap_or_default();
     let expected_days =
-        calendar::trading_days(first_entry, calendar::last_trading_day(Utc::now())).len() as i64;
+        calendar::trading_days(first_entry, sigmasight_shared::clock::last_trading_day()).len()
+            as i64;
     let snapshots: i64 = sqlx::query_scalar("select count(*) from portfolio_snapshots")
         .fetch_one(&pool)
         .await?;
@@ -94,20 +95,45 @@ async fn the_example_portfolio_onboards_to_partial_naming_the_unavailable_symbol
         sqlx::query_scalar("select message from run_activity where not debug order by id")
             .fetch_all(&pool)
             .await?;
-    let hznp_warnings = all_messages
-        .iter()
-        .filter(|m| m.contains("HZNP") && m.starts_with("No market data"))
-        .count();
-    assert_eq!(hznp_warnings, 1, "one warning per unavailable symbol");
+    let warnings: Vec<String> = sqlx::query_scalar(
+        "select message from run_activity where level = 'warning' and not debug order by id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    let hznp: Vec<&String> = warnings.iter().filter(|m| m.contains("HZNP")).collect();
+    assert_eq!(
+        hznp.len(),
+        1,
+        "one warning per unavailable symbol, in phase 1 only: {warnings:?}"
+    );
     assert!(
-        log.last()
-            .and_then(|e| e["message"].as_str())
+        hznp[0].starts_with("HZNP: Symbol unavailable"),
+        "{}",
+        hznp[0]
+    );
+    let closing = log.last().cloned().unwrap_or_default();
+    assert!(
+        closing["message"]
+            .as_str()
             .is_some_and(|m| m.contains("HZNP")),
         "final entry names the unavailable symbol"
     );
+    assert_eq!(
+        closing["level"], "info",
+        "the closing line is info: {closing}"
+    );
+    let requests: serde_json::Value = sqlx::query_scalar(
+        "select summary from run_phases where phase_id = 'phase_1' and status <> 'pending'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(
+        requests["requests_by_provider"]["synthetic"], 23,
+        "one provider request per symbol, never per date: {requests}"
+    );
     assert!(all_messages
         .iter()
-        .any(|m| m.starts_with("Fetched") && m.contains("AAPL")));
+        .any(|m| m.starts_with("Fetched AAPL: ") && m.ends_with("days of history (synthetic)")));
     pool.close().await;
     drop(api);
     db.drop_database().await;
@@ -143,6 +169,11 @@ async fn a_second_portfolio_with_the_same_symbols_fetches_nothing_again() -> any
     assert_eq!(s2["status"], "completed");
     assert_eq!(phase(&s2, "phase_1")["summary"]["fetched"], 0, "{s2}");
     assert_eq!(phase(&s2, "phase_1")["summary"]["cached"], 10);
+    assert_eq!(
+        phase(&s2, "phase_1")["summary"]["provider_requests"],
+        0,
+        "no provider request at all: {s2}"
+    );
     drop(api);
     db.drop_database().await;
     Ok(())
@@ -184,6 +215,32 @@ async fn two_workers_share_many_onboardings_and_each_run_runs_once() -> anyhow::
     let dup: i64 = sqlx::query_scalar("select count(*) from (select portfolio_id, snapshot_date from portfolio_snapshots group by 1, 2 having count(*) > 1) d").fetch_one(&pool).await?;
     assert_eq!(dup, 0);
     pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_real_date_is_the_default_business_date() -> anyhow::Result<()> {
+    // The suite pins SIGMASIGHT_AS_OF; this run unsets it in both binaries.
+    let db = TestDb::create().await?;
+    let real = [("SIGMASIGHT_AS_OF", String::new())];
+    let api = Api::start(&db.url, &real).await?;
+    let _worker = start_worker(&db.url, &real)?;
+    let csv =
+        b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2025-06-02\n".to_vec();
+    let (code, body) = api.upload("alice", "Real", "a.csv", csv).await?;
+    assert_eq!(code, 201, "{body}");
+    let s = api
+        .wait_terminal(
+            "alice",
+            body["portfolio_id"].as_str().unwrap_or_default(),
+            TIMEOUT,
+        )
+        .await?;
+    assert_eq!(s["status"], "completed", "{s}");
+    let today = calendar::last_trading_day(chrono::Utc::now());
+    assert_eq!(s["summary"]["end_date"], today.to_string(), "{s}");
     drop(api);
     db.drop_database().await;
     Ok(())

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+pub mod fake_providers;
+
 /// The JWT secret every test process shares.
 pub const SECRET: &str = "e2e-secret";
 
@@ -149,7 +151,12 @@ fn spawn(name: &'static str, db_url: &str, env: &[(&str, String)]) -> anyhow::Re
     // The nightly scheduler would enqueue a daily batch at start: only tests that want it.
     cmd.env("SIGMASIGHT_SCHEDULER", "off");
     for (k, v) in env {
-        cmd.env(k, v);
+        // An empty value removes the variable (e.g. `SIGMASIGHT_AS_OF` for the real date).
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     Ok(Process {
         child: cmd.spawn().with_context(|| format!("starting {name}"))?,

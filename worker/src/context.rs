@@ -1,10 +1,10 @@
-//! What a running attempt carries: the run, its pool and provider, the activity buffer, the
+//! What a running attempt carries: the run, its pool and provider chain session, the activity buffer, the
 //! lease-lost signal, and phase progress reporting (fenced, throttled).
 
 use crate::activity::ActivityBuffer;
 use crate::WorkerConfig;
 use sigmasight_shared::db::{phases as phase_rows, runs::Run};
-use sigmasight_shared::market_data::MarketDataProvider;
+use sigmasight_shared::market_data::chain::ChainSession;
 use sigmasight_shared::phases::PhaseDef;
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,7 +39,8 @@ pub struct RunContext {
     pub pool: PgPool,
     pub run: Run,
     pub config: Arc<WorkerConfig>,
-    pub provider: Arc<dyn MarketDataProvider>,
+    /// This attempt's use of the provider chain (its breakers and request counts).
+    pub market: Arc<ChainSession>,
     pub activity: Arc<ActivityBuffer>,
     pub lease_lost: Arc<AtomicBool>,
     /// When the attempt last showed progress (for the hung-phase watchdog).

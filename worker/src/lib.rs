@@ -5,7 +5,7 @@
 mod activity;
 mod context;
 pub mod phases;
-mod provider;
+pub mod provider;
 mod runner;
 pub mod scheduler;
 
@@ -21,13 +21,16 @@ use std::time::Duration;
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "sigmasight-worker",
-    about = "Claims SigmaSight runs and executes their phases"
+    about = "Claims SigmaSight runs and executes their phases",
+    after_help = "Also: `sigmasight-worker providers check [SYMBOL...]` asks each provider of SIGMASIGHT_MARKET_PROVIDER once and prints what it answered."
 )]
 pub struct WorkerConfig {
     #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub market: MarketConfig,
+    #[command(flatten)]
+    pub clock: sigmasight_shared::config::ClockConfig,
     /// Lease length; renewed every third of it.
     #[arg(long, env = "SIGMASIGHT_LEASE_TTL_SECS", default_value = "30", value_parser = parse_secs)]
     pub lease_ttl: Duration,
@@ -83,7 +86,7 @@ impl WorkerConfig {
 pub struct Worker {
     pool: PgPool,
     config: Arc<WorkerConfig>,
-    provider: Arc<dyn sigmasight_shared::market_data::MarketDataProvider>,
+    chain: Arc<sigmasight_shared::market_data::chain::ProviderChain>,
     id: String,
 }
 
@@ -105,11 +108,11 @@ impl Worker {
 
     /// Builds a worker over an existing pool (already migrated).
     pub fn with_pool(config: WorkerConfig, pool: PgPool) -> anyhow::Result<Self> {
-        let provider = provider::build(&config.market)?;
+        let chain = provider::build(&config.market)?;
         Ok(Self {
             pool,
             config: Arc::new(config),
-            provider,
+            chain,
             id: sigmasight_shared::queue::worker_id(),
         })
     }
@@ -135,7 +138,7 @@ impl Worker {
         } else {
             None
         };
-        let result = runner::run(self.pool, self.config, self.provider, self.id, shutdown).await;
+        let result = runner::run(self.pool, self.config, self.chain, self.id, shutdown).await;
         if let Some(s) = scheduler {
             s.abort();
         }

@@ -8,7 +8,7 @@ use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
 use sigmasight_shared::db::{activity, runs};
-use sigmasight_shared::market_data::MarketDataProvider;
+use sigmasight_shared::market_data::chain::ProviderChain;
 use sigmasight_shared::queue::{retry_delay, QUEUED_CHANNEL};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
@@ -25,7 +25,7 @@ use tracing::{error, info, warn, Instrument};
 struct Shared {
     pool: PgPool,
     config: Arc<WorkerConfig>,
-    provider: Arc<dyn MarketDataProvider>,
+    chain: Arc<ProviderChain>,
     worker_id: Arc<str>,
     /// Flips to true when the shutdown grace period is over: hand runs back.
     hand_back: watch::Receiver<bool>,
@@ -36,7 +36,7 @@ struct Shared {
 pub async fn run(
     pool: PgPool,
     config: Arc<WorkerConfig>,
-    provider: Arc<dyn MarketDataProvider>,
+    chain: Arc<ProviderChain>,
     worker_id: String,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -44,7 +44,7 @@ pub async fn run(
     let shared = Shared {
         pool,
         config: config.clone(),
-        provider,
+        chain,
         worker_id: worker_id.into(),
         hand_back,
     };
@@ -212,7 +212,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         pool: shared.pool.clone(),
         run: run.clone(),
         config: shared.config.clone(),
-        provider: shared.provider.clone(),
+        market: Arc::new(shared.chain.session()),
         activity: buffer.clone(),
         lease_lost: lease_lost.clone(),
         heartbeat: heartbeat.clone(),

@@ -69,8 +69,9 @@ async fn get_prices(
         .iter()
         .map(|r| json!({ "date": r.price_date, "close": r.close }))
         .collect();
+    // A symbol's history comes from one provider (phase 1 refetches it whole otherwise).
     Ok(Json(
-        json!({ "symbol": symbol, "start": start, "end": end, "prices": series }),
+        json!({ "symbol": symbol, "start": start, "end": end, "source": cov.source, "prices": series }),
     ))
 }
 

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod factors;
 pub mod fundamentals;
 pub mod metrics;
+pub mod misses;
 pub mod phases;
 pub mod portfolios;
 pub mod positions;

@@ -1,6 +1,6 @@
 //! `portfolios`: one per uploaded account.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
@@ -20,6 +20,9 @@ pub struct Portfolio {
     pub equity_balance: Decimal,
     pub equity_balance_given: bool,
     pub created_at: DateTime<Utc>,
+    /// Snapshots from this date on are stale (a restated price history): the next run
+    /// recomputes them.
+    pub recompute_from: Option<NaiveDate>,
 }
 
 /// Fields of a new portfolio.
@@ -74,4 +77,42 @@ pub async fn find_owned(
         .bind(user_id)
         .fetch_optional(db)
         .await
+}
+
+/// Marks every portfolio holding `symbol` (directly or as an option's underlying) to recompute
+/// its snapshots from `from` on; returns how many were marked.
+pub async fn mark_recompute(
+    db: impl PgExecutor<'_>,
+    symbol: &str,
+    from: NaiveDate,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "update portfolios p set recompute_from = least(coalesce(p.recompute_from, $2), $2)
+         where exists (select 1 from positions x
+                       where x.portfolio_id = p.id
+                         and (x.symbol = $1 or x.underlying_symbol = $1))",
+    )
+    .bind(symbol)
+    .bind(from)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// Clears the recompute mark once snapshots from `covered_from` on were rewritten (a mark
+/// set earlier than that, by a concurrent restatement, stays).
+pub async fn clear_recompute(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    covered_from: NaiveDate,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update portfolios set recompute_from = null
+         where id = $1 and recompute_from >= $2",
+    )
+    .bind(id)
+    .bind(covered_from)
+    .execute(db)
+    .await?;
+    Ok(())
 }

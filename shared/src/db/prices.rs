@@ -12,6 +12,10 @@ pub struct Coverage {
     pub first_date: NaiveDate,
     pub last_date: NaiveDate,
     pub days: i64,
+    /// The provider of the newest row (a symbol's history comes from one provider).
+    pub source: String,
+    /// The newest stored close (a gap fill compares the provider's close there).
+    pub last_close: f64,
 }
 
 /// Coverage of every listed symbol, in one query (symbols with no rows are absent).
@@ -20,10 +24,13 @@ pub async fn coverage(
     symbols: &[String],
 ) -> Result<Vec<Coverage>, sqlx::Error> {
     sqlx::query_as(
-        "select symbol, min(price_date) as first_date, max(price_date) as last_date, count(*) as days
-         from market_prices
-         where symbol = any($1)
-         group by symbol",
+        "select c.symbol, c.first_date, c.last_date, c.days, m.source, m.close as last_close
+         from (select symbol, min(price_date) as first_date, max(price_date) as last_date,
+                      count(*) as days
+               from market_prices
+               where symbol = any($1)
+               group by symbol) c
+         join market_prices m on m.symbol = c.symbol and m.price_date = c.last_date",
     )
     .bind(symbols)
     .fetch_all(db)
@@ -55,6 +62,23 @@ pub async fn upsert_bars(
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected())
+}
+
+/// Replaces every stored bar of `symbol` with these (a restated or re-sourced history), in
+/// the caller's transaction; returns rows written.
+pub async fn replace_bars(
+    conn: &mut PgConnection,
+    symbol: &str,
+    source: &str,
+    dates: &[NaiveDate],
+    closes: &[f64],
+    volumes: &[i64],
+) -> Result<u64, sqlx::Error> {
+    sqlx::query("delete from market_prices where symbol = $1")
+        .bind(symbol)
+        .execute(&mut *conn)
+        .await?;
+    upsert_bars(conn, symbol, source, dates, closes, volumes).await
 }
 
 /// One close.
@@ -119,6 +143,24 @@ pub async fn remember_availability(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Symbols of the list remembered as unavailable within `ttl` (not asked again).
+pub async fn recently_unavailable(
+    db: impl PgExecutor<'_>,
+    symbols: &[String],
+    ttl: std::time::Duration,
+) -> Result<Vec<Availability>, sqlx::Error> {
+    sqlx::query_as(
+        "select symbol, available, reason, checked_at, run_id
+         from symbol_availability
+         where symbol = any($1) and not available
+           and checked_at > now() - make_interval(secs => $2)",
+    )
+    .bind(symbols)
+    .bind(ttl.as_secs_f64())
+    .fetch_all(db)
+    .await
 }
 
 /// Availability verdicts for the listed symbols.

@@ -2,12 +2,20 @@
 //!
 //! A [`MarketDataProvider`] returns daily closing prices for one symbol over a
 //! date range in a single call. Implementations: [`synthetic::SyntheticMarket`]
-//! (deterministic, offline, with planted factor loadings).
+//! (deterministic, offline, with planted factor loadings), the HTTP clients [`fmp`],
+//! [`polygon`] and [`yahoo`], and [`file`] (a directory of CSVs). [`chain`] puts several in a
+//! per-symbol fallback chain with retries, rate limits and a circuit breaker.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub mod chain;
+pub mod file;
+pub mod fmp;
+pub mod http;
+pub mod polygon;
 pub mod synthetic;
+pub mod yahoo;
 
 /// One daily bar: the close and traded volume of a symbol on a trading day.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -20,10 +28,13 @@ pub struct DailyBar {
     pub volume: i64,
 }
 
-/// Why a provider could not return history.
+/// Why a provider could not answer. The chain (see [`chain`]) tells these apart: they decide
+/// whether the next provider is asked, whether the request is retried, and whether the
+/// provider is skipped for the rest of the run.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
-    /// The symbol is unknown or delisted: do not retry it in this run.
+    /// The provider does not have this symbol, or this kind of data for it (an empty answer,
+    /// Yahoo's 404, FMP's 402 for the symbol): ask the next provider.
     #[error("{symbol}: {reason}")]
     NotFound {
         /// The symbol as requested.
@@ -31,23 +42,62 @@ pub enum ProviderError {
         /// Human-readable explanation from the provider.
         reason: String,
     },
-    /// A temporary failure (rate limit, timeout, 5xx): retry later.
-    #[error("transient: {0}")]
-    Transient(String),
-    /// A permanent failure unrelated to the symbol (bad credentials,
-    /// malformed response): retrying will not help.
+    /// A temporary failure (timeout, connection error, 5xx, 429, malformed body): retry with
+    /// backoff, honouring `retry_after` when the provider sent one.
+    #[error("{reason}")]
+    Transient {
+        /// What went wrong, bounded and without secrets.
+        reason: String,
+        /// The provider's `Retry-After`, when it sent one.
+        retry_after: Option<std::time::Duration>,
+    },
+    /// The provider itself is failing for this kind of data (401/403: bad key, plan lacks the
+    /// endpoint): skip it for the rest of the run.
     #[error("{0}")]
-    Fatal(String),
+    Failing(String),
+    /// The provider's data for this symbol is unusable and asking again will not help (a bad
+    /// price file): ask the next provider; never marks the symbol unavailable.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl ProviderError {
+    /// A transient failure without `Retry-After`.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self::Transient {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+
     /// Whether the same request may succeed if retried later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ProviderError::Transient(_))
+        matches!(self, ProviderError::Transient { .. })
     }
 }
 
-/// A source of daily price history.
+/// The kinds of data a provider may serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// Daily bars.
+    Prices,
+    /// Company profiles (sector, industry, beta, P/E).
+    Profiles,
+    /// Income, balance-sheet and cash-flow statements.
+    Fundamentals,
+}
+
+impl DataKind {
+    /// Plural noun for messages ("company profiles").
+    pub fn noun(self) -> &'static str {
+        match self {
+            DataKind::Prices => "prices",
+            DataKind::Profiles => "company profiles",
+            DataKind::Fundamentals => "fundamentals",
+        }
+    }
+}
+
 /// A company profile (ANALYTICS §4): who the company is and its headline numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompanyProfile {
@@ -100,10 +150,16 @@ pub struct Fundamentals {
     pub next_earnings_date: Option<NaiveDate>,
 }
 
+/// A source of daily price history, and optionally of profiles and fundamentals.
 #[async_trait::async_trait]
 pub trait MarketDataProvider: Send + Sync {
-    /// Short stable identifier of the provider (e.g. `"synthetic"`).
+    /// Short stable identifier of the provider (e.g. `"synthetic"`, `"fmp"`).
     fn name(&self) -> &'static str;
+
+    /// Whether this provider serves `kind` at all (a chain skips those that do not).
+    fn serves(&self, kind: DataKind) -> bool {
+        kind == DataKind::Prices
+    }
 
     /// Daily bars for `symbol` from `start` to `end`, both inclusive.
     ///

@@ -570,6 +570,10 @@ impl MarketDataProvider for SyntheticMarket {
         "synthetic"
     }
 
+    fn serves(&self, _kind: super::DataKind) -> bool {
+        true
+    }
+
     async fn daily_history(
         &self,
         symbol: &str,

@@ -5,8 +5,6 @@
 use super::phase_1_market_data::SymbolScope;
 use super::{run_symbol_phase, RunOutcome};
 use crate::context::{JobError, RunContext};
-use chrono::Utc;
-use sigmasight_shared::calendar;
 use sigmasight_shared::db::{phases as phase_rows, positions, runs};
 use sigmasight_shared::domain::FACTOR_ETFS;
 use sigmasight_shared::phases::{PhaseDef, DAILY, PORTFOLIOS};
@@ -15,7 +13,7 @@ use sigmasight_shared::queue::daily::BatchParams;
 /// Runs the parent of a daily batch.
 pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     let params: BatchParams = serde_json::from_value(ctx.run.params.clone()).unwrap_or_default();
-    let last = calendar::last_trading_day(Utc::now());
+    let last = sigmasight_shared::clock::last_trading_day();
     let end = params.date.map_or(last, |d| d.min(last));
     let plan: Vec<&'static PhaseDef> = DAILY.iter().collect();
     let carried = if ctx.attempt() > 1 {

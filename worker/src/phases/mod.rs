@@ -63,8 +63,9 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     let held =
         phase_rows::init_attempt(&ctx.pool, ctx.run.id, ctx.attempt(), &plan, &carried).await?;
     ctx.fenced(held)?;
-    let scope = PortfolioScope::load(ctx, portfolio_id).await?;
+    let mut scope = PortfolioScope::load(ctx, portfolio_id).await?;
     let symbols = scope.symbol_scope();
+    let mut verdicts_read = false;
     for phase in plan {
         if carried.iter().any(|c| c == phase.id) {
             ctx.info(
@@ -77,6 +78,12 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
             continue;
         }
         ctx.check_lease()?;
+        let portfolio_level = matches!(phase.id, "phase_3" | "phase_4" | "phase_5" | "phase_6");
+        if portfolio_level && !verdicts_read {
+            // Phase 1 has decided which symbols have no data: the portfolio phases name them.
+            scope.refresh_left_out(ctx).await?;
+            verdicts_read = true;
+        }
         match phase.id {
             "phase_3" => phase_3_snapshots::run(ctx, &scope)
                 .await
@@ -160,8 +167,9 @@ async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome,
     } else {
         "partial"
     };
+    // Info either way: phase 1 gave the one warning per unavailable symbol.
     ctx.activity.push(
-        if unavailable.is_empty() { "info" } else { "warning" },
+        "info",
         None,
         if unavailable.is_empty() {
             format!(

@@ -1,15 +1,19 @@
 //! Phase 1 — Market Data Collection. One coverage query for every symbol; only gaps are
-//! fetched, with ONE provider request per symbol for its whole missing range; unavailable
-//! symbols are remembered and tried at most once per run.
+//! fetched, with ONE request per (symbol, provider) for its whole missing range, through the
+//! provider chain; a symbol no provider has is remembered (reason, time) and not asked again
+//! for `SIGMASIGHT_UNAVAILABLE_TTL_HOURS`. A symbol's history comes from one provider: a gap
+//! that another provider fills, or a close at the last stored date that moved more than
+//! 0.5 % (a split), refetches the whole history from it and replaces the stored one.
 
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
 use sigmasight_shared::calendar;
-use sigmasight_shared::db::{prices, runs};
-use sigmasight_shared::market_data::{DailyBar, ProviderError};
+use sigmasight_shared::db::{portfolios, prices};
+use sigmasight_shared::market_data::chain::{ChainError, Served};
+use sigmasight_shared::market_data::DailyBar;
 use sigmasight_shared::phases::PHASE_1;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 /// What one symbol needs.
@@ -17,11 +21,49 @@ use std::time::Instant;
 enum Need {
     /// Cache already covers the range.
     Cached,
-    /// Fetch [start, end] in one request.
-    Fetch(NaiveDate, NaiveDate),
-    /// Already found unavailable by this run.
-    KnownUnavailable,
+    /// Ask the chain (one request per provider asked).
+    Fetch(Plan),
+    /// Remembered as unavailable (by this run, or within the TTL): not asked again.
+    KnownUnavailable(Remembered),
 }
+
+#[derive(Debug, Clone, PartialEq)]
+struct Remembered {
+    reason: Option<String>,
+    this_run: bool,
+}
+
+/// The ranges a symbol's fetch asks for.
+#[derive(Debug, Clone, PartialEq)]
+struct Plan {
+    /// The whole range: the earliest of what the run needs and what is stored, to the end.
+    start: NaiveDate,
+    end: NaiveDate,
+    /// Stored rows that only need their gap filled: their provider is asked from the last
+    /// stored date on (to check it for a restatement); any other provider, the whole range.
+    gap: Option<Gap>,
+    /// Rows are stored (from any provider): a whole-range answer replaces them.
+    stored: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Gap {
+    source: String,
+    last_date: NaiveDate,
+    last_close: f64,
+}
+
+impl Plan {
+    fn range_for(&self, provider: &str) -> (NaiveDate, NaiveDate) {
+        match &self.gap {
+            Some(g) if g.source == provider => (g.last_date, self.end),
+            _ => (self.start, self.end),
+        }
+    }
+}
+
+/// A close that moved more than this against the stored one means the past was restated.
+const RESTATEMENT_TOLERANCE: f64 = 0.005;
 
 fn need_for(
     cov: Option<&prices::Coverage>,
@@ -31,16 +73,29 @@ fn need_for(
 ) -> Need {
     match cov {
         Some(c) if c.first_date <= first_needed && c.last_date >= end => Need::Cached,
-        Some(c) if c.first_date <= first_needed => {
-            Need::Fetch(c.last_date.succ_opt().unwrap_or(c.last_date), end)
-        }
-        _ => Need::Fetch(start, end),
+        Some(c) if c.first_date <= first_needed => Need::Fetch(Plan {
+            start: c.first_date.min(start),
+            end,
+            gap: Some(Gap {
+                source: c.source.clone(),
+                last_date: c.last_date,
+                last_close: c.last_close,
+            }),
+            stored: true,
+        }),
+        Some(c) => Need::Fetch(Plan {
+            start: c.first_date.min(start),
+            end,
+            gap: None,
+            stored: true,
+        }),
+        None => Need::Fetch(Plan {
+            start,
+            end,
+            gap: None,
+            stored: false,
+        }),
     }
-}
-
-enum Fetched {
-    Bars(String, Vec<DailyBar>),
-    Unavailable(String, String),
 }
 
 /// The symbols a run needs and the date range of their history.
@@ -52,6 +107,16 @@ pub struct SymbolScope {
     pub end: NaiveDate,
 }
 
+/// What phase 1 did, for its summary.
+#[derive(Default)]
+struct Tally {
+    fetched: usize,
+    rows: u64,
+    unavailable: Vec<String>,
+    undecided: Vec<String>,
+    served_by: BTreeMap<&'static str, usize>,
+}
+
 /// Runs phase 1.
 pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> {
     let started = Instant::now();
@@ -61,39 +126,52 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         .into_iter()
         .map(|c| (c.symbol.clone(), c))
         .collect();
-    let tried_this_run: Vec<String> = prices::availability(&ctx.pool, &scope.symbols)
-        .await?
-        .into_iter()
-        .filter(|a| !a.available && a.run_id == Some(ctx.run.id))
-        .map(|a| a.symbol)
-        .collect();
+    let remembered: HashMap<String, Remembered> = prices::recently_unavailable(
+        &ctx.pool,
+        &scope.symbols,
+        ctx.config.market.unavailable_ttl(),
+    )
+    .await?
+    .into_iter()
+    .map(|a| {
+        let this_run = a.run_id == Some(ctx.run.id);
+        (
+            a.symbol,
+            Remembered {
+                reason: a.reason,
+                this_run,
+            },
+        )
+    })
+    .collect();
     let mut cached = 0usize;
     let mut to_fetch = Vec::new();
+    let mut known = Vec::new();
     for symbol in &scope.symbols {
-        let need = if tried_this_run.contains(symbol) {
-            Need::KnownUnavailable
-        } else {
-            need_for(
+        let need = match remembered.get(symbol) {
+            Some(r) => Need::KnownUnavailable(r.clone()),
+            None => need_for(
                 coverage.get(symbol),
                 first_needed,
                 scope.history_start,
                 scope.end,
-            )
+            ),
         };
         match need {
             Need::Cached => cached += 1,
-            Need::Fetch(s, e) => to_fetch.push((symbol.clone(), s, e)),
-            Need::KnownUnavailable => {}
+            Need::Fetch(plan) => to_fetch.push((symbol.clone(), plan)),
+            Need::KnownUnavailable(r) => known.push((symbol.clone(), r)),
         }
     }
     let mut progress = ctx.start_phase(&PHASE_1, scope.symbols.len()).await?;
     ctx.info(
         &PHASE_1,
         format!(
-            "Collecting market data for {} symbols from {} to {}",
+            "Collecting market data for {} symbols from {} to {} ({})",
             scope.symbols.len(),
             scope.history_start,
-            scope.end
+            scope.end,
+            ctx.market.chain().describe()
         ),
     );
     if cached > 0 {
@@ -105,109 +183,275 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
             ),
         );
     }
+    let mut tally = Tally::default();
+    for (symbol, r) in &known {
+        // One warning per unavailable symbol per run: an earlier attempt of this run gave it.
+        if !r.this_run {
+            ctx.warn(
+                &PHASE_1,
+                format!(
+                    "{symbol}: Symbol unavailable ({}; not asked again for {} h)",
+                    r.reason.as_deref().unwrap_or("no provider has it"),
+                    ctx.config.market.unavailable_ttl_hours
+                ),
+            );
+        }
+        tally.unavailable.push(symbol.clone());
+    }
     progress
         .advance(scope.symbols.len() - to_fetch.len())
         .await?;
 
-    let provider = ctx.provider.clone();
+    let market = ctx.market.clone();
     let mut results = stream::iter(to_fetch)
-        .map(|(symbol, s, e)| {
-            let provider = provider.clone();
+        .map(|(symbol, plan)| {
+            let market = market.clone();
             async move {
-                match provider.daily_history(&symbol, s, e).await {
-                    Ok(bars) => Ok(Fetched::Bars(symbol, bars)),
-                    Err(ProviderError::NotFound { reason, .. }) => {
-                        Ok(Fetched::Unavailable(symbol, reason))
-                    }
-                    Err(other) => Err((symbol, other)),
-                }
+                let range_plan = plan.clone();
+                let answer = market
+                    .history(&symbol, move |p| range_plan.range_for(p))
+                    .await;
+                (symbol, plan, answer)
             }
         })
         .buffer_unordered(ctx.config.provider_concurrency.max(1));
 
-    let (mut fetched, mut rows, mut unavailable) = (0usize, 0u64, Vec::new());
-    while let Some(result) = results.next().await {
+    while let Some((symbol, plan, answer)) = results.next().await {
         ctx.check_lease()?;
-        match result {
-            Ok(Fetched::Bars(symbol, bars)) => {
-                rows += store(ctx, &symbol, &bars).await?;
-                fetched += 1;
-                ctx.info(
-                    &PHASE_1,
-                    format!("Fetched {} daily prices for {symbol}", bars.len()),
-                );
+        for notice in ctx.market.take_notices() {
+            ctx.warn(&PHASE_1, notice);
+        }
+        match answer {
+            Ok(served) => {
+                let rows = store_served(ctx, &symbol, &plan, served).await?;
+                tally.rows += rows.rows;
+                tally.fetched += 1;
+                *tally.served_by.entry(rows.provider).or_default() += 1;
             }
-            Ok(Fetched::Unavailable(symbol, reason)) => {
+            Err(ChainError::Unavailable { reason, asked }) => {
                 prices::remember_availability(
                     &ctx.pool,
                     &symbol,
                     false,
-                    Some(&reason),
-                    ctx.provider.name(),
+                    Some(&cut(&reason, 500)),
+                    &asked.join(","),
                     ctx.run.id,
                 )
                 .await?;
                 ctx.warn(
                     &PHASE_1,
                     format!(
-                        "No market data for {symbol}: {reason}. Its positions are left out of price-based analytics."
+                        "{symbol}: Symbol unavailable (delisted or unknown to {})",
+                        asked.join(", ")
                     ),
                 );
-                unavailable.push(symbol);
+                tally.unavailable.push(symbol);
             }
-            Err((symbol, e)) => {
-                return Err(JobError::Retryable(anyhow::anyhow!(
-                    "provider {} failed for {symbol}: {e}",
-                    ctx.provider.name()
-                )))
+            Err(ChainError::Undecided(reason)) => {
+                ctx.debug(
+                    &PHASE_1,
+                    format!("{symbol}: no answer: {}", cut(&reason, 500)),
+                );
+                tally
+                    .undecided
+                    .push(format!("{symbol} ({})", cut(&reason, 300)));
             }
+            Err(e @ ChainError::Unsupported { .. }) => return Err(JobError::Fatal(e.into())),
         }
         progress.advance(1).await?;
     }
-    unavailable.sort();
+    for notice in ctx.market.take_notices() {
+        ctx.warn(&PHASE_1, notice);
+    }
+    if !tally.undecided.is_empty() {
+        // Every symbol that could be fetched is stored: the next attempt asks only for these.
+        return Err(JobError::Retryable(anyhow::anyhow!(
+            "market data unavailable for now for {} symbol(s): {}",
+            tally.undecided.len(),
+            cut(&tally.undecided.join("; "), 1000)
+        )));
+    }
+    finish(ctx, scope, progress, tally, cached, started).await
+}
+
+async fn finish(
+    ctx: &RunContext,
+    scope: &SymbolScope,
+    progress: crate::context::PhaseProgress<'_>,
+    mut tally: Tally,
+    cached: usize,
+    started: Instant,
+) -> Result<(), JobError> {
+    tally.unavailable.sort();
     let secs = started.elapsed().as_secs_f64();
+    let requests = ctx.market.requests();
+    let by: Vec<String> = requests.iter().map(|(p, n)| format!("{p} {n}")).collect();
     ctx.info(&PHASE_1, format!(
-        "Market Data Collection complete: {} symbols ({fetched} fetched, {cached} cached, {} unavailable), {rows} prices stored in {secs:.1}s",
-        scope.symbols.len(), unavailable.len()
+        "Market Data Collection complete: {} symbols ({} fetched, {cached} cached, {} unavailable), {} prices stored in {secs:.1}s; provider requests: {}",
+        scope.symbols.len(), tally.fetched, tally.unavailable.len(), tally.rows,
+        if by.is_empty() { "none".to_owned() } else { by.join(", ") }
     ));
-    let status = if unavailable.is_empty() && tried_this_run.is_empty() {
+    let status = if tally.unavailable.is_empty() {
         "completed"
     } else {
         "warning"
     };
     progress
-        .finish(status, serde_json::json!({ "symbols": scope.symbols.len(), "fetched": fetched, "cached": cached, "provider_requests": fetched + unavailable.len(), "unavailable": unavailable, "prices_stored": rows }))
+        .finish(
+            status,
+            serde_json::json!({
+                "symbols": scope.symbols.len(),
+                "fetched": tally.fetched,
+                "cached": cached,
+                "provider_requests": requests.values().sum::<u64>(),
+                "requests_by_provider": requests,
+                "served_by": tally.served_by,
+                "unavailable": tally.unavailable,
+                "prices_stored": tally.rows,
+            }),
+        )
         .await
 }
 
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+struct Stored {
+    provider: &'static str,
+    rows: u64,
+}
+
+/// Stores what the chain served: a gap's new days, or a whole history that replaces the
+/// stored one (another provider, or a restatement found at the last stored date).
+async fn store_served(
+    ctx: &RunContext,
+    symbol: &str,
+    plan: &Plan,
+    served: Served<Vec<DailyBar>>,
+) -> Result<Stored, JobError> {
+    let provider = served.provider;
+    let gap = plan.gap.as_ref().filter(|g| g.source == provider);
+    let (bars, replace) = match gap {
+        Some(g) => {
+            match served.value.iter().find(|b| b.date == g.last_date) {
+                Some(b) if restated(b.close, g.last_close) => {
+                    ctx.info(
+                    &PHASE_1,
+                    format!("{symbol}: history restated by {provider} (split or adjustment), refetched"),
+                );
+                    match ctx
+                        .market
+                        .history_from(provider, symbol, plan.start, plan.end)
+                        .await
+                    {
+                        Ok(whole) => (whole.value, true),
+                        Err(e) => {
+                            return Err(JobError::Retryable(anyhow::anyhow!(
+                                "{symbol}: refetching the restated history from {provider}: {e}"
+                            )))
+                        }
+                    }
+                }
+                _ => (
+                    served
+                        .value
+                        .into_iter()
+                        .filter(|b| b.date > g.last_date)
+                        .collect(),
+                    false,
+                ),
+            }
+        }
+        None => {
+            if let Some(g) = &plan.gap {
+                ctx.info(
+                    &PHASE_1,
+                    format!(
+                        "{symbol}: stored history came from {}; the whole range was fetched again from {provider}",
+                        g.source
+                    ),
+                );
+            }
+            (served.value, plan.stored)
+        }
+    };
+    let rows = store(ctx, symbol, provider, &bars, replace).await?;
+    ctx.info(
+        &PHASE_1,
+        format!(
+            "Fetched {symbol}: {} days of history ({provider})",
+            bars.len()
+        ),
+    );
+    Ok(Stored { provider, rows })
+}
+
+fn restated(served: f64, stored: f64) -> bool {
+    !(stored > 0.0 && ((served - stored) / stored).abs() <= RESTATEMENT_TOLERANCE)
+}
+
 /// Stores one symbol's bars in a transaction fenced on the lease, and marks it available.
-async fn store(ctx: &RunContext, symbol: &str, bars: &[DailyBar]) -> Result<u64, JobError> {
+/// A replacement finds the first date whose close changed and marks the portfolios holding
+/// the symbol to recompute their snapshots from there.
+async fn store(
+    ctx: &RunContext,
+    symbol: &str,
+    provider: &str,
+    bars: &[DailyBar],
+    replace: bool,
+) -> Result<u64, JobError> {
     let dates: Vec<NaiveDate> = bars.iter().map(|b| b.date).collect();
     let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
     let volumes: Vec<i64> = bars.iter().map(|b| b.volume).collect();
-    let mut tx = ctx.pool.begin().await?;
-    let held = runs::hold_fence(&mut tx, ctx.run.id, ctx.attempt()).await?;
-    ctx.fenced(held)?;
-    let n = prices::upsert_bars(
-        &mut tx,
-        symbol,
-        ctx.provider.name(),
-        &dates,
-        &closes,
-        &volumes,
-    )
-    .await?;
-    prices::remember_availability(
-        &mut *tx,
-        symbol,
-        true,
-        None,
-        ctx.provider.name(),
-        ctx.run.id,
-    )
-    .await?;
+    let mut tx = ctx.begin_fenced().await?;
+    let n = if replace {
+        let (first, last) = (
+            NaiveDate::from_ymd_opt(1800, 1, 1).unwrap_or_default(),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default(),
+        );
+        let old = prices::closes(&mut *tx, &[symbol.to_owned()], first, last).await?;
+        let n = prices::replace_bars(&mut tx, symbol, provider, &dates, &closes, &volumes).await?;
+        if let Some(from) = first_change(&old, bars) {
+            let marked = portfolios::mark_recompute(&mut *tx, symbol, from).await?;
+            if marked > 0 {
+                ctx.debug(
+                    &PHASE_1,
+                    format!("{symbol}: closes changed from {from}; {marked} portfolio(s) recompute their snapshots from there"),
+                );
+            }
+        }
+        n
+    } else {
+        prices::upsert_bars(&mut tx, symbol, provider, &dates, &closes, &volumes).await?
+    };
+    prices::remember_availability(&mut *tx, symbol, true, None, provider, ctx.run.id).await?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// The first date, within the old history's range, whose close differs (or appeared or
+/// disappeared) between the old rows and the new bars.
+fn first_change(old: &[prices::Close], new: &[DailyBar]) -> Option<NaiveDate> {
+    let (first, last) = (old.first()?.price_date, old.last()?.price_date);
+    let old: BTreeMap<NaiveDate, f64> = old.iter().map(|c| (c.price_date, c.close)).collect();
+    let new: BTreeMap<NaiveDate, f64> = new
+        .iter()
+        .filter(|b| b.date >= first && b.date <= last)
+        .map(|b| (b.date, b.close))
+        .collect();
+    let dates: std::collections::BTreeSet<NaiveDate> =
+        old.keys().chain(new.keys()).copied().collect();
+    dates.into_iter().find(|d| match (old.get(d), new.get(d)) {
+        (Some(a), Some(b)) => (a - b).abs() > 1e-9 * a.abs().max(1.0),
+        _ => true,
+    })
 }
 
 /// The scope's symbols that have market data (not remembered as unavailable).
@@ -244,6 +488,8 @@ mod tests {
             first_date: d(first),
             last_date: d(last),
             days: 10,
+            source: "fmp".into(),
+            last_close: 100.0,
         }
     }
 
@@ -257,24 +503,81 @@ mod tests {
     }
 
     #[test]
-    fn a_symbol_behind_fetches_only_the_days_after_its_last_close() {
+    fn a_gap_asks_its_provider_from_the_last_stored_date_and_others_for_everything() {
         let c = cov("2023-01-03", "2024-06-20");
+        let Need::Fetch(plan) =
+            need_for(Some(&c), d("2023-01-03"), d("2023-01-01"), d("2024-06-28"))
+        else {
+            panic!("a gap is fetched")
+        };
+        assert_eq!(plan.range_for("fmp"), (d("2024-06-20"), d("2024-06-28")));
         assert_eq!(
-            need_for(Some(&c), d("2023-01-03"), d("2023-01-01"), d("2024-06-28")),
-            Need::Fetch(d("2024-06-21"), d("2024-06-28"))
+            plan.range_for("polygon"),
+            (d("2023-01-01"), d("2024-06-28"))
         );
+        assert!(plan.stored);
     }
 
     #[test]
     fn a_symbol_missing_early_history_or_unknown_fetches_the_whole_range_once() {
         let c = cov("2023-06-01", "2024-06-28");
-        assert_eq!(
-            need_for(Some(&c), d("2023-01-03"), d("2023-01-01"), d("2024-06-28")),
-            Need::Fetch(d("2023-01-01"), d("2024-06-28"))
-        );
-        assert_eq!(
-            need_for(None, d("2023-01-03"), d("2023-01-01"), d("2024-06-28")),
-            Need::Fetch(d("2023-01-01"), d("2024-06-28"))
-        );
+        let Need::Fetch(plan) =
+            need_for(Some(&c), d("2023-01-03"), d("2023-01-01"), d("2024-06-28"))
+        else {
+            panic!("missing history is fetched")
+        };
+        assert_eq!(plan.range_for("fmp"), (d("2023-01-01"), d("2024-06-28")));
+        assert!(plan.stored && plan.gap.is_none());
+        let Need::Fetch(plan) = need_for(None, d("2023-01-03"), d("2023-01-01"), d("2024-06-28"))
+        else {
+            panic!("an unknown symbol is fetched")
+        };
+        assert_eq!(plan.range_for("yahoo"), (d("2023-01-01"), d("2024-06-28")));
+        assert!(!plan.stored);
+    }
+
+    #[test]
+    fn a_close_moved_more_than_half_a_percent_is_a_restatement() {
+        assert!(!restated(100.4, 100.0));
+        assert!(!restated(99.6, 100.0));
+        assert!(restated(100.6, 100.0));
+        assert!(restated(50.0, 100.0), "a 2:1 split");
+        assert!(restated(f64::NAN, 100.0));
+    }
+
+    #[test]
+    fn the_first_change_is_found_inside_the_old_range_only() {
+        let old: Vec<prices::Close> = [
+            ("2024-01-02", 10.0),
+            ("2024-01-03", 11.0),
+            ("2024-01-04", 12.0),
+        ]
+        .iter()
+        .map(|(dd, c)| prices::Close {
+            symbol: "X".into(),
+            price_date: d(dd),
+            close: *c,
+        })
+        .collect();
+        let bar = |dd: &str, close: f64| DailyBar {
+            date: d(dd),
+            close,
+            volume: 0,
+        };
+        let same = vec![
+            bar("2024-01-02", 10.0),
+            bar("2024-01-03", 11.0),
+            bar("2024-01-04", 12.0),
+            bar("2024-01-05", 13.0),
+        ];
+        assert_eq!(first_change(&old, &same), None, "new days are not changes");
+        let split = vec![
+            bar("2024-01-02", 10.0),
+            bar("2024-01-03", 5.5),
+            bar("2024-01-04", 6.0),
+        ];
+        assert_eq!(first_change(&old, &split), Some(d("2024-01-03")));
+        let missing = vec![bar("2024-01-02", 10.0), bar("2024-01-04", 12.0)];
+        assert_eq!(first_change(&old, &missing), Some(d("2024-01-03")));
     }
 }

@@ -5,8 +5,9 @@ use super::phase_1_market_data::{available_symbols, SymbolScope};
 use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use futures::stream::{self, StreamExt};
-use sigmasight_shared::db::{fundamentals, profiles};
-use sigmasight_shared::market_data::ProviderError;
+use sigmasight_shared::db::{fundamentals, misses, profiles};
+use sigmasight_shared::market_data::chain::ChainError;
+use sigmasight_shared::market_data::DataKind;
 use sigmasight_shared::phases::PHASE_2;
 
 /// Runs phase 2.
@@ -22,40 +23,70 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         .into_iter()
         .filter(|s| !etfs.contains(s) && !scope.funds.contains(s))
         .collect();
-    let current = fundamentals::current_symbols(&ctx.pool, &symbols, scope.end).await?;
+    let mut current = fundamentals::current_symbols(&ctx.pool, &symbols, scope.end).await?;
+    // Symbols no provider had fundamentals for are not asked again within the TTL.
+    current.extend(
+        misses::recent(
+            &ctx.pool,
+            &symbols,
+            "fundamentals",
+            ctx.config.market.unavailable_ttl(),
+        )
+        .await?,
+    );
     let mut work = symbol_work::start(ctx, &PHASE_2, &symbols, &current, scope.end).await?;
-    let provider = ctx.provider.clone();
+    let served = ctx.market.chain().serves(DataKind::Fundamentals);
+    if !served && !work.todo.is_empty() {
+        ctx.warn(&PHASE_2, format!(
+            "No provider in the chain ({}) serves fundamentals: margins, net debt and cash flow stay empty",
+            ctx.market.chain().describe()
+        ));
+    }
+    let todo = if served {
+        work.todo.clone()
+    } else {
+        Vec::new()
+    };
+    let market = ctx.market.clone();
     let end = scope.end;
-    let mut results = stream::iter(work.todo.clone())
+    let mut results = stream::iter(todo)
         .map(|s| {
-            let provider = provider.clone();
-            async move { (provider.fundamentals(&s, end).await, s) }
+            let market = market.clone();
+            async move { (market.fundamentals(&s, end).await, s) }
         })
         .buffer_unordered(ctx.config.provider_concurrency.max(1));
-    let (mut fetched, mut periods, mut missing) = (0usize, 0u64, Vec::new());
+    let (mut fetched, mut periods) = (0usize, 0u64);
+    let (mut missing, mut undecided) = (Vec::new(), Vec::new());
     while let Some((result, symbol)) = results.next().await {
+        for notice in ctx.market.take_notices() {
+            ctx.warn(&PHASE_2, notice);
+        }
         match result {
             Ok(f) => {
                 let mut tx = ctx.begin_fenced().await?;
-                periods += fundamentals::upsert(&mut tx, &symbol, &f).await?;
+                periods += fundamentals::upsert(&mut tx, &symbol, &f.value).await?;
                 tx.commit().await?;
                 fetched += 1;
             }
-            Err(ProviderError::NotFound { reason, .. }) => {
-                ctx.debug(&PHASE_2, format!("No fundamentals for {symbol}: {reason}"));
-                missing.push(symbol);
-            }
+            Err(ChainError::Undecided(reason)) => undecided.push(format!("{symbol} ({reason})")),
             Err(e) => {
-                return Err(JobError::Retryable(anyhow::anyhow!(
-                    "fundamentals of {symbol}: {e}"
-                )))
+                misses::remember(&ctx.pool, &symbol, "fundamentals", &e.to_string()).await?;
+                ctx.debug(&PHASE_2, format!("No fundamentals for {symbol}: {e}"));
+                missing.push(symbol);
             }
         }
         work.progress.advance(1).await?;
     }
+    if !undecided.is_empty() {
+        return Err(JobError::Retryable(anyhow::anyhow!(
+            "fundamentals unavailable for now: {}",
+            undecided.join("; ")
+        )));
+    }
+    let unserved = if served { 0 } else { work.todo.len() };
     ctx.info(&PHASE_2, format!(
         "Fundamental Data Collection complete: {} companies ({fetched} fetched, {} current, {} without data), {periods} periods stored",
-        symbols.len(), current.len(), missing.len()
+        symbols.len(), current.len(), missing.len() + unserved
     ));
-    work.progress.finish("completed", serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": current.len(), "missing": missing, "periods": periods })).await
+    work.progress.finish("completed", serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": current.len(), "missing": missing, "periods": periods, "served": served })).await
 }

@@ -10,7 +10,7 @@ use sigmasight_shared::analytics::snapshots::{
     compute_snapshots, PriceTable, SnapshotParams, SnapshotRow,
 };
 use sigmasight_shared::calendar;
-use sigmasight_shared::db::{prices, runs, snapshots};
+use sigmasight_shared::db::{portfolios, prices, runs, snapshots};
 use sigmasight_shared::phases::PHASE_3;
 use sigmasight_shared::status::feed::is_date_in_feed;
 use std::collections::HashMap;
@@ -101,7 +101,11 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             }
             for w in &row.warnings {
                 if warned.insert(w.clone()) {
-                    ctx.warn(&PHASE_3, w.clone());
+                    if scope.about_left_out(w) {
+                        ctx.debug(&PHASE_3, w.clone());
+                    } else {
+                        ctx.warn(&PHASE_3, w.clone());
+                    }
                 }
             }
         }
@@ -111,11 +115,19 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     ctx.info(
         &PHASE_3,
         format!(
-            "P&L Calculation & Snapshots complete: {} snapshots{}",
+            "P&L Calculation & Snapshots complete: {} snapshots{}{}",
             rows.len(),
             last.map(|r| format!(", NAV {:.2} on {}", r.total_value, r.date))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if scope.left_out.is_empty() {
+                String::new()
+            } else {
+                format!("{} (held at entry price)", scope.left_out_note())
+            }
         ),
     );
+    let mut tx = ctx.begin_fenced().await?;
+    portfolios::clear_recompute(&mut *tx, scope.portfolio.id, first_day).await?;
+    tx.commit().await?;
     progress.finish("completed", serde_json::json!({ "snapshots": rows.len(), "first_date": rows.first().map(|r| r.date), "last_date": last.map(|r| r.date) })).await
 }

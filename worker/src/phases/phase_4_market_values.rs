@@ -42,12 +42,23 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
                 .map(|p| p.symbol.as_str())
         })
         .collect();
-    if !unpriced.is_empty() {
+    let (expected, unexpected): (Vec<&str>, Vec<&str>) =
+        unpriced.iter().partition(|s| scope.about_left_out(s));
+    if !unexpected.is_empty() {
         ctx.warn(
             &PHASE_4,
             format!(
                 "No recent price for {}: market value left empty",
-                unpriced.join(", ")
+                unexpected.join(", ")
+            ),
+        );
+    }
+    if !expected.is_empty() {
+        ctx.debug(
+            &PHASE_4,
+            format!(
+                "No market data for {}: market value left empty",
+                expected.join(", ")
             ),
         );
     }
@@ -55,9 +66,10 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     ctx.info(
         &PHASE_4,
         format!(
-            "Position Market Value Updates complete: {} open positions valued as of {}, market value {total:.2}",
+            "Position Market Value Updates complete: {} open positions valued as of {}, market value {total:.2}{}",
             values.len() - unpriced.len(),
-            scope.end
+            scope.end,
+            if expected.is_empty() { String::new() } else { format!("; not valued (no market data): {}", expected.join(", ")) }
         ),
     );
     progress.advance(values.len()).await?;

@@ -69,7 +69,11 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
         ),
     );
     for w in &output.warnings {
-        ctx.warn(&PHASE_6, w.clone());
+        if scope.about_left_out(w) {
+            ctx.debug(&PHASE_6, w.clone());
+        } else {
+            ctx.warn(&PHASE_6, w.clone());
+        }
     }
     let market = output
         .factors
@@ -147,7 +151,11 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     progress.advance(output.stress.len()).await?;
     ctx.info(
         &PHASE_6,
-        format!("Risk Analytics complete: {} items for {d}", output.items()),
+        format!(
+            "Risk Analytics complete: {} items for {d}{}",
+            output.items(),
+            scope.left_out_note()
+        ),
     );
     let status = if output.warnings.is_empty() {
         "completed"

@@ -2,15 +2,15 @@
 
 use crate::context::{JobError, RunContext};
 use anyhow::anyhow;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 use sigmasight_shared::analytics::snapshots::{PositionInput, PriorSnapshot};
 use sigmasight_shared::calendar;
-use sigmasight_shared::db::snapshots;
 use sigmasight_shared::db::{
     portfolios,
     positions::{self, Position},
 };
+use sigmasight_shared::db::{prices, snapshots};
 use sigmasight_shared::domain::{InvestmentClass, OptionType, PositionType, FACTOR_ETFS};
 use sigmasight_shared::queue::daily::BatchParams;
 use uuid::Uuid;
@@ -35,6 +35,9 @@ pub struct PortfolioScope {
     pub days: Vec<NaiveDate>,
     /// The snapshot just before `days`, which the equity roll continues from.
     pub prior: Option<PriorSnapshot>,
+    /// Position symbols (and option underlyings) no provider had: phase 1 warned about them
+    /// once; later phases name them in their summaries, never as new warnings.
+    pub left_out: Vec<String>,
 }
 
 /// First day that gets a snapshot: the earliest entry for an onboarding; for a daily run the
@@ -44,6 +47,7 @@ async fn first_snapshot_day(
     ctx: &RunContext,
     portfolio_id: Uuid,
     first_entry: NaiveDate,
+    recompute_from: Option<NaiveDate>,
     params: &BatchParams,
 ) -> Result<NaiveDate, JobError> {
     if ctx.run.kind == "onboarding" {
@@ -54,12 +58,15 @@ async fn first_snapshot_day(
             .start_date
             .map_or(first_entry, |d| d.max(first_entry)));
     }
-    Ok(
-        match snapshots::latest_date(&ctx.pool, portfolio_id).await? {
-            Some(latest) => calendar::next_trading_day(latest).max(first_entry),
-            None => first_entry,
-        },
-    )
+    let next = match snapshots::latest_date(&ctx.pool, portfolio_id).await? {
+        Some(latest) => calendar::next_trading_day(latest),
+        None => first_entry,
+    };
+    // A restated price history (see phase 1) makes the snapshots from its first changed date
+    // stale: recompute from there.
+    Ok(recompute_from
+        .map_or(next, |r| r.min(next))
+        .max(first_entry))
 }
 
 /// The symbol whose prices value a position (none for PRIVATE).
@@ -85,7 +92,7 @@ impl PortfolioScope {
             .ok_or_else(|| JobError::Fatal(anyhow!("portfolio has no positions")))?;
         let params: BatchParams =
             serde_json::from_value(ctx.run.params.clone()).unwrap_or_default();
-        let last = calendar::last_trading_day(Utc::now());
+        let last = sigmasight_shared::clock::last_trading_day();
         let end = params.date.map_or(last, |d| d.min(last));
         let mut symbols: Vec<String> = positions
             .iter()
@@ -95,7 +102,14 @@ impl PortfolioScope {
         symbols.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
         symbols.sort();
         symbols.dedup();
-        let first_day = first_snapshot_day(ctx, portfolio_id, first_entry, &params).await?;
+        let first_day = first_snapshot_day(
+            ctx,
+            portfolio_id,
+            first_entry,
+            portfolio.recompute_from,
+            &params,
+        )
+        .await?;
         let days_end = if params.force_rerun {
             params.end_date.map_or(end, |d| d.min(end))
         } else {
@@ -106,8 +120,9 @@ impl PortfolioScope {
             Some(d) if *d > first_entry => snapshots::prior(&ctx.pool, portfolio_id, *d).await?,
             _ => None,
         };
-        Ok(Self {
+        let mut scope = Self {
             portfolio,
+            left_out: Vec::new(),
             history_start: first_entry - chrono::Duration::days(LOOKBACK_DAYS),
             days,
             prior,
@@ -115,7 +130,30 @@ impl PortfolioScope {
             symbols,
             first_entry,
             end,
-        })
+        };
+        scope.refresh_left_out(ctx).await?;
+        Ok(scope)
+    }
+
+    /// Reads which symbols no provider had (phase 1's verdicts), for the later phases.
+    pub async fn refresh_left_out(&mut self, ctx: &RunContext) -> Result<(), JobError> {
+        let unavailable: Vec<String> = prices::availability(&ctx.pool, &self.symbols)
+            .await?
+            .into_iter()
+            .filter(|a| !a.available)
+            .map(|a| a.symbol)
+            .collect();
+        let mut left_out: Vec<String> = self
+            .positions
+            .iter()
+            .filter(|p| price_symbol(p).is_some_and(|s| unavailable.iter().any(|u| u == s)))
+            .map(|p| p.symbol.clone())
+            .collect();
+        left_out.extend(unavailable);
+        left_out.sort();
+        left_out.dedup();
+        self.left_out = left_out;
+        Ok(())
     }
 
     /// The symbol scope of phase 1.
@@ -132,6 +170,23 @@ impl PortfolioScope {
             funds,
             history_start: self.history_start,
             end: self.end,
+        }
+    }
+
+    /// Whether `message` is about a left-out symbol (names one as a word).
+    pub fn about_left_out(&self, message: &str) -> bool {
+        !self.left_out.is_empty()
+            && message
+                .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+                .any(|word| self.left_out.iter().any(|s| s == word))
+    }
+
+    /// `; no market data for A, B` for a summary line, or nothing.
+    pub fn left_out_note(&self) -> String {
+        if self.left_out.is_empty() {
+            String::new()
+        } else {
+            format!("; no market data for {}", self.left_out.join(", "))
         }
     }
 

@@ -1,0 +1,420 @@
+//! The per-symbol fallback chain over the configured providers.
+//!
+//! Every request goes through a provider's rate limit (requests per minute) and is retried
+//! on a transient failure with exponential backoff and jitter, honouring `Retry-After`, up to
+//! the retry limit; then the next provider is asked. Three failures are told apart (see
+//! [`ProviderError`]): a provider that does not have the symbol sends the lookup on to the
+//! next one, and when every provider asked said so the symbol is unavailable; a transient
+//! failure or unusable data leaves the question open (the attempt is retried later, the symbol
+//! is never marked unavailable); a failing provider (bad key or plan, or
+//! `breaker_failures` transient failures in a row) is skipped for the rest of the run — a
+//! circuit breaker per (provider, kind of data), announced once.
+//!
+//! The chain is built once per process; a [`ChainSession`] holds one run's breakers and
+//! request counts.
+
+use super::{CompanyProfile, DailyBar, DataKind, Fundamentals, MarketDataProvider, ProviderError};
+use backon::{ExponentialBuilder, Retryable};
+use chrono::NaiveDate;
+use futures::future::BoxFuture;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How requests are retried and when a provider's breaker opens.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first request (0 = ask once).
+    pub retries: usize,
+    /// First backoff delay (doubles per retry, with jitter).
+    pub base: Duration,
+    /// Longest backoff delay; a `Retry-After` longer than this is not waited for: the next
+    /// provider is asked instead.
+    pub cap: Duration,
+    /// Transient failures in a row, with no success between, that open a provider's breaker.
+    pub breaker_failures: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 3,
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            breaker_failures: 10,
+        }
+    }
+}
+
+/// One provider of the chain and its rate limit.
+pub struct Member {
+    provider: Arc<dyn MarketDataProvider>,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl Member {
+    /// A provider limited to `per_minute` requests a minute (`None` or 0: unlimited).
+    pub fn new(provider: Arc<dyn MarketDataProvider>, per_minute: Option<u32>) -> Self {
+        let limiter = per_minute
+            .and_then(NonZeroU32::new)
+            .map(|n| RateLimiter::direct(Quota::per_minute(n)));
+        Self { provider, limiter }
+    }
+
+    /// The provider's name.
+    pub fn name(&self) -> &'static str {
+        self.provider.name()
+    }
+
+    /// The provider itself (for the operator's check).
+    pub fn provider(&self) -> &Arc<dyn MarketDataProvider> {
+        &self.provider
+    }
+}
+
+/// The providers in the order they are asked.
+pub struct ProviderChain {
+    members: Vec<Member>,
+    policy: RetryPolicy,
+}
+
+impl ProviderChain {
+    /// A chain asking `members` in order.
+    pub fn new(members: Vec<Member>, policy: RetryPolicy) -> Self {
+        Self { members, policy }
+    }
+
+    /// A chain of one unlimited provider.
+    pub fn single(provider: Arc<dyn MarketDataProvider>, policy: RetryPolicy) -> Self {
+        Self::new(vec![Member::new(provider, None)], policy)
+    }
+
+    /// The members, in order.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// The providers' names, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.members.iter().map(Member::name).collect()
+    }
+
+    /// The names joined for messages: `fmp, polygon, yahoo`.
+    pub fn describe(&self) -> String {
+        self.names().join(", ")
+    }
+
+    /// Whether some member serves `kind`.
+    pub fn serves(&self, kind: DataKind) -> bool {
+        self.members.iter().any(|m| m.provider.serves(kind))
+    }
+
+    /// A fresh session for one run: all breakers closed, no requests counted.
+    pub fn session(self: &Arc<Self>) -> ChainSession {
+        ChainSession {
+            chain: Arc::clone(self),
+            state: Mutex::new(SessionState::default()),
+        }
+    }
+}
+
+/// What the chain answered, and who.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Served<T> {
+    /// The provider that served it.
+    pub provider: &'static str,
+    pub value: T,
+}
+
+/// Why the chain could not serve a symbol.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ChainError {
+    /// Every provider asked answered that it does not have the symbol.
+    #[error("{reason}")]
+    Unavailable {
+        /// The providers' answers, `fmp: …; polygon: …`.
+        reason: String,
+        /// The providers asked.
+        asked: Vec<&'static str>,
+    },
+    /// No verdict: a provider failed transiently or sent unusable data, or none could be
+    /// asked. Worth another attempt later; the symbol is not unavailable.
+    #[error("{0}")]
+    Undecided(String),
+    /// No provider of the chain serves this kind of data.
+    #[error("no provider in the chain ({providers}) serves {kind}")]
+    Unsupported {
+        providers: String,
+        kind: &'static str,
+    },
+}
+
+#[derive(Default)]
+struct Breaker {
+    /// Transient failures in a row.
+    consecutive: u32,
+    /// Why the breaker is open.
+    open: Option<String>,
+}
+
+#[derive(Default)]
+struct SessionState {
+    breakers: HashMap<(&'static str, DataKind), Breaker>,
+    announced: HashSet<(&'static str, String)>,
+    notices: Vec<String>,
+    requests: BTreeMap<&'static str, u64>,
+}
+
+/// One run's use of the chain: its breakers, its notices and its request counts.
+pub struct ChainSession {
+    chain: Arc<ProviderChain>,
+    state: Mutex<SessionState>,
+}
+
+type Call<T> = dyn Fn(&Member) -> BoxFuture<'static, Result<T, ProviderError>> + Send + Sync;
+
+impl ChainSession {
+    /// The chain this session uses.
+    pub fn chain(&self) -> &ProviderChain {
+        &self.chain
+    }
+
+    fn state(&self) -> MutexGuard<'_, SessionState> {
+        // A panic while holding this lock leaves plain counters behind: keep using them.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Daily bars of `symbol`; `range_for(provider)` is the range asked of each provider (a
+    /// gap from the provider that served the stored rows, the whole range from any other).
+    pub async fn history(
+        &self,
+        symbol: &str,
+        range_for: impl Fn(&'static str) -> (NaiveDate, NaiveDate) + Send + Sync + 'static,
+    ) -> Result<Served<Vec<DailyBar>>, ChainError> {
+        let symbol = symbol.to_owned();
+        let call = move |m: &Member| -> BoxFuture<'static, Result<Vec<DailyBar>, ProviderError>> {
+            let provider = Arc::clone(&m.provider);
+            let (start, end) = range_for(m.name());
+            let symbol = symbol.clone();
+            Box::pin(async move { provider.daily_history(&symbol, start, end).await })
+        };
+        self.lookup(DataKind::Prices, &call, None).await
+    }
+
+    /// Daily bars of `symbol` from one named provider (a restatement's refetch), with the
+    /// same retries, rate limit and breaker.
+    pub async fn history_from(
+        &self,
+        provider: &str,
+        symbol: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Served<Vec<DailyBar>>, ChainError> {
+        let symbol = symbol.to_owned();
+        let call = move |m: &Member| -> BoxFuture<'static, Result<Vec<DailyBar>, ProviderError>> {
+            let provider = Arc::clone(&m.provider);
+            let symbol = symbol.clone();
+            Box::pin(async move { provider.daily_history(&symbol, start, end).await })
+        };
+        self.lookup(DataKind::Prices, &call, Some(provider)).await
+    }
+
+    /// The company profile of `symbol`, from the first provider that serves profiles.
+    pub async fn profile(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<Served<CompanyProfile>, ChainError> {
+        let symbol = symbol.to_owned();
+        let call = move |m: &Member| -> BoxFuture<'static, Result<CompanyProfile, ProviderError>> {
+            let provider = Arc::clone(&m.provider);
+            let symbol = symbol.clone();
+            Box::pin(async move { provider.company_profile(&symbol, as_of).await })
+        };
+        self.lookup(DataKind::Profiles, &call, None).await
+    }
+
+    /// The fundamentals of `symbol`, from the first provider that serves them.
+    pub async fn fundamentals(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<Served<Fundamentals>, ChainError> {
+        let symbol = symbol.to_owned();
+        let call = move |m: &Member| -> BoxFuture<'static, Result<Fundamentals, ProviderError>> {
+            let provider = Arc::clone(&m.provider);
+            let symbol = symbol.clone();
+            Box::pin(async move { provider.fundamentals(&symbol, as_of).await })
+        };
+        self.lookup(DataKind::Fundamentals, &call, None).await
+    }
+
+    /// Breaker openings not reported yet, each once per run (e.g. "fmp: invalid API key").
+    pub fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut self.state().notices)
+    }
+
+    /// Requests sent so far, by provider (retries included).
+    pub fn requests(&self) -> BTreeMap<&'static str, u64> {
+        self.state().requests.clone()
+    }
+
+    /// Why `provider`'s breaker for `kind` is open, if it is.
+    pub fn open_reason(&self, provider: &str, kind: DataKind) -> Option<String> {
+        self.state()
+            .breakers
+            .iter()
+            .find(|((name, k), _)| *name == provider && *k == kind)
+            .and_then(|(_, b)| b.open.clone())
+    }
+
+    async fn lookup<T: Send + 'static>(
+        &self,
+        kind: DataKind,
+        call: &Call<T>,
+        only: Option<&str>,
+    ) -> Result<Served<T>, ChainError> {
+        let members: Vec<&Member> = self
+            .chain
+            .members
+            .iter()
+            .filter(|m| m.provider.serves(kind) && only.is_none_or(|o| o == m.name()))
+            .collect();
+        if members.is_empty() {
+            return Err(ChainError::Unsupported {
+                providers: only.map_or_else(|| self.chain.describe(), str::to_owned),
+                kind: kind.noun(),
+            });
+        }
+        let (mut not_found, mut asked) = (Vec::new(), Vec::new());
+        let (mut undecided, mut skipped) = (Vec::new(), Vec::new());
+        for member in members {
+            let name = member.name();
+            if let Some(reason) = self.open_reason(name, kind) {
+                skipped.push(reason);
+                continue;
+            }
+            match self.ask(member, kind, call).await {
+                Ok(value) => {
+                    return Ok(Served {
+                        provider: name,
+                        value,
+                    })
+                }
+                Err(ProviderError::NotFound { reason, .. }) => {
+                    asked.push(name);
+                    not_found.push(format!("{name}: {reason}"));
+                }
+                Err(ProviderError::Failing(reason)) => {
+                    self.open(name, kind, &reason);
+                    skipped.push(reason);
+                }
+                Err(e) => undecided.push(format!("{name}: {e}")),
+            }
+        }
+        if !undecided.is_empty() {
+            undecided.extend(skipped);
+            Err(ChainError::Undecided(undecided.join("; ")))
+        } else if !not_found.is_empty() {
+            Err(ChainError::Unavailable {
+                reason: not_found.join("; "),
+                asked,
+            })
+        } else {
+            Err(ChainError::Undecided(format!(
+                "no provider could be asked: {}",
+                skipped.join("; ")
+            )))
+        }
+    }
+
+    /// One provider's answer: rate-limited, retried while transient.
+    async fn ask<T: Send + 'static>(
+        &self,
+        member: &Member,
+        kind: DataKind,
+        call: &Call<T>,
+    ) -> Result<T, ProviderError> {
+        let policy = &self.chain.policy;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.base)
+            .with_max_delay(policy.cap)
+            .with_max_times(policy.retries)
+            .with_jitter();
+        let once = || async {
+            if let Some(reason) = self.open_reason(member.name(), kind) {
+                // Opened by a concurrent request meanwhile: stop asking.
+                return Err(ProviderError::Failing(reason));
+            }
+            if let Some(limiter) = &member.limiter {
+                limiter.until_ready().await;
+            }
+            *self.state().requests.entry(member.name()).or_default() += 1;
+            let result = call(member).await;
+            self.record(member.name(), kind, &result);
+            result
+        };
+        once.retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(ProviderError::is_transient)
+            .adjust(|e, next| match (e, next) {
+                (_, None) => None,
+                (
+                    ProviderError::Transient {
+                        retry_after: Some(wait),
+                        ..
+                    },
+                    Some(_),
+                ) => (*wait <= policy.cap).then_some(*wait),
+                (_, next) => next,
+            })
+            .await
+    }
+
+    /// Counts a request's outcome toward its provider's breaker.
+    fn record<T>(&self, name: &'static str, kind: DataKind, result: &Result<T, ProviderError>) {
+        let limit = self.chain.policy.breaker_failures.max(1);
+        let opened = {
+            let mut state = self.state();
+            let breaker = state.breakers.entry((name, kind)).or_default();
+            match result {
+                Ok(_) | Err(ProviderError::NotFound { .. }) => {
+                    breaker.consecutive = 0;
+                    None
+                }
+                Err(ProviderError::Transient { reason, .. }) => {
+                    breaker.consecutive += 1;
+                    (breaker.consecutive >= limit && breaker.open.is_none()).then(|| {
+                        format!(
+                            "{name}: {} failures in a row (last: {reason})",
+                            breaker.consecutive
+                        )
+                    })
+                }
+                Err(ProviderError::Failing(reason)) => Some(reason.clone()),
+                Err(ProviderError::Invalid(_)) => None,
+            }
+        };
+        if let Some(reason) = opened {
+            self.open(name, kind, &reason);
+        }
+    }
+
+    /// Opens a breaker; the first opening for a reason becomes a notice.
+    fn open(&self, name: &'static str, kind: DataKind, reason: &str) {
+        let mut state = self.state();
+        let breaker = state.breakers.entry((name, kind)).or_default();
+        if breaker.open.is_some() {
+            return;
+        }
+        breaker.open = Some(reason.to_owned());
+        if state.announced.insert((name, reason.to_owned())) {
+            state.notices.push(format!(
+                "{reason} ({name} is skipped for {} for the rest of this run)",
+                kind.noun()
+            ));
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Financial Modeling Prep client (`/stable` API, key as `?apikey=`): daily bars, company
+//! profiles (with the trailing P/E from `ratios-ttm`) and fundamentals (income, balance-sheet
+//! and cash-flow statements, quarterly and annual, plus the next earnings date).
+//!
+//! It makes single requests and classifies every answer; retries, rate limits and fallback
+//! belong to the chain. FMP's errors are `{"Error Message": "..."}`, sometimes with HTTP 200
+//! ("Limit Reach"), and its 402 "Premium Query Parameter" means "not this symbol on this plan".
+
+use super::http::{self, json_bool, json_f64, json_str, ConfigError, Provider};
+use super::{
+    CompanyProfile, DailyBar, DataKind, FundamentalPeriod, Fundamentals, MarketDataProvider,
+    ProviderError,
+};
+use chrono::{Datelike, NaiveDate};
+use reqwest::{Client, Url};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The production base URL; paths are appended to it.
+pub const FMP_BASE_URL_DEFAULT: &str = "https://financialmodelingprep.com/stable";
+
+const P: Provider = Provider::Fmp;
+
+/// Quarterly and annual periods asked for, per statement.
+const PERIODS: [(&str, &str, &str); 2] = [("quarter", "8", "quarterly"), ("annual", "4", "annual")];
+
+/// The three statements merged into one [`FundamentalPeriod`].
+const STATEMENTS: [&str; 3] = [
+    "income-statement",
+    "balance-sheet-statement",
+    "cash-flow-statement",
+];
+
+/// Financial Modeling Prep: prices, profiles and fundamentals.
+pub struct FmpProvider {
+    client: Client,
+    base: Url,
+    api_key: String,
+}
+
+impl std::fmt::Debug for FmpProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FmpProvider")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FmpProvider {
+    /// A client on `base_url` (normally [`FMP_BASE_URL_DEFAULT`]) with `api_key`.
+    ///
+    /// Build `client` with a timeout, and without following redirects to other hosts: the key
+    /// travels in the query string.
+    pub fn new(client: Client, base_url: &str, api_key: String) -> Result<Self, ConfigError> {
+        let base = http::parse_base_url(P, base_url)?;
+        if api_key.trim().is_empty() {
+            return Err(ConfigError::EmptyApiKey { provider: P.name() });
+        }
+        Ok(Self {
+            client,
+            base,
+            api_key,
+        })
+    }
+
+    /// One GET of `path` for `symbol` (already spelled for FMP), answering the JSON array.
+    async fn rows(
+        &self,
+        symbol: &str,
+        path: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Vec<Value>, ProviderError> {
+        let mut pairs = vec![("symbol", symbol)];
+        pairs.extend_from_slice(query);
+        pairs.push(("apikey", self.api_key.as_str()));
+        let url = http::endpoint(&self.base, path, &pairs)?;
+        tracing::debug!(provider = P.name(), path = url.path(), symbol, "request");
+        let result = self.answer(symbol, self.client.get(url)).await;
+        result.map_err(|e| http::redact(e, &self.api_key))
+    }
+
+    async fn answer(
+        &self,
+        symbol: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Vec<Value>, ProviderError> {
+        let answer = http::fetch(P, request).await?;
+        if !answer.status.is_success() {
+            return Err(status_error(symbol, &answer));
+        }
+        match http::parse_json(P, &answer.body)? {
+            Value::Array(rows) => Ok(rows),
+            other => Err(body_error(&other)),
+        }
+    }
+
+    /// Profile fields, then the trailing P/E and dividend yield from `ratios-ttm` (best effort).
+    async fn profile(&self, requested: &str) -> Result<CompanyProfile, ProviderError> {
+        let symbol = http::map_symbol(P, requested);
+        let rows = self.rows(&symbol, &["profile"], &[]).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| http::no_data(P, requested, "no profile"))?;
+        let ratios = match self.rows(&symbol, &["ratios-ttm"], &[]).await {
+            Ok(rows) => rows.into_iter().next(),
+            Err(e) => {
+                tracing::debug!(provider = P.name(), symbol, error = %e, "ratios-ttm unavailable");
+                None
+            }
+        };
+        Ok(map_profile(requested, row, ratios.as_ref()))
+    }
+
+    /// The six statement requests, merged; then the next earnings date (best effort).
+    async fn statements(
+        &self,
+        requested: &str,
+        as_of: NaiveDate,
+    ) -> Result<Fundamentals, ProviderError> {
+        let symbol = http::map_symbol(P, requested);
+        let mut merged: BTreeMap<(&str, NaiveDate), FundamentalPeriod> = BTreeMap::new();
+        let mut any_rows = false;
+        for (period, limit, kind) in PERIODS {
+            for statement in STATEMENTS {
+                let query = [("period", period), ("limit", limit)];
+                let rows = self.rows(&symbol, &[statement], &query).await?;
+                any_rows |= !rows.is_empty();
+                for row in rows.iter().filter(|r| reported_by(r, as_of)) {
+                    merge_row(&mut merged, kind, row);
+                }
+            }
+        }
+        if !any_rows {
+            return Err(http::no_data(P, requested, "no financial statements"));
+        }
+        let next_earnings_date = self.next_earnings(&symbol, as_of).await;
+        Ok(Fundamentals {
+            periods: order_periods(merged),
+            next_earnings_date,
+        })
+    }
+
+    /// The earliest earnings date after `as_of`; any failure gives `None`.
+    async fn next_earnings(&self, symbol: &str, as_of: NaiveDate) -> Option<NaiveDate> {
+        let rows = self.rows(symbol, &["earnings"], &[]).await.ok()?;
+        rows.iter()
+            .filter_map(|r| json_str(r, "date").and_then(|d| http::parse_day(&d)))
+            .filter(|d| *d > as_of)
+            .min()
+    }
+}
+
+/// A non-2xx answer: FMP's 402 "Premium Query Parameter" is this symbol not being on the
+/// plan; everything else as [`http::classify_status`] says.
+fn status_error(symbol: &str, answer: &http::Answer) -> ProviderError {
+    let text = http::provider_message(&answer.body);
+    let premium = text
+        .to_ascii_lowercase()
+        .contains("premium query parameter");
+    if premium && matches!(answer.status.as_u16(), 402 | 403) {
+        return ProviderError::NotFound {
+            symbol: symbol.to_owned(),
+            reason: format!("fmp: not on this plan: {text}"),
+        };
+    }
+    http::classify_status(P, symbol, answer.status, &answer.headers, &answer.body)
+}
+
+/// A 200 whose body is not an array: an `Error Message` (e.g. "Limit Reach") or an
+/// unexpected shape; both transient.
+fn body_error(body: &Value) -> ProviderError {
+    match body.get("Error Message").and_then(Value::as_str) {
+        Some(text) if text.to_ascii_lowercase().contains("limit reach") => {
+            ProviderError::transient(format!("fmp: rate limited: {}", http::bounded(text)))
+        }
+        Some(text) => ProviderError::transient(format!("fmp: {}", http::bounded(text))),
+        None => ProviderError::transient("fmp: unexpected response (not an array)"),
+    }
+}
+
+/// One bar row; `None` when it has no usable date.
+fn bar(row: &Value) -> Option<DailyBar> {
+    Some(DailyBar {
+        date: http::parse_day(&json_str(row, "date")?)?,
+        close: json_f64(row, "close")?,
+        volume: http::volume(json_f64(row, "volume")),
+    })
+}
+
+fn positive(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite() && *x > 0.0)
+}
+
+/// `"164.08-237.49"` → `(low, high)`.
+fn week_52_range(range: &str) -> Option<(f64, f64)> {
+    let (low, high) = range.trim().split_once('-')?;
+    let low = positive(low.trim().parse().ok())?;
+    let high = positive(high.trim().parse().ok())?;
+    (low <= high).then_some((low, high))
+}
+
+fn map_profile(requested: &str, row: &Value, ratios: Option<&Value>) -> CompanyProfile {
+    let price = positive(json_f64(row, "price"));
+    let range = json_str(row, "range").and_then(|r| week_52_range(&r));
+    let ratio = |key: &str| ratios.and_then(|r| json_f64(r, key));
+    let dividend_yield = ratio("dividendYieldTTM")
+        .filter(|y| *y >= 0.0)
+        .or_else(|| Some(positive(json_f64(row, "lastDividend"))? / price?));
+    CompanyProfile {
+        symbol: requested.to_owned(),
+        name: json_str(row, "companyName").unwrap_or_else(|| requested.to_owned()),
+        sector: json_str(row, "sector"),
+        industry: json_str(row, "industry"),
+        exchange: json_str(row, "exchange").or_else(|| json_str(row, "exchangeFullName")),
+        country: json_str(row, "country"),
+        market_cap: positive(json_f64(row, "marketCap")),
+        beta: json_f64(row, "beta").filter(|b| *b != 0.0),
+        trailing_pe: positive(ratio("priceToEarningsRatioTTM")),
+        forward_pe: None,
+        dividend_yield,
+        week_52_high: range.map(|r| r.1),
+        week_52_low: range.map(|r| r.0),
+        is_etf: json_bool(row, "isEtf").unwrap_or(false),
+        is_fund: json_bool(row, "isFund").unwrap_or(false),
+    }
+}
+
+/// Whether a statement row was public by `as_of`: its period ended by then and, when FMP
+/// gives a filing date, it was filed by then.
+fn reported_by(row: &Value, as_of: NaiveDate) -> bool {
+    let day = |key| json_str(row, key).and_then(|d| http::parse_day(&d));
+    let ended = day("date").is_some_and(|d| d <= as_of);
+    ended && day("filingDate").is_none_or(|d| d <= as_of)
+}
+
+/// Adds one statement row to the period of the same (kind, date), filling what is missing.
+fn merge_row<'k>(
+    merged: &mut BTreeMap<(&'k str, NaiveDate), FundamentalPeriod>,
+    kind: &'k str,
+    row: &Value,
+) {
+    let Some(end) = json_str(row, "date").and_then(|d| http::parse_day(&d)) else {
+        return;
+    };
+    let p = merged
+        .entry((kind, end))
+        .or_insert_with(|| empty_period(kind, end, row));
+    let f = |key: &str| json_f64(row, key);
+    let fill = |slot: &mut Option<f64>, v: Option<f64>| {
+        if slot.is_none() {
+            *slot = v;
+        }
+    };
+    fill(&mut p.revenue, f("revenue"));
+    fill(&mut p.gross_profit, f("grossProfit"));
+    fill(&mut p.operating_income, f("operatingIncome"));
+    fill(&mut p.net_income, f("netIncome"));
+    fill(&mut p.diluted_eps, f("epsDiluted").or_else(|| f("eps")));
+    fill(&mut p.total_assets, f("totalAssets"));
+    fill(&mut p.total_equity, f("totalStockholdersEquity"));
+    fill(&mut p.current_assets, f("totalCurrentAssets"));
+    fill(&mut p.current_liabilities, f("totalCurrentLiabilities"));
+    fill(&mut p.total_debt, f("totalDebt"));
+    fill(&mut p.cash, f("cashAndCashEquivalents"));
+    fill(&mut p.operating_cash_flow, f("operatingCashFlow"));
+    // FMP reports capital expenditure negative; we store the amount spent.
+    fill(
+        &mut p.capital_expenditure,
+        f("capitalExpenditure").map(|c| -c),
+    );
+}
+
+fn empty_period(kind: &str, end: NaiveDate, row: &Value) -> FundamentalPeriod {
+    let fiscal_year = json_str(row, "fiscalYear")
+        .and_then(|y| y.parse().ok())
+        .unwrap_or_else(|| end.year());
+    let fiscal_quarter = json_str(row, "period").and_then(|p| match p.as_str() {
+        "Q1" => Some(1),
+        "Q2" => Some(2),
+        "Q3" => Some(3),
+        "Q4" => Some(4),
+        _ => None,
+    });
+    FundamentalPeriod {
+        period_type: kind.to_owned(),
+        period_end: end,
+        fiscal_year,
+        fiscal_quarter,
+        revenue: None,
+        gross_profit: None,
+        operating_income: None,
+        net_income: None,
+        diluted_eps: None,
+        total_assets: None,
+        total_equity: None,
+        current_assets: None,
+        current_liabilities: None,
+        total_debt: None,
+        cash: None,
+        operating_cash_flow: None,
+        capital_expenditure: None,
+    }
+}
+
+/// Quarterly periods newest first, then annual periods newest first.
+fn order_periods(merged: BTreeMap<(&str, NaiveDate), FundamentalPeriod>) -> Vec<FundamentalPeriod> {
+    let (mut quarterly, mut annual): (Vec<_>, Vec<_>) = merged
+        .into_values()
+        .partition(|p| p.period_type == "quarterly");
+    quarterly.reverse();
+    annual.reverse();
+    quarterly.extend(annual);
+    quarterly
+}
+
+#[async_trait::async_trait]
+impl MarketDataProvider for FmpProvider {
+    fn name(&self) -> &'static str {
+        P.name()
+    }
+
+    fn serves(&self, kind: DataKind) -> bool {
+        matches!(
+            kind,
+            DataKind::Prices | DataKind::Profiles | DataKind::Fundamentals
+        )
+    }
+
+    async fn daily_history(
+        &self,
+        symbol: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<DailyBar>, ProviderError> {
+        if start > end {
+            return Ok(Vec::new());
+        }
+        http::check_symbol(P, symbol)?;
+        let (from, to) = (start.to_string(), end.to_string());
+        let query = [("from", from.as_str()), ("to", to.as_str())];
+        let mapped = http::map_symbol(P, symbol);
+        let rows = self
+            .rows(&mapped, &["historical-price-eod", "full"], &query)
+            .await?;
+        if rows.is_empty() {
+            return Err(http::no_data(P, symbol, "no price history"));
+        }
+        let bars = rows.iter().filter_map(bar).collect();
+        http::finish_bars(P, symbol, bars, start, end)
+    }
+
+    async fn company_profile(
+        &self,
+        symbol: &str,
+        _as_of: NaiveDate,
+    ) -> Result<CompanyProfile, ProviderError> {
+        http::check_symbol(P, symbol)?;
+        self.profile(symbol).await
+    }
+
+    async fn fundamentals(
+        &self,
+        symbol: &str,
+        as_of: NaiveDate,
+    ) -> Result<Fundamentals, ProviderError> {
+        http::check_symbol(P, symbol)?;
+        self.statements(symbol, as_of).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn week_52_range_parses_low_and_high() {
+        assert_eq!(week_52_range("164.08-237.49"), Some((164.08, 237.49)));
+        assert_eq!(week_52_range(" 1 - 2 "), Some((1.0, 2.0)));
+        for bad in ["", "-", "237.49-164.08", "a-b", "-1-2", "5"] {
+            assert_eq!(week_52_range(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn limit_reach_in_a_200_is_transient() {
+        let body = serde_json::json!({"Error Message": "Limit Reach . Please upgrade"});
+        assert!(body_error(&body).is_transient());
+        assert!(body_error(&serde_json::json!({"a": 1})).is_transient());
+    }
+}

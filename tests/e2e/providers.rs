@@ -1,0 +1,210 @@
+//! Onboarding through the real provider chain (FMP → Polygon → Yahoo) against fake servers on
+//! 127.0.0.1 that answer in each provider's real shapes, and the file provider.
+
+use chrono::NaiveDate;
+use serde_json::Value;
+use sigmasight_tests::fake_providers::{FakeOptions, FakeProviders};
+use sigmasight_tests::{phase, start_worker, Api, TestDb};
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The worker's environment for the chain over the fakes.
+fn chain_env(f: &FakeProviders) -> Vec<(&'static str, String)> {
+    vec![
+        ("SIGMASIGHT_MARKET_PROVIDER", "fmp,polygon,yahoo".into()),
+        ("FMP_API_KEY", "fake-fmp-key".into()),
+        ("POLYGON_API_KEY", "fake-polygon-key".into()),
+        ("SIGMASIGHT_FMP_BASE_URL", f.fmp_url()),
+        ("SIGMASIGHT_POLYGON_BASE_URL", f.polygon_url()),
+        ("SIGMASIGHT_YAHOO_BASE_URL", f.yahoo_url()),
+        ("SIGMASIGHT_POLYGON_RATE_PER_MIN", "0".into()),
+        ("SIGMASIGHT_PROVIDER_BACKOFF_MS", "5".into()),
+    ]
+}
+
+async fn prices(api: &Api, symbol: &str) -> anyhow::Result<Value> {
+    let (code, body) = api
+        .get_json(
+            "alice",
+            &format!("/api/v1/market-data/symbols/{symbol}/prices"),
+        )
+        .await?;
+    anyhow::ensure!(code == 200, "{symbol}: {code} {body}");
+    Ok(body)
+}
+
+fn served(body: &Value) -> Vec<(NaiveDate, f64)> {
+    body["prices"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            (
+                p["date"]
+                    .as_str()
+                    .and_then(|d| d.parse().ok())
+                    .unwrap_or_default(),
+                p["close"].as_f64().unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn onboarding_through_the_chain_stores_exactly_the_served_closes() -> anyhow::Result<()> {
+    let today = sigmasight_shared::clock::last_trading_day();
+    let fakes = FakeProviders::start_as_of(
+        FakeOptions {
+            fmp_unknown: vec!["MSFT".into(), "HZNP".into()],
+            polygon_unknown: vec!["HZNP".into()],
+            yahoo_unknown: vec!["HZNP".into()],
+            ..FakeOptions::default()
+        },
+        today,
+    )
+    .await;
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    let _worker = start_worker(&db.url, &chain_env(&fakes))?;
+    let csv = b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2025-06-02\nMSFT,5,300.00,2025-06-02\nHZNP,7,50.00,2025-06-02\n".to_vec();
+    let (code, body) = api.upload("alice", "Chain", "c.csv", csv.clone()).await?;
+    anyhow::ensure!(code == 201, "{body}");
+    let pid = body["portfolio_id"].as_str().unwrap_or_default().to_owned();
+    let s = api.wait_terminal("alice", &pid, TIMEOUT).await?;
+    assert_eq!(s["status"], "partial", "{s}");
+    assert_eq!(
+        s["summary"]["unavailable_symbols"],
+        serde_json::json!(["HZNP"])
+    );
+
+    // AAPL and the factor ETFs from FMP, MSFT from Polygon: the stored closes are the served
+    // ones, attributed.
+    for (symbol, provider) in [("AAPL", "fmp"), ("SPY", "fmp"), ("MSFT", "polygon")] {
+        let body = prices(&api, symbol).await?;
+        assert_eq!(body["source"], provider, "{symbol}");
+        let stored = served(&body);
+        let (first, last) = (stored[0].0, stored[stored.len() - 1].0);
+        assert_eq!(last, today, "{symbol} is current");
+        assert_eq!(
+            stored,
+            fakes.closes(provider, symbol, first, last),
+            "{symbol}: stored closes equal the ones {provider} served"
+        );
+    }
+    // One request per (symbol, provider) asked, for the whole range: HZNP was asked once of
+    // each provider (and, unavailable, never for a profile); phase 1 asked FMP once for each
+    // of the 11 symbols, Polygon for MSFT and HZNP, Yahoo for HZNP.
+    for p in ["fmp", "polygon", "yahoo"] {
+        assert_eq!(fakes.requests_for(p, "HZNP"), 1, "HZNP at {p}");
+    }
+    assert_eq!(fakes.requests_for("yahoo", "AAPL"), 0);
+    let p1 = &phase(&s, "phase_1")["summary"];
+    assert_eq!(p1["served_by"]["fmp"], 9, "{p1}");
+    assert_eq!(p1["served_by"]["polygon"], 1, "{p1}");
+    assert_eq!(p1["requests_by_provider"]["fmp"], 11, "{p1}");
+    assert_eq!(p1["requests_by_provider"]["yahoo"], 1, "{p1}");
+    // Profiles come from FMP, the first provider that serves them.
+    let (_, metrics) = api
+        .get_json("alice", "/api/v1/market-data/symbols/AAPL/metrics")
+        .await?;
+    let want = fakes.fmp_profile("AAPL").map(|p| p.sector);
+    assert_eq!(
+        metrics["sector"].as_str().map(str::to_owned),
+        want.flatten(),
+        "{metrics}"
+    );
+
+    let log: Vec<String> = api
+        .get_json(
+            "alice",
+            &format!("/api/v1/onboarding/status/{pid}/logs?format=json"),
+        )
+        .await?
+        .1["activity_log"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        log.iter()
+            .any(|m| m.starts_with("Fetched MSFT: ") && m.ends_with("days of history (polygon)")),
+        "{log:?}"
+    );
+
+    // A second portfolio with the same symbols asks no provider anything: prices are cached
+    // and HZNP is remembered as unavailable.
+    let before: usize = ["fmp", "polygon", "yahoo"]
+        .iter()
+        .map(|p| fakes.requests(p))
+        .sum();
+    let (_, body) = api.upload("alice", "Again", "d.csv", csv).await?;
+    let pid2 = body["portfolio_id"].as_str().unwrap_or_default().to_owned();
+    let s2 = api.wait_terminal("alice", &pid2, TIMEOUT).await?;
+    assert_eq!(s2["status"], "partial", "{s2}");
+    let after: usize = ["fmp", "polygon", "yahoo"]
+        .iter()
+        .map(|p| fakes.requests(p))
+        .sum();
+    assert_eq!(after, before, "no provider request at all the second time");
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bad_key_is_one_warning_and_the_next_provider_serves() -> anyhow::Result<()> {
+    let fakes = FakeProviders::start_as_of(
+        FakeOptions::default(),
+        sigmasight_shared::clock::last_trading_day(),
+    )
+    .await;
+    // A Polygon that refuses the key, as the real one does.
+    let refusing = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            wiremock::ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                "status": "ERROR", "request_id": "r", "error": "Unknown API Key"
+            })),
+        )
+        .expect(1)
+        .mount(&refusing)
+        .await;
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    let mut env = chain_env(&fakes);
+    env[0].1 = "polygon,yahoo".into();
+    env.push(("SIGMASIGHT_POLYGON_BASE_URL", refusing.uri()));
+    env.push(("SIGMASIGHT_PROVIDER_CONCURRENCY", "1".into()));
+    let _worker = start_worker(&db.url, &env)?;
+    let csv = b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2025-06-02\nMSFT,5,300.00,2025-06-02\n".to_vec();
+    let (_, body) = api.upload("alice", "Key", "k.csv", csv).await?;
+    let pid = body["portfolio_id"].as_str().unwrap_or_default().to_owned();
+    let s = api.wait_terminal("alice", &pid, TIMEOUT).await?;
+    assert_eq!(s["status"], "completed", "no symbol is unavailable: {s}");
+    let pool = db.pool().await?;
+    let warnings: Vec<String> = sqlx::query_scalar(
+        "select message from run_activity where level = 'warning' and phase_id = 'phase_1' order by id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning, not one per symbol: {warnings:?}"
+    );
+    assert!(
+        warnings[0].starts_with("polygon:") && warnings[0].contains("API key"),
+        "{warnings:?}"
+    );
+    for symbol in ["AAPL", "MSFT", "SPY"] {
+        assert_eq!(prices(&api, symbol).await?["source"], "yahoo", "{symbol}");
+    }
+    pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
