@@ -1287,3 +1287,40 @@ async fn bad_profiles_csv_is_invalid_with_file_line_and_column() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_404_from_fmp_or_polygon_is_a_wrong_base_url_not_an_unknown_symbol() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("Not Found"))
+        .mount(&server)
+        .await;
+    let fmp_err = err(fmp(&server)
+        .daily_history("AAPL", d(2024, 1, 2), d(2024, 1, 5))
+        .await);
+    assert!(
+        matches!(fmp_err, ProviderError::Failing(ref m) if m.contains("base URL")),
+        "{fmp_err:?}"
+    );
+    let polygon_err = err(polygon(&server)
+        .daily_history("AAPL", d(2024, 1, 2), d(2024, 1, 5))
+        .await);
+    assert!(
+        matches!(polygon_err, ProviderError::Failing(_)),
+        "{polygon_err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_yahoo_400_for_a_range_without_data_is_not_found() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"chart": {"result": null,
+            "error": {"code": "Bad Request", "description": "Data doesn't exist for startDate = 1, endDate = 2"}}})))
+        .mount(&server)
+        .await;
+    let e = err(yahoo(&server)
+        .daily_history("HZNP", d(2024, 1, 2), d(2024, 1, 5))
+        .await);
+    assert_not_found(&e);
+}

@@ -34,6 +34,23 @@ async fn prices(api: &Api, symbol: &str) -> anyhow::Result<Value> {
     Ok(body)
 }
 
+/// Same dates, closes equal to 1e-12 (JSON float parsing may be one ulp off).
+fn assert_same(got: &[(NaiveDate, f64)], want: &[(NaiveDate, f64)], what: &str) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} vs {} bars",
+        got.len(),
+        want.len()
+    );
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            g.0 == w.0 && (g.1 - w.1).abs() <= 1e-12 * w.1.abs(),
+            "{what}: {g:?} vs {w:?}"
+        );
+    }
+}
+
 fn served(body: &Value) -> Vec<(NaiveDate, f64)> {
     body["prices"]
         .as_array()
@@ -87,10 +104,10 @@ async fn onboarding_through_the_chain_stores_exactly_the_served_closes() -> anyh
         let stored = served(&body);
         let (first, last) = (stored[0].0, stored[stored.len() - 1].0);
         assert_eq!(last, today, "{symbol} is current");
-        assert_eq!(
-            stored,
-            fakes.closes(provider, symbol, first, last),
-            "{symbol}: stored closes equal the ones {provider} served"
+        assert_same(
+            &stored,
+            &fakes.closes(provider, symbol, first, last),
+            &format!("{symbol}: stored closes equal the ones {provider} served"),
         );
     }
     // One request per (symbol, provider) asked, for the whole range: HZNP was asked once of
@@ -206,5 +223,146 @@ async fn a_bad_key_is_one_warning_and_the_next_provider_serves() -> anyhow::Resu
     pool.close().await;
     drop(api);
     db.drop_database().await;
+    Ok(())
+}
+
+/// Writes `<dir>/<symbol>.csv` in the file provider's format.
+fn write_prices(
+    dir: &std::path::Path,
+    symbol: &str,
+    bars: &[(NaiveDate, f64)],
+) -> anyhow::Result<()> {
+    let mut text = String::from("date,close,volume\n");
+    for (d, c) in bars {
+        text.push_str(&format!("{d},{c},1000\n"));
+    }
+    std::fs::write(dir.join(format!("{symbol}.csv")), text)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_split_restates_the_history_and_the_portfolio_recomputes_from_the_first_changed_date(
+) -> anyhow::Result<()> {
+    use sigmasight_shared::market_data::synthetic::{SyntheticConfig, SyntheticMarket};
+    let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let (d1, d2) = (ymd(2026, 11, 20), ymd(2026, 11, 27));
+    let market = SyntheticMarket::new(SyntheticConfig {
+        seed: 9,
+        unavailable: Vec::new(),
+    });
+    let dir = std::env::temp_dir().join(format!("sigmasight-split-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let series = |s: &str| -> anyhow::Result<Vec<(NaiveDate, f64)>> {
+        Ok(market
+            .history(s, ymd(2025, 1, 1), d2)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .iter()
+            .map(|b| (b.date, b.close))
+            .collect())
+    };
+    for s in sigmasight_shared::domain::FACTOR_ETFS
+        .iter()
+        .chain(&["AAPL"])
+    {
+        write_prices(&dir, s, &series(s)?)?;
+    }
+    let db = TestDb::create().await?;
+    let as_of = |d: NaiveDate| ("SIGMASIGHT_AS_OF", d.to_string());
+    let file_env = |d: NaiveDate| {
+        vec![
+            ("SIGMASIGHT_MARKET_PROVIDER", "file".to_owned()),
+            ("SIGMASIGHT_PRICES_DIR", dir.display().to_string()),
+            as_of(d),
+        ]
+    };
+    let api = Api::start(&db.url, &[as_of(d2)]).await?;
+    let worker = start_worker(&db.url, &file_env(d1))?;
+    let csv =
+        b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2026-06-01\n".to_vec();
+    let (_, body) = api.upload("alice", "Split", "s.csv", csv).await?;
+    let pid = body["portfolio_id"].as_str().unwrap_or_default().to_owned();
+    let s = api.wait_terminal("alice", &pid, TIMEOUT).await?;
+    assert_eq!(s["status"], "completed", "{s}");
+    assert_eq!(prices(&api, "AAPL").await?["source"], "file");
+    let pool = db.pool().await?;
+    let entry_nav = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, f64>(
+            "select total_value::float8 from portfolio_snapshots where snapshot_date = '2026-06-01'",
+        )
+        .fetch_one(&pool)
+        .await
+    };
+    let before = entry_nav(pool.clone()).await?;
+    drop(worker);
+
+    // A 2-for-1 split after d1: the provider's adjusted history halves every past close.
+    let halved: Vec<(NaiveDate, f64)> = series("AAPL")?
+        .into_iter()
+        .map(|(d, c)| (d, c / 2.0))
+        .collect();
+    write_prices(&dir, "AAPL", &halved)?;
+    let _worker = start_worker(&db.url, &file_env(d2))?;
+    let (code, run) = api
+        .admin_post("/api/v1/admin/batch/run", &serde_json::json!({}))
+        .await?;
+    anyhow::ensure!(code == 202, "{run}");
+    let run_id = run["run_id"].as_str().unwrap_or_default().to_owned();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let (_, detail) = api
+            .admin_get(&format!("/api/v1/admin/batch/runs/{run_id}"))
+            .await?;
+        if matches!(
+            detail["run"]["status"].as_str(),
+            Some("completed" | "partial" | "failed")
+        ) {
+            assert_eq!(detail["run"]["status"], "completed", "{detail}");
+            break;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "{detail}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let restated: Vec<String> = sqlx::query_scalar(
+        "select message from run_activity where message like 'AAPL: history restated%'",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(
+        restated,
+        vec!["AAPL: history restated by file (split or adjustment), refetched"],
+        "logged once"
+    );
+    let body = prices(&api, "AAPL").await?;
+    let stored = served(&body);
+    assert_eq!(stored.last().map(|b| b.0), Some(d2));
+    let want: Vec<(NaiveDate, f64)> = halved
+        .iter()
+        .copied()
+        .filter(|(d, _)| *d >= stored[0].0)
+        .collect();
+    assert_same(&stored, &want, "the whole history is the restated one");
+    // The portfolio recomputed from its first changed date (its entry), not just the new days.
+    let after = entry_nav(pool.clone()).await?;
+    assert!(
+        (after - before).abs() > 1.0,
+        "entry-day NAV recomputed on the restated closes: {before} → {after}"
+    );
+    let mark: Option<NaiveDate> =
+        sqlx::query_scalar("select recompute_from from portfolios where id = $1::uuid")
+            .bind(&pid)
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(mark, None, "the recompute mark is cleared once done");
+    let days: i64 = sqlx::query_scalar("select count(*) from portfolio_snapshots")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(
+        days as usize,
+        sigmasight_shared::calendar::trading_days(ymd(2026, 6, 1), d2).len()
+    );
+    pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

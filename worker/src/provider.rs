@@ -65,6 +65,8 @@ pub fn build(config: &MarketConfig) -> anyhow::Result<Arc<ProviderChain>> {
         .timeout(config.provider_timeout)
         .connect_timeout(config.provider_timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("sigmasight/", env!("CARGO_PKG_VERSION")))
+        // FMP's key travels in the query string: never follow it to another host.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("building the HTTP client")?;
     let mut members = Vec::new();

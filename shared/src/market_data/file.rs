@@ -396,10 +396,10 @@ fn find_profile(text: &str, symbol: &str) -> Result<Option<CompanyProfile>, Prov
             record,
             columns: &columns,
         };
-        let profile = parse_profile(&cell)?;
+        let profile = parse_profile(&row)?;
         let key = profile.symbol.to_ascii_uppercase();
         if let Some(first) = seen.insert(key, *line) {
-            let (c, _) = cell("symbol").ok_or_else(|| line_error(file, *line, "no symbol"))?;
+            let (c, _) = row.required("symbol")?;
             return Err(c.invalid(format!("duplicate symbol (first on line {first})")));
         }
         if profile.symbol.eq_ignore_ascii_case(symbol.trim()) {
@@ -409,14 +409,14 @@ fn find_profile(text: &str, symbol: &str) -> Result<Option<CompanyProfile>, Prov
     Ok(found)
 }
 
-fn parse_profile<'a>(cell: &CellAt<'a>) -> Result<CompanyProfile, ProviderError> {
-    let text = |name| cell(name).map(|(_, v)| v).filter(|v| !v.is_empty());
-    let (c, symbol) = cell("symbol").ok_or_else(|| ProviderError::Invalid("no symbol".into()))?;
+fn parse_profile(row: &Row<'_>) -> Result<CompanyProfile, ProviderError> {
+    let text = |name| row.filled(name).map(|(_, v)| v);
+    let (c, symbol) = row.required("symbol")?;
     if symbol.is_empty() {
         return Err(c.invalid("empty symbol"));
     }
     let number = |name| -> Result<Option<f64>, ProviderError> {
-        match cell(name).filter(|(_, v)| !v.is_empty()) {
+        match row.filled(name) {
             None => Ok(None),
             Some((c, v)) => match parse_number(&c, v)? {
                 n if n.is_finite() => Ok(Some(n)),
@@ -424,7 +424,7 @@ fn parse_profile<'a>(cell: &CellAt<'a>) -> Result<CompanyProfile, ProviderError>
             },
         }
     };
-    let is_etf = match cell("is_etf") {
+    let is_etf = match row.cell("is_etf") {
         None => false,
         Some((c, v)) => parse_flag(v)
             .ok_or_else(|| c.invalid(format!("\"{}\" is not true/false/1/0/yes/no", shown(v))))?,

@@ -244,10 +244,14 @@ pub fn classify_status(
         },
         401 => ProviderError::Failing(format!("{name}: {}", provider.unauthorized())),
         403 => ProviderError::Failing(format!("{name}: {}: {detail}", provider.forbidden())),
-        404 => ProviderError::NotFound {
+        // Yahoo answers an unknown symbol (404) or a range it has no data for (400) itself.
+        404 | 400 if provider == Provider::Yahoo => ProviderError::NotFound {
             symbol: symbol.to_owned(),
             reason: format!("{name}: {detail}"),
         },
+        // FMP and Polygon answer an unknown symbol with an empty body: a 404 means a wrong
+        // base URL, and every symbol would look unknown.
+        404 => ProviderError::Failing(format!("{name}: {detail} (is the base URL right?)")),
         _ => ProviderError::Failing(format!("{name}: {detail}")),
     }
 }

@@ -126,8 +126,14 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             }
         ),
     );
+    // Snapshots from `first_day` on are rewritten; from the first entry on, all of them.
+    let covered_from = if first_day <= scope.first_entry {
+        NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(first_day)
+    } else {
+        first_day
+    };
     let mut tx = ctx.begin_fenced().await?;
-    portfolios::clear_recompute(&mut *tx, scope.portfolio.id, first_day).await?;
+    portfolios::clear_recompute(&mut *tx, scope.portfolio.id, covered_from).await?;
     tx.commit().await?;
     progress.finish("completed", serde_json::json!({ "snapshots": rows.len(), "first_date": rows.first().map(|r| r.date), "last_date": last.map(|r| r.date) })).await
 }
