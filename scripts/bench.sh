@@ -8,6 +8,8 @@ export SIGMASIGHT_PG="${SIGMASIGHT_PG:-system}"
 ensure_pg
 cargo build --release --bins
 SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench
+# A 135-trading-day backfill of 33 symbols through fmp,polygon,yahoo (fakes adding 100 ms).
+SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench-providers
 # Portfolio-level phases: phase_3 over 1 and 5 years, phase_6 for 30 and 300 positions.
 SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench-analytics
 # The daily batch at scale (BENCH_PORTFOLIOS, BENCH_SYMBOLS, BENCH_WORKERS; default 1000, 1200, 2),

@@ -63,6 +63,8 @@ export class Stack {
         DATABASE_URL: this.dbUrl,
         SIGMASIGHT_JWT_SECRET: SECRET,
         RUST_LOG: process.env.E2E_RUST_LOG || "warn",
+        // The business date the suite pins (scripts/test.sh), when it does.
+        ...(process.env.SIGMASIGHT_AS_OF ? { SIGMASIGHT_AS_OF: process.env.SIGMASIGHT_AS_OF } : {}),
         ...env,
       },
       stdio: ["ignore", process.env.E2E_SHOW_LOGS ? "inherit" : "ignore", process.env.E2E_SHOW_LOGS ? "inherit" : "ignore"],
