@@ -104,7 +104,7 @@ test("completed screen: summary, NAV chart, download of the full log", async () 
     assert.match(text, new RegExp(`Portfolio ID: ${pid}`));
     assert.match(text, /Final Status: completed/);
     assert.match(text, /PHASE DETAILS/);
-    assert.match(text, /\[INFO\] Fetched \d+ daily prices for AAPL/);
+    assert.match(text, /\[INFO\] Fetched AAPL: \d+ days of history \(synthetic\)/);
     assert.match(text, /END OF LOG\n={80}\n$/);
   });
 });

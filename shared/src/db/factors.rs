@@ -101,13 +101,14 @@ pub async fn upsert_provider_betas(
     let result = sqlx::query(
         "insert into symbol_factor_exposures
             (symbol, factor, calculation_date, method, beta, observations, window_returns, reason, run_id)
-         select p.symbol, 'Provider Beta (1Y)', $2, 'provider',
+         select s.symbol, 'Provider Beta (1Y)', $2, 'provider',
                 case when p.beta is not null and p.beta <> 0 then greatest(-5, least(5, p.beta)) end,
                 252, 252,
-                case when p.beta is null or p.beta = 0 then 'the profile has no beta' end,
+                case when p.symbol is null then 'no provider has a company profile'
+                     when p.beta is null or p.beta = 0 then 'the profile has no beta' end,
                 $3
-         from company_profiles p
-         where p.symbol = any($1)
+         from unnest($1::text[]) as s(symbol)
+         left join company_profiles p on p.symbol = s.symbol
          on conflict on constraint symbol_factor_exposures_pk do update set
              beta = excluded.beta, reason = excluded.reason, run_id = excluded.run_id, updated_at = now()",
     )
