@@ -156,34 +156,71 @@ async fn watch(
         if let Some(ts) = entries.last().and_then(|e| e["timestamp"].as_str()) {
             last_seen = ts.to_owned();
         }
-        let line = format!(
-            "{:>9} {:>5.1}%  {} {}/{} {}",
-            status["status"].as_str().unwrap_or_default(),
-            status["overall_progress"]["percent_complete"]
-                .as_f64()
-                .unwrap_or(0.0),
-            status["overall_progress"]["current_phase_name"]
-                .as_str()
-                .unwrap_or("-"),
-            status["current_phase_progress"]["current"],
-            status["current_phase_progress"]["total"],
-            status["current_phase_progress"]["unit"]
-                .as_str()
-                .unwrap_or_default(),
-        );
+        let line = progress_line(&status);
         if line != last_line {
             println!("{line}");
             last_line = line;
         }
-        if matches!(
-            status["status"].as_str(),
-            Some("completed" | "partial" | "failed" | "cancelled")
-        ) {
+        if status["status"]
+            .as_str()
+            .and_then(|s| s.parse::<sigmasight_shared::domain::RunStatus>().ok())
+            .is_some_and(|s| s.is_terminal())
+        {
             return Ok(status);
         }
         if Instant::now() > deadline {
             bail!("no final status after {} s", args.timeout_secs);
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// One progress line a person can read: `running  42.0%  P&L Calculation & Snapshots 120/254
+/// dates`, or, once nothing is running, `partial 100.0%  9 of 9 phases done`.
+fn progress_line(status: &Value) -> String {
+    let progress = &status["overall_progress"];
+    let head = format!(
+        "{:>9} {:>5.1}%",
+        status["status"].as_str().unwrap_or("?"),
+        progress["percent_complete"].as_f64().unwrap_or(0.0)
+    );
+    let phase = &status["current_phase_progress"];
+    match (
+        progress["current_phase_name"].as_str(),
+        phase["current"].as_i64(),
+        phase["total"].as_i64(),
+    ) {
+        (Some(name), Some(current), Some(total)) => format!(
+            "{head}  {name} {current}/{total} {}",
+            phase["unit"].as_str().unwrap_or_default()
+        ),
+        _ => format!(
+            "{head}  {} of {} phases done",
+            progress["phases_completed"].as_i64().unwrap_or(0),
+            progress["phases_total"].as_i64().unwrap_or(0)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_line;
+    use serde_json::json;
+
+    #[test]
+    fn progress_lines_read_well_while_running_and_at_the_end() {
+        let running = json!({"status": "running",
+            "overall_progress": {"percent_complete": 42.0, "current_phase_name": "P&L Calculation & Snapshots", "phases_completed": 5, "phases_total": 9},
+            "current_phase_progress": {"current": 120, "total": 254, "unit": "dates"}});
+        assert_eq!(
+            progress_line(&running),
+            "  running  42.0%  P&L Calculation & Snapshots 120/254 dates"
+        );
+        let done = json!({"status": "partial",
+            "overall_progress": {"percent_complete": 100.0, "current_phase_name": null, "phases_completed": 9, "phases_total": 9},
+            "current_phase_progress": null});
+        let line = progress_line(&done);
+        assert_eq!(line, "  partial 100.0%  9 of 9 phases done");
+        assert!(!line.contains("null"));
     }
 }

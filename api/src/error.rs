@@ -56,6 +56,16 @@ impl ApiError {
         }
     }
 
+    /// A 400 `ERR_QUERY` for one bad query parameter.
+    pub fn query(param: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            code: "ERR_QUERY",
+            details: json!({ "parameter": param }),
+            message: message.into(),
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),

@@ -330,6 +330,12 @@ async fn calculate_names_the_active_run_and_double_submits_make_one_run(pool: Pg
     )
     .await;
     assert_eq!(idle["status"], "idle");
+    for doc in [&bs, &idle] {
+        assert!(
+            doc["started_at"].is_string(),
+            "started_at is a timestamp in every state (the frontend declares it non-null): {doc}"
+        );
+    }
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]

@@ -100,6 +100,23 @@ pub const ALL: [PhaseDef; 9] = [
 /// The phases of an onboarding (and of a portfolio's daily or admin run): all nine.
 pub const ONBOARDING: [PhaseDef; 9] = ALL;
 
+/// The symbol-level phases alone (a `symbol` run).
+pub const SYMBOL: [PhaseDef; 5] = [PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2];
+
+impl crate::domain::RunKind {
+    /// The phases a run of this kind executes, in order. The only place that says so: the
+    /// worker's dispatch and the status document (a queued run's pending phases) read it.
+    pub fn plan(self) -> &'static [PhaseDef] {
+        use crate::domain::RunKind;
+        match self {
+            RunKind::Onboarding | RunKind::Admin => &ONBOARDING,
+            RunKind::PortfolioDaily => &PORTFOLIO_DAILY,
+            RunKind::Daily => &DAILY,
+            RunKind::Symbol => &SYMBOL,
+        }
+    }
+}
+
 /// Looks a phase up by id.
 pub fn by_id(id: &str) -> Option<&'static PhaseDef> {
     ALL.iter().find(|p| p.id == id)

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use sigmasight_shared::db::{activity, phases, portfolios, runs, MIGRATOR};
+use sigmasight_shared::domain::{ActivityLevel, RunSource, RunStatus};
 use sigmasight_shared::queue;
 use sqlx::PgPool;
 use std::collections::HashSet;
@@ -36,7 +37,7 @@ async fn portfolio(pool: &PgPool) -> Uuid {
 async fn enqueue(pool: &PgPool) -> runs::Run {
     let pid = portfolio(pool).await;
     let mut conn = pool.acquire().await.expect("conn");
-    queue::enqueue_onboarding(&mut conn, pid, "onboarding", 3)
+    queue::enqueue_onboarding(&mut conn, pid, RunSource::Onboarding, 3)
         .await
         .expect("enqueue")
 }
@@ -96,7 +97,7 @@ async fn a_run_with_an_expired_lease_is_claimed_again_as_the_next_attempt(pool: 
         .expect("taken over");
     assert_eq!(second.run.id, run.id);
     assert_eq!(second.run.attempt, 2);
-    assert_eq!(second.prior_status, "running");
+    assert_eq!(second.prior_status, RunStatus::Running);
     assert_eq!(second.run.previous_worker_id.as_deref(), Some("worker-a"));
     assert_eq!(second.run.worker_id.as_deref(), Some("worker-b"));
 }
@@ -130,7 +131,7 @@ async fn writes_fenced_on_a_lost_attempt_change_nothing(pool: PgPool) {
         .expect("progress"));
     let entry = activity::NewEntry {
         ts: Utc::now(),
-        level: "info",
+        level: ActivityLevel::Info,
         phase_id: None,
         message: "late".into(),
         debug: false,
@@ -138,11 +139,16 @@ async fn writes_fenced_on_a_lost_attempt_change_nothing(pool: PgPool) {
     assert!(!activity::insert_batch(&pool, run.id, 1, &[entry])
         .await
         .expect("activity"));
-    assert!(
-        !runs::finish(&pool, run.id, 1, "completed", &serde_json::json!({}), None)
-            .await
-            .expect("finish")
-    );
+    assert!(!runs::finish(
+        &pool,
+        run.id,
+        1,
+        RunStatus::Completed,
+        &serde_json::json!({}),
+        None
+    )
+    .await
+    .expect("finish"));
     let mut tx = pool.begin().await.expect("tx");
     assert!(!runs::hold_fence(&mut tx, run.id, 1).await.expect("fence"));
     drop(tx);
@@ -164,7 +170,7 @@ async fn a_portfolio_has_at_most_one_active_run(pool: PgPool) {
     let run = enqueue(&pool).await;
     let pid = run.portfolio_id.expect("portfolio");
     let mut conn = pool.acquire().await.expect("conn");
-    let err = queue::enqueue_onboarding(&mut conn, pid, "onboarding", 3)
+    let err = queue::enqueue_onboarding(&mut conn, pid, RunSource::Onboarding, 3)
         .await
         .expect_err("second active run refused");
     assert!(
@@ -175,10 +181,17 @@ async fn a_portfolio_has_at_most_one_active_run(pool: PgPool) {
         .await
         .expect("claim")
         .expect("run");
-    runs::finish(&pool, run.id, 1, "completed", &serde_json::json!({}), None)
-        .await
-        .expect("finish");
-    queue::enqueue_onboarding(&mut conn, pid, "onboarding", 3)
+    runs::finish(
+        &pool,
+        run.id,
+        1,
+        RunStatus::Completed,
+        &serde_json::json!({}),
+        None,
+    )
+    .await
+    .expect("finish");
+    queue::enqueue_onboarding(&mut conn, pid, RunSource::Onboarding, 3)
         .await
         .expect("a new run once the first ended");
 }
@@ -207,14 +220,14 @@ async fn a_requeued_attempt_waits_for_its_backoff(pool: PgPool) {
         .expect("claim")
         .expect("due now");
     assert_eq!(again.run.attempt, 2);
-    assert_eq!(again.prior_status, "queued");
+    assert_eq!(again.prior_status, RunStatus::Queued);
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn a_lost_lease_on_the_last_attempt_fails_the_run(pool: PgPool) {
     let pid = portfolio(&pool).await;
     let mut conn = pool.acquire().await.expect("conn");
-    let run = queue::enqueue_onboarding(&mut conn, pid, "onboarding", 1)
+    let run = queue::enqueue_onboarding(&mut conn, pid, RunSource::Onboarding, 1)
         .await
         .expect("enqueue");
     runs::claim_next(&pool, "worker-a", Duration::from_millis(50))
@@ -233,7 +246,7 @@ async fn a_lost_lease_on_the_last_attempt_fails_the_run(pool: PgPool) {
     assert_eq!(reaped.len(), 1);
     assert_eq!(reaped[0].worker_id.as_deref(), Some("worker-a"));
     let stored = runs::find(&pool, run.id).await.expect("find").expect("run");
-    assert_eq!(stored.status, "failed");
+    assert_eq!(stored.status, RunStatus::Failed);
     assert!(stored.error.unwrap_or_default().contains("worker-a"));
 }
 
@@ -256,7 +269,7 @@ async fn a_new_attempt_carries_over_phases_completed_before(pool: PgPool) {
         run.id,
         1,
         "phase_1",
-        "completed",
+        sigmasight_shared::domain::PhaseStatus::Completed,
         &serde_json::json!({"n": 4})
     )
     .await

@@ -32,7 +32,7 @@ impl ActivityBuffer {
     /// Adds an entry stamped now; written at the next flush.
     pub fn push(
         &self,
-        level: &'static str,
+        level: sigmasight_shared::domain::ActivityLevel,
         phase_id: Option<&'static str>,
         message: String,
         debug: bool,

@@ -4,6 +4,7 @@
 use crate::activity::ActivityBuffer;
 use crate::WorkerConfig;
 use sigmasight_shared::db::{phases as phase_rows, runs::Run};
+use sigmasight_shared::domain::{ActivityLevel, PhaseStatus};
 use sigmasight_shared::market_data::chain::ChainSession;
 use sigmasight_shared::phases::PhaseDef;
 use sqlx::PgPool;
@@ -121,19 +122,23 @@ impl RunContext {
     /// An info entry for the feed.
     pub fn info(&self, phase: &PhaseDef, message: impl Into<String>) {
         self.activity
-            .push("info", Some(phase.id), message.into(), false);
+            .push(ActivityLevel::Info, Some(phase.id), message.into(), false);
     }
 
     /// A warning entry for the feed.
     pub fn warn(&self, phase: &PhaseDef, message: impl Into<String>) {
-        self.activity
-            .push("warning", Some(phase.id), message.into(), false);
+        self.activity.push(
+            ActivityLevel::Warning,
+            Some(phase.id),
+            message.into(),
+            false,
+        );
     }
 
     /// A debug entry (download with include_debug only).
     pub fn debug(&self, phase: &PhaseDef, message: impl Into<String>) {
         self.activity
-            .push("info", Some(phase.id), message.into(), true);
+            .push(ActivityLevel::Info, Some(phase.id), message.into(), true);
     }
 
     /// Marks `phase` running with `total` items and returns its progress reporter.
@@ -213,10 +218,10 @@ impl PhaseProgress<'_> {
     /// Ends the phase with `status` and a summary; flushes the activity first.
     pub async fn finish(
         mut self,
-        status: &str,
+        status: PhaseStatus,
         summary: serde_json::Value,
     ) -> Result<(), JobError> {
-        if self.current < self.total && matches!(status, "completed" | "warning") {
+        if self.current < self.total && status.is_done() {
             self.current = self.total;
         }
         self.write().await?;

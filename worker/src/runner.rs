@@ -8,6 +8,7 @@ use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
 use sigmasight_shared::db::{activity, runs};
+use sigmasight_shared::domain::{ActivityLevel, RunStatus};
 use sigmasight_shared::market_data::chain::ProviderChain;
 use sigmasight_shared::queue::{retry_delay, QUEUED_CHANNEL};
 use sqlx::postgres::PgListener;
@@ -137,7 +138,9 @@ async fn reap(pool: &PgPool) {
             "Worker {who} was lost (lease expired) on attempt {}; no attempts left",
             r.attempt
         );
-        if let Err(e) = activity::insert_unfenced(pool, r.id, r.attempt, "error", &msg).await {
+        if let Err(e) =
+            activity::insert_unfenced(pool, r.id, r.attempt, ActivityLevel::Error, &msg).await
+        {
             warn!(error = %e, "could not record the reaped run");
         }
     }
@@ -162,14 +165,14 @@ async fn claim_while_free(shared: &Shared, slots: &Arc<Semaphore>, tasks: &mut J
 
 fn announce(buffer: &ActivityBuffer, claimed: &runs::ClaimedRun) {
     let run = &claimed.run;
-    if claimed.prior_status == "running" {
+    if claimed.prior_status == RunStatus::Running {
         let who = run
             .previous_worker_id
             .clone()
             .unwrap_or_else(|| "unknown".into());
         info!("run {} taken over from worker {who}", run.id);
         buffer.push(
-            "warning",
+            ActivityLevel::Warning,
             None,
             format!(
                 "Worker {who} was lost (lease expired); resuming as attempt {}",
@@ -179,7 +182,7 @@ fn announce(buffer: &ActivityBuffer, claimed: &runs::ClaimedRun) {
         );
     } else if run.attempt > 1 {
         buffer.push(
-            "info",
+            ActivityLevel::Info,
             None,
             format!("Starting attempt {} of {}", run.attempt, run.max_attempts),
             false,
@@ -276,7 +279,7 @@ async fn conclude(
         Ok(done) => {
             buffer.flush().await?;
             if runs::finish(pool, run.id, run.attempt, done.status, &done.summary, None).await? {
-                info!(status = done.status, "run finished");
+                info!(status = %done.status, "run finished");
                 end_parent(pool, run).await?;
             }
         }
@@ -287,7 +290,7 @@ async fn conclude(
                 shared.worker_id, run.attempt
             );
             warn!("{msg}");
-            buffer.push("warning", None, msg, false);
+            buffer.push(ActivityLevel::Warning, None, msg, false);
             buffer.flush().await?;
             runs::requeue(pool, run.id, run.attempt, "worker shut down", Utc::now()).await?;
         }
@@ -304,7 +307,7 @@ async fn conclude(
                 delay.as_secs_f64()
             );
             warn!("{msg}");
-            buffer.push("error", None, msg, false);
+            buffer.push(ActivityLevel::Error, None, msg, false);
             buffer.flush().await?;
             let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
             runs::requeue(pool, run.id, run.attempt, &format!("{e:#}"), at).await?;
@@ -315,13 +318,13 @@ async fn conclude(
                 run.attempt, run.max_attempts
             );
             error!("{msg}");
-            buffer.push("error", None, msg, false);
+            buffer.push(ActivityLevel::Error, None, msg, false);
             buffer.flush().await?;
             runs::finish(
                 pool,
                 run.id,
                 run.attempt,
-                "failed",
+                RunStatus::Failed,
                 &run.summary,
                 Some(&format!("{e:#}")),
             )

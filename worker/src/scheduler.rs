@@ -37,8 +37,14 @@ pub async fn enqueue_for(
         date: Some(date),
         ..BatchParams::default()
     };
-    let inserted =
-        enqueue_daily(pool, &params, "cron", Some(nightly_key(date)), max_attempts).await?;
+    let inserted = enqueue_daily(
+        pool,
+        &params,
+        sigmasight_shared::domain::RunSource::Cron,
+        Some(nightly_key(date)),
+        max_attempts,
+    )
+    .await?;
     match &inserted {
         Some(run) => info!(run.id = %run.id, %date, "nightly batch enqueued"),
         None => info!(%date, "nightly batch already enqueued by another scheduler"),

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sigmasight_shared::db::{phases, portfolios, runs};
+use sigmasight_shared::domain::{RunKind, RunStatus};
 use sigmasight_shared::queue::daily::{enqueue_daily, BatchParams};
 use uuid::Uuid;
 
@@ -104,9 +105,15 @@ async fn run_batch(
         end_date: req.end_date,
         portfolio_ids: req.portfolio_ids,
     };
-    let run = enqueue_daily(&state.db, &params, "admin", None, state.config.max_attempts)
-        .await?
-        .ok_or(ApiError::NotFound("run"))?;
+    let run = enqueue_daily(
+        &state.db,
+        &params,
+        sigmasight_shared::domain::RunSource::Admin,
+        None,
+        state.config.max_attempts,
+    )
+    .await?
+    .ok_or(ApiError::NotFound("run"))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(
@@ -130,9 +137,21 @@ async fn list_runs(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&user)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<RunStatus>)
+        .transpose()
+        .map_err(|e| ApiError::query("status", e.to_string()))?;
+    let kind = q
+        .kind
+        .as_deref()
+        .map(str::parse::<RunKind>)
+        .transpose()
+        .map_err(|e| ApiError::query("kind", e.to_string()))?;
     let filter = runs::RunFilter {
-        status: q.status,
-        kind: q.kind,
+        status,
+        kind,
         portfolio_id: q.portfolio_id,
         limit: q.limit.unwrap_or(50).clamp(1, 500),
     };

@@ -40,8 +40,11 @@ struct Watch {
     done: bool,
 }
 
+/// The document's status (a run status, or `not_found`) is one nothing follows.
 fn is_terminal(status: &str) -> bool {
-    matches!(status, "completed" | "partial" | "failed" | "cancelled")
+    status
+        .parse::<sigmasight_shared::domain::RunStatus>()
+        .is_ok_and(|s| s.is_terminal())
 }
 
 impl Watch {

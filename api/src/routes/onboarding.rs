@@ -271,7 +271,7 @@ async fn create_portfolio(
     let run = queue::enqueue_onboarding(
         &mut tx,
         portfolio_id,
-        "onboarding",
+        sigmasight_shared::domain::RunSource::Onboarding,
         state.config.max_attempts,
     )
     .await?;

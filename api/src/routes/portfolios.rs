@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sigmasight_shared::db::{self, runs};
+use sigmasight_shared::domain::RunStatus;
 use sigmasight_shared::queue;
 use uuid::Uuid;
 
@@ -66,7 +67,7 @@ async fn start_or_join(
         ));
     }
     if let Some(latest) = runs::latest_for_portfolio(&state.db, portfolio_id).await? {
-        if latest.status == "failed" {
+        if latest.status == RunStatus::Failed {
             if let Some(reopened) = runs::reopen(&state.db, latest.id).await? {
                 return Ok((
                     reopened,
@@ -79,7 +80,7 @@ async fn start_or_join(
     match queue::enqueue_onboarding(
         &mut tx,
         portfolio_id,
-        "onboarding",
+        sigmasight_shared::domain::RunSource::Onboarding,
         state.config.max_attempts,
     )
     .await
@@ -109,20 +110,21 @@ pub struct BatchStatusResponse {
     pub status: &'static str,
     pub batch_run_id: String,
     pub portfolio_id: Uuid,
-    pub started_at: Option<DateTime<Utc>>,
+    /// When the run started (queued: when it was enqueued; unknown run: when the portfolio
+    /// was created): always a timestamp, as the frontend's type declares.
+    pub started_at: DateTime<Utc>,
     pub triggered_by: String,
     pub elapsed_seconds: f64,
     /// Our own status name (queued, partial …) beside the frontend's four.
-    pub run_status: Option<String>,
+    pub run_status: Option<RunStatus>,
 }
 
 /// Maps our statuses on the frontend's four: queued → running, partial → completed.
-fn frontend_status(status: &str) -> &'static str {
+fn frontend_status(status: RunStatus) -> &'static str {
     match status {
-        "queued" | "running" => "running",
-        "completed" | "partial" => "completed",
-        "failed" | "cancelled" => "failed",
-        _ => "idle",
+        RunStatus::Queued | RunStatus::Running => "running",
+        RunStatus::Completed | RunStatus::Partial => "completed",
+        RunStatus::Failed | RunStatus::Cancelled => "failed",
     }
 }
 
@@ -143,7 +145,7 @@ async fn batch_status(
             status: "idle",
             batch_run_id: run_id,
             portfolio_id: portfolio.id,
-            started_at: None,
+            started_at: portfolio.created_at,
             triggered_by: String::new(),
             elapsed_seconds: 0.0,
             run_status: None,
@@ -155,11 +157,11 @@ async fn batch_status(
         .map(|s| (end - s).num_milliseconds().max(0) as f64 / 1000.0)
         .unwrap_or(0.0);
     Ok(Json(BatchStatusResponse {
-        status: frontend_status(&run.status),
+        status: frontend_status(run.status),
         batch_run_id: run.id.to_string(),
         portfolio_id: portfolio.id,
-        started_at: run.started_at,
-        triggered_by: run.source.clone(),
+        started_at: run.started_at.unwrap_or(run.created_at),
+        triggered_by: run.source.to_string(),
         elapsed_seconds: elapsed,
         run_status: Some(run.status),
     }))
@@ -168,12 +170,13 @@ async fn batch_status(
 #[cfg(test)]
 mod tests {
     use super::frontend_status;
+    use sigmasight_shared::domain::RunStatus;
 
     #[test]
     fn statuses_map_onto_the_frontend_four() {
-        assert_eq!(frontend_status("queued"), "running");
-        assert_eq!(frontend_status("partial"), "completed");
-        assert_eq!(frontend_status("cancelled"), "failed");
-        assert_eq!(frontend_status("weird"), "idle");
+        assert_eq!(frontend_status(RunStatus::Queued), "running");
+        assert_eq!(frontend_status(RunStatus::Partial), "completed");
+        assert_eq!(frontend_status(RunStatus::Cancelled), "failed");
+        assert_eq!(frontend_status(RunStatus::Failed), "failed");
     }
 }

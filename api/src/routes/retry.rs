@@ -25,7 +25,7 @@ pub struct RetryResponse {
     pub run_id: Uuid,
     /// The attempt the worker will run next (the previous one + 1).
     pub attempt: i32,
-    pub status: &'static str,
+    pub status: sigmasight_shared::domain::RunStatus,
     pub status_url: String,
 }
 
@@ -64,7 +64,7 @@ async fn retry_setup(
         &state.db,
         reopened.id,
         next_attempt,
-        "info",
+        sigmasight_shared::domain::ActivityLevel::Info,
         &format!("Retry requested: attempt {next_attempt} queued"),
     )
     .await?;
@@ -74,7 +74,7 @@ async fn retry_setup(
             portfolio_id: portfolio.id,
             run_id: reopened.id,
             attempt: next_attempt,
-            status: "queued",
+            status: sigmasight_shared::domain::RunStatus::Queued,
             status_url: format!("/api/v1/onboarding/status/{}", portfolio.id),
         }),
     ))

@@ -9,6 +9,7 @@ use sigmasight_api::state::AppState;
 use sigmasight_api::{app, ApiConfig};
 use sigmasight_shared::config::{DatabaseConfig, Secret};
 use sigmasight_shared::db::{activity, phases, portfolios, runs, users};
+use sigmasight_shared::domain::{ActivityLevel, PhaseStatus, RunSource, RunStatus};
 use sigmasight_shared::phases::ONBOARDING;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -80,9 +81,10 @@ pub async fn call(pool: &PgPool, method: &str, uri: &str, auth: Option<&str>) ->
 pub async fn portfolio_with_run(pool: &PgPool, sub: &str) -> (Uuid, Uuid) {
     let pid = portfolio_without_run(pool, sub).await;
     let mut conn = pool.acquire().await.expect("conn");
-    let run = sigmasight_shared::queue::enqueue_onboarding(&mut conn, pid, "onboarding", 1)
-        .await
-        .expect("enqueue");
+    let run =
+        sigmasight_shared::queue::enqueue_onboarding(&mut conn, pid, RunSource::Onboarding, 1)
+            .await
+            .expect("enqueue");
     (pid, run.id)
 }
 
@@ -124,7 +126,7 @@ pub async fn fail_attempt(pool: &PgPool) -> runs::Run {
         .expect("start");
     let entry = |message: &str, debug: bool| activity::NewEntry {
         ts: chrono::Utc::now(),
-        level: "info",
+        level: ActivityLevel::Info,
         phase_id: Some("phase_1"),
         message: message.into(),
         debug,
@@ -142,14 +144,21 @@ pub async fn fail_attempt(pool: &PgPool) -> runs::Run {
     .await
     .expect("activity");
     let err = serde_json::json!({ "error": "provider error for AAPL" });
-    phases::finish(pool, run.id, run.attempt, "phase_1", "failed", &err)
-        .await
-        .expect("phase failed");
+    phases::finish(
+        pool,
+        run.id,
+        run.attempt,
+        "phase_1",
+        PhaseStatus::Failed,
+        &err,
+    )
+    .await
+    .expect("phase failed");
     runs::finish(
         pool,
         run.id,
         run.attempt,
-        "failed",
+        RunStatus::Failed,
         &serde_json::json!({}),
         Some("provider error for AAPL"),
     )

@@ -1,6 +1,7 @@
 //! `run_activity`: the activity entries of every attempt. Never capped here: the feed shows
 //! the last 50 non-debug entries, the download everything.
 
+use crate::domain::ActivityLevel;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEntry {
     pub ts: DateTime<Utc>,
-    pub level: &'static str,
+    pub level: ActivityLevel,
     pub phase_id: Option<&'static str>,
     pub message: String,
     pub debug: bool,
@@ -23,7 +24,7 @@ pub struct Entry {
     pub run_id: Uuid,
     pub attempt: i32,
     pub ts: DateTime<Utc>,
-    pub level: String,
+    pub level: ActivityLevel,
     pub phase_id: Option<String>,
     pub message: String,
     pub debug: bool,
@@ -41,7 +42,7 @@ pub async fn insert_batch(
         return Ok(true);
     }
     let ts: Vec<DateTime<Utc>> = entries.iter().map(|e| e.ts).collect();
-    let levels: Vec<&str> = entries.iter().map(|e| e.level).collect();
+    let levels: Vec<&str> = entries.iter().map(|e| e.level.as_str()).collect();
     let phases: Vec<Option<&str>> = entries.iter().map(|e| e.phase_id).collect();
     let messages: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
     let debug: Vec<bool> = entries.iter().map(|e| e.debug).collect();
@@ -70,7 +71,7 @@ pub async fn insert_unfenced(
     db: impl PgExecutor<'_>,
     run_id: Uuid,
     attempt: i32,
-    level: &str,
+    level: ActivityLevel,
     message: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(

@@ -16,7 +16,7 @@ pub struct PhaseRow {
     #[serde(skip)]
     pub ordinal: i32,
     pub phase_name: String,
-    pub status: String,
+    pub status: crate::domain::PhaseStatus,
     pub current: i32,
     pub total: i32,
     pub unit: String,
@@ -143,7 +143,7 @@ pub async fn finish(
     run_id: Uuid,
     attempt: i32,
     phase_id: &str,
-    status: &str,
+    status: crate::domain::PhaseStatus,
     summary: &serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(

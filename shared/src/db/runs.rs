@@ -1,6 +1,7 @@
 //! `runs`: the queue and the status of every run (DESIGN §2a). Claim is one statement; every
 //! later write of an attempt is fenced by (id, attempt, status = 'running').
 
+use crate::domain::{RunKind, RunSource, RunStatus};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use std::time::Duration;
@@ -13,13 +14,13 @@ pub const ONE_ACTIVE_PER_PORTFOLIO: &str = "runs_one_active_per_portfolio";
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct Run {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: RunKind,
     pub parent_id: Option<Uuid>,
     pub portfolio_id: Option<Uuid>,
-    pub status: String,
+    pub status: RunStatus,
     pub attempt: i32,
     pub max_attempts: i32,
-    pub source: String,
+    pub source: RunSource,
     pub params: serde_json::Value,
     pub priority: i32,
     pub run_at: DateTime<Utc>,
@@ -37,10 +38,7 @@ pub struct Run {
 impl Run {
     /// True once the run can no longer change.
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "completed" | "partial" | "failed" | "cancelled"
-        )
+        self.status.is_terminal()
     }
 }
 
@@ -50,17 +48,17 @@ pub struct ClaimedRun {
     #[sqlx(flatten)]
     pub run: Run,
     /// `queued`, or `running` when this claim took over an expired lease.
-    pub prior_status: String,
+    pub prior_status: RunStatus,
 }
 
 /// Fields of a run to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub id: Uuid,
-    pub kind: &'static str,
+    pub kind: RunKind,
     pub parent_id: Option<Uuid>,
     pub portfolio_id: Option<Uuid>,
-    pub source: &'static str,
+    pub source: RunSource,
     pub params: serde_json::Value,
     pub priority: i32,
     pub max_attempts: i32,
@@ -204,7 +202,7 @@ pub async fn finish(
     db: impl PgExecutor<'_>,
     id: Uuid,
     attempt: i32,
-    status: &str,
+    status: RunStatus,
     summary: &serde_json::Value,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
@@ -319,7 +317,7 @@ pub async fn insert_idempotent(
 pub async fn insert_children(
     db: impl PgExecutor<'_>,
     parent_id: Uuid,
-    source: &str,
+    source: RunSource,
     params: &serde_json::Value,
     max_attempts: i32,
     only: Option<&[Uuid]>,
@@ -415,8 +413,8 @@ pub async fn complete_orphaned_parents(pool: &sqlx::PgPool) -> Result<usize, sql
 /// Filters of the admin run history.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
-    pub status: Option<String>,
-    pub kind: Option<String>,
+    pub status: Option<RunStatus>,
+    pub kind: Option<RunKind>,
     pub portfolio_id: Option<Uuid>,
     pub limit: i64,
 }
@@ -431,8 +429,8 @@ pub async fn list(db: impl PgExecutor<'_>, f: &RunFilter) -> Result<Vec<Run>, sq
          order by created_at desc, id desc
          limit $4",
     )
-    .bind(&f.status)
-    .bind(&f.kind)
+    .bind(f.status)
+    .bind(f.kind)
     .bind(f.portfolio_id)
     .bind(f.limit)
     .fetch_all(db)

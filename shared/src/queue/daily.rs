@@ -2,6 +2,7 @@
 //! date, whatever number of schedulers run).
 
 use crate::db::runs::{self, NewRun, Run};
+use crate::domain::{RunKind, RunSource};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
@@ -36,13 +37,13 @@ pub fn nightly_key(date: NaiveDate) -> String {
 pub async fn enqueue_daily(
     db: impl PgExecutor<'_>,
     params: &BatchParams,
-    source: &'static str,
+    source: RunSource,
     key: Option<String>,
     max_attempts: i32,
 ) -> Result<Option<Run>, sqlx::Error> {
     let new = NewRun {
         id: Uuid::new_v4(),
-        kind: "daily",
+        kind: RunKind::Daily,
         parent_id: None,
         portfolio_id: None,
         source,

@@ -4,6 +4,7 @@
 pub mod daily;
 
 use crate::db::runs::{self, NewRun, Run};
+use crate::domain::{RunKind, RunSource};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -29,7 +30,7 @@ pub struct OnboardingParams {
 pub async fn enqueue_onboarding(
     conn: &mut PgConnection,
     portfolio_id: Uuid,
-    source: &'static str,
+    source: RunSource,
     max_attempts: i32,
 ) -> Result<Run, sqlx::Error> {
     let params = serde_json::to_value(OnboardingParams::default()).unwrap_or_default();
@@ -37,7 +38,7 @@ pub async fn enqueue_onboarding(
         conn,
         &NewRun {
             id: Uuid::new_v4(),
-            kind: "onboarding",
+            kind: RunKind::Onboarding,
             parent_id: None,
             portfolio_id: Some(portfolio_id),
             source,

@@ -37,7 +37,7 @@ mod tests {
             run_id: uuid::Uuid::nil(),
             attempt,
             ts: chrono::DateTime::default(),
-            level: "info".into(),
+            level: crate::domain::ActivityLevel::Info,
             phase_id: None,
             message: message.into(),
             debug: false,

@@ -4,6 +4,7 @@
 
 use super::feed::collapse_duplicates;
 use crate::db::{activity, phases, runs};
+use crate::domain::{ActivityLevel, PhaseStatus, RunStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -21,7 +22,7 @@ pub struct SetupLog {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub duration_seconds: Option<f64>,
-    pub final_status: String,
+    pub final_status: RunStatus,
     pub error: Option<String>,
     pub summary: LogSummary,
     pub phases: Vec<phases::PhaseRow>,
@@ -47,14 +48,14 @@ pub struct LogSummary {
 pub struct LogEntry {
     pub timestamp: DateTime<Utc>,
     pub attempt: i32,
-    pub level: String,
+    pub level: ActivityLevel,
     pub phase_id: Option<String>,
     pub message: String,
     pub debug: bool,
 }
 
-fn is_done(status: &str) -> bool {
-    matches!(status, "completed" | "warning" | "skipped")
+fn is_done(status: PhaseStatus) -> bool {
+    status.is_done() || status == PhaseStatus::Skipped
 }
 
 /// Builds the log from a run's rows: `phase_rows` of every attempt, `entries` oldest first
@@ -90,7 +91,7 @@ pub fn build(
         started_at: run.started_at,
         completed_at: run.finished_at,
         duration_seconds,
-        final_status: run.status.clone(),
+        final_status: run.status,
         error: run.error.clone(),
         summary: LogSummary {
             positions_analyzed: run.summary["positions_analyzed"].as_i64(),
@@ -98,7 +99,7 @@ pub fn build(
             positions_unavailable: unavailable.len(),
             unavailable_symbols: unavailable,
             trading_days: run.summary["trading_days"].as_i64(),
-            phases_completed: latest.iter().filter(|p| is_done(&p.status)).count(),
+            phases_completed: latest.iter().filter(|p| is_done(p.status)).count(),
             phases_total: latest.len(),
         },
         phases: phase_rows.to_vec(),
@@ -133,12 +134,12 @@ fn utc(ts: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-fn level_tag(level: &str, debug: bool) -> &'static str {
+fn level_tag(level: ActivityLevel, debug: bool) -> &'static str {
     match (level, debug) {
         (_, true) => "DEBUG",
-        ("warning", _) => "WARN",
-        ("error", _) => "ERROR",
-        _ => "INFO",
+        (ActivityLevel::Warning, _) => "WARN",
+        (ActivityLevel::Error, _) => "ERROR",
+        (ActivityLevel::Info, _) => "INFO",
     }
 }
 
@@ -245,7 +246,7 @@ pub fn render_txt(log: &SetupLog) -> String {
             out,
             "{} [{}] {}",
             e.timestamp.format("%Y-%m-%d %H:%M:%S"),
-            level_tag(&e.level, e.debug),
+            level_tag(e.level, e.debug),
             e.message
         );
     }

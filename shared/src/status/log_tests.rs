@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::{RunKind, RunSource, RunStatus};
 use chrono::TimeZone;
 
 fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
@@ -10,13 +11,13 @@ fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
 fn run() -> runs::Run {
     runs::Run {
         id: Uuid::from_u128(0xabc),
-        kind: "onboarding".into(),
+        kind: RunKind::Onboarding,
         parent_id: None,
         portfolio_id: Some(Uuid::from_u128(7)),
-        status: "partial".into(),
+        status: RunStatus::Partial,
         attempt: 2,
         max_attempts: 3,
-        source: "retry".into(),
+        source: RunSource::Retry,
         params: serde_json::json!({}),
         priority: 10,
         run_at: at(12, 0, 0),
@@ -42,7 +43,7 @@ fn phase(attempt: i32, id: &str, name: &str, status: &str, n: i32, secs: f64) ->
         phase_id: id.into(),
         ordinal: 1,
         phase_name: name.into(),
-        status: status.into(),
+        status: status.parse().expect("a status"),
         current: n,
         total: 23,
         unit: "symbols".into(),
@@ -71,7 +72,7 @@ fn entry(
         run_id: Uuid::from_u128(0xabc),
         attempt,
         ts,
-        level: level.into(),
+        level: level.parse().expect("a level"),
         phase_id: None,
         message: message.into(),
         debug,

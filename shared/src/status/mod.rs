@@ -5,7 +5,7 @@ pub mod feed;
 pub mod log;
 
 use crate::db::{activity, phases, runs};
-use crate::phases::PhaseDef;
+use crate::domain::{ActivityLevel, PhaseStatus, RunStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -37,7 +37,7 @@ pub struct CurrentPhaseProgress {
 pub struct ActivityItem {
     pub timestamp: DateTime<Utc>,
     pub message: String,
-    pub level: String,
+    pub level: ActivityLevel,
     pub attempt: i32,
     pub phase_id: Option<String>,
 }
@@ -47,7 +47,7 @@ pub struct ActivityItem {
 pub struct PhaseItem {
     pub phase_id: String,
     pub phase_name: String,
-    pub status: String,
+    pub status: PhaseStatus,
     pub current: i32,
     pub total: i32,
     pub unit: String,
@@ -97,22 +97,16 @@ impl OnboardingStatus {
     }
 }
 
-/// The phases a run of `kind` executes.
-pub fn planned_phases(kind: &str) -> &'static [PhaseDef] {
-    match kind {
-        "onboarding" | "portfolio_daily" | "admin" => &crate::phases::ONBOARDING,
-        _ => &crate::phases::DAILY,
-    }
-}
-
 fn phase_items(run: &runs::Run, rows: &[phases::PhaseRow]) -> Vec<PhaseItem> {
     if rows.is_empty() {
-        return planned_phases(&run.kind)
+        return run
+            .kind
+            .plan()
             .iter()
             .map(|p| PhaseItem {
                 phase_id: p.id.into(),
                 phase_name: p.name.into(),
-                status: "pending".into(),
+                status: PhaseStatus::Pending,
                 current: 0,
                 total: 0,
                 unit: p.unit.into(),
@@ -126,7 +120,7 @@ fn phase_items(run: &runs::Run, rows: &[phases::PhaseRow]) -> Vec<PhaseItem> {
         .map(|r| PhaseItem {
             phase_id: r.phase_id.clone(),
             phase_name: r.phase_name.clone(),
-            status: r.status.clone(),
+            status: r.status,
             current: r.current,
             total: r.total,
             unit: r.unit.clone(),
@@ -137,25 +131,25 @@ fn phase_items(run: &runs::Run, rows: &[phases::PhaseRow]) -> Vec<PhaseItem> {
         .collect()
 }
 
-fn is_done(status: &str) -> bool {
-    matches!(status, "completed" | "warning" | "skipped")
+fn is_done(status: PhaseStatus) -> bool {
+    status.is_done() || status == PhaseStatus::Skipped
 }
 
 /// Percent complete: finished phases plus the fraction reached by the running phase (or by
 /// the phase that failed, so a failed attempt waiting for its retry keeps its progress),
 /// capped at 99 until the run has ended well. Monotonic within an attempt because `current`
 /// never decreases and a phase's fraction is kept when it fails.
-fn percent(run_status: &str, items: &[PhaseItem]) -> f64 {
-    if matches!(run_status, "completed" | "partial") {
+fn percent(run_status: RunStatus, items: &[PhaseItem]) -> f64 {
+    if matches!(run_status, RunStatus::Completed | RunStatus::Partial) {
         return 100.0;
     }
     if items.is_empty() {
         return 0.0;
     }
-    let done = items.iter().filter(|p| is_done(&p.status)).count() as f64;
+    let done = items.iter().filter(|p| is_done(p.status)).count() as f64;
     let running: f64 = items
         .iter()
-        .filter(|p| matches!(p.status.as_str(), "running" | "failed") && p.total > 0)
+        .filter(|p| matches!(p.status, PhaseStatus::Running | PhaseStatus::Failed) && p.total > 0)
         .map(|p| (f64::from(p.current) / f64::from(p.total)).clamp(0.0, 1.0))
         .sum();
     let pct = (done + running) / items.len() as f64 * 100.0;
@@ -172,9 +166,9 @@ pub fn build(
     let items = phase_items(run, phase_rows);
     let current = items
         .iter()
-        .find(|p| p.status == "running")
-        .or_else(|| items.iter().find(|p| p.status == "failed"))
-        .or_else(|| items.iter().find(|p| p.status == "pending"));
+        .find(|p| p.status == PhaseStatus::Running)
+        .or_else(|| items.iter().find(|p| p.status == PhaseStatus::Failed))
+        .or_else(|| items.iter().find(|p| p.status == PhaseStatus::Pending));
     let end = run.finished_at.unwrap_or(now);
     let elapsed = run
         .started_at
@@ -182,15 +176,15 @@ pub fn build(
         .unwrap_or(0.0);
     OnboardingStatus {
         portfolio_id: run.portfolio_id.unwrap_or_default(),
-        status: run.status.clone(),
+        status: run.status.to_string(),
         started_at: run.started_at,
         elapsed_seconds: elapsed,
         overall_progress: Some(OverallProgress {
             current_phase: current.map(|p| p.phase_id.clone()),
             current_phase_name: current.map(|p| p.phase_name.clone()),
-            phases_completed: items.iter().filter(|p| is_done(&p.status)).count() as i32,
+            phases_completed: items.iter().filter(|p| is_done(p.status)).count() as i32,
             phases_total: items.len() as i32,
-            percent_complete: percent(&run.status, &items),
+            percent_complete: percent(run.status, &items),
         }),
         current_phase_progress: current.map(|p| CurrentPhaseProgress {
             current: p.current,
@@ -202,7 +196,7 @@ pub fn build(
             .map(|e| ActivityItem {
                 timestamp: e.ts,
                 message: e.message.clone(),
-                level: e.level.clone(),
+                level: e.level,
                 attempt: e.attempt,
                 phase_id: e.phase_id.clone(),
             })

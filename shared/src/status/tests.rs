@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::{RunKind, RunSource};
 use chrono::TimeZone;
 
 fn run(status: &str) -> runs::Run {
@@ -8,13 +9,13 @@ fn run(status: &str) -> runs::Run {
         .unwrap_or_default();
     runs::Run {
         id: Uuid::nil(),
-        kind: "onboarding".into(),
+        kind: RunKind::Onboarding,
         parent_id: None,
         portfolio_id: Some(Uuid::from_u128(7)),
-        status: status.into(),
+        status: status.parse().expect("a status"),
         attempt: 1,
         max_attempts: 3,
-        source: "onboarding".into(),
+        source: RunSource::Onboarding,
         params: serde_json::json!({}),
         priority: 10,
         run_at: t0,
@@ -37,7 +38,7 @@ fn phase(id: &str, ordinal: i32, status: &str, current: i32, total: i32) -> phas
         phase_id: id.into(),
         ordinal,
         phase_name: id.to_uppercase(),
-        status: status.into(),
+        status: status.parse().expect("a status"),
         current,
         total,
         unit: "symbols".into(),
@@ -115,9 +116,39 @@ fn queued_run_lists_its_planned_phases_as_pending() {
     let s = build(&r, &[], &[], Utc::now());
     let phases = s.phases.unwrap_or_default();
     assert_eq!(phases.len(), crate::phases::ONBOARDING.len());
-    assert!(phases.iter().all(|p| p.status == "pending"));
+    assert!(phases
+        .iter()
+        .all(|p| p.status == crate::domain::PhaseStatus::Pending));
     assert_eq!(s.elapsed_seconds, 0.0);
     assert!(s.started_at.is_none());
+}
+
+#[test]
+fn a_queued_run_of_every_kind_shows_the_phases_its_kind_runs() {
+    for kind in RunKind::ALL {
+        let mut r = run("queued");
+        r.kind = *kind;
+        let s = build(&r, &[], &[], Utc::now());
+        let ids: Vec<String> = s
+            .phases
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.phase_id)
+            .collect();
+        let planned: Vec<&str> = kind.plan().iter().map(|p| p.id).collect();
+        assert_eq!(ids, planned, "{kind}");
+    }
+    let child: Vec<&str> = RunKind::PortfolioDaily
+        .plan()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(
+        child,
+        ["phase_3", "phase_4", "phase_5", "phase_6"],
+        "a nightly child's four"
+    );
+    assert_eq!(RunKind::Onboarding.plan().len(), 9);
 }
 
 #[test]

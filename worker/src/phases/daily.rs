@@ -6,6 +6,7 @@ use super::phase_1_market_data::SymbolScope;
 use super::{run_symbol_phase, RunOutcome};
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::db::{phases as phase_rows, positions, runs};
+use sigmasight_shared::domain::RunStatus;
 use sigmasight_shared::domain::FACTOR_ETFS;
 use sigmasight_shared::phases::{PhaseDef, DAILY, PORTFOLIOS};
 use sigmasight_shared::queue::daily::BatchParams;
@@ -70,7 +71,7 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     let children = runs::insert_children(
         &mut *tx,
         ctx.run.id,
-        &ctx.run.source,
+        ctx.run.source,
         &child_json,
         ctx.run.max_attempts,
         only,
@@ -87,7 +88,7 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     let flushed = ctx.activity.flush().await?;
     ctx.fenced(flushed)?;
     Ok(RunOutcome {
-        status: "running",
+        status: RunStatus::Running,
         summary: serde_json::json!({ "date": end, "portfolios": children }),
         parked: true,
     })

@@ -20,14 +20,15 @@ use anyhow::anyhow;
 use phase_1_market_data::SymbolScope;
 use scope::PortfolioScope;
 use sigmasight_shared::db::{phases as phase_rows, prices};
-use sigmasight_shared::phases::{self as defs, PhaseDef};
+use sigmasight_shared::domain::{ActivityLevel, RunKind, RunStatus};
+use sigmasight_shared::phases::PhaseDef;
 use std::sync::Arc;
 
 /// How a run ended well.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     /// `completed`, or `partial` when some symbols had no data.
-    pub status: &'static str,
+    pub status: RunStatus,
     /// Result summary stored on the run.
     pub summary: serde_json::Value,
     /// A parent that fanned out: it stays running until its last child ends it.
@@ -36,9 +37,9 @@ pub struct RunOutcome {
 
 /// Executes the run's phases.
 pub async fn execute(ctx: Arc<RunContext>) -> Result<RunOutcome, JobError> {
-    match ctx.run.kind.as_str() {
-        "onboarding" | "admin" | "portfolio_daily" => portfolio_run(&ctx).await,
-        "daily" => daily::run(&ctx).await,
+    match ctx.run.kind {
+        RunKind::Onboarding | RunKind::Admin | RunKind::PortfolioDaily => portfolio_run(&ctx).await,
+        RunKind::Daily => daily::run(&ctx).await,
         other => Err(JobError::Fatal(anyhow!(
             "run kind {other} is not supported by this worker"
         ))),
@@ -50,11 +51,7 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         .run
         .portfolio_id
         .ok_or_else(|| JobError::Fatal(anyhow!("run has no portfolio")))?;
-    let plan: Vec<&'static PhaseDef> = if ctx.run.kind == "portfolio_daily" {
-        defs::PORTFOLIO_DAILY.iter().collect()
-    } else {
-        defs::ONBOARDING.iter().collect()
-    };
+    let plan: Vec<&'static PhaseDef> = ctx.run.kind.plan().iter().collect();
     let carried = if ctx.attempt() > 1 {
         phase_rows::completed_before(&ctx.pool, ctx.run.id, ctx.attempt()).await?
     } else {
@@ -127,7 +124,7 @@ pub(super) async fn run_symbol_phase(
 fn record_failure(ctx: &RunContext, phase: &PhaseDef, e: JobError) -> JobError {
     if !matches!(e, JobError::LeaseLost) {
         ctx.activity.push(
-            "error",
+            ActivityLevel::Error,
             Some(phase.id),
             format!("{} failed: {e}", phase.name),
             false,
@@ -163,13 +160,13 @@ async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome,
         "end_date": scope.end,
     });
     let status = if unavailable.is_empty() {
-        "completed"
+        RunStatus::Completed
     } else {
-        "partial"
+        RunStatus::Partial
     };
     // Info either way: phase 1 gave the one warning per unavailable symbol.
     ctx.activity.push(
-        "info",
+        ActivityLevel::Info,
         None,
         if unavailable.is_empty() {
             format!(

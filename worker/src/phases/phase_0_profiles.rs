@@ -8,6 +8,7 @@ use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use futures::stream::{self, StreamExt};
 use sigmasight_shared::db::{factors, misses, profiles};
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::market_data::chain::ChainError;
 use sigmasight_shared::market_data::DataKind;
 use sigmasight_shared::phases::PHASE_0;
@@ -82,5 +83,5 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         "Company Profile Sync complete: {} symbols ({fetched} fetched, {} fresh, {} without a profile)",
         symbols.len(), fresh.len(), missing.len() + unserved
     ));
-    work.progress.finish("completed", serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": fresh.len(), "missing": missing, "served": served })).await
+    work.progress.finish(PhaseStatus::Completed, serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": fresh.len(), "missing": missing, "served": served })).await
 }

@@ -7,6 +7,7 @@ use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::factors::{analyze_symbol, FactorRow};
 use sigmasight_shared::db::factors::{self, FactorExposure};
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_1_5;
 
 /// Rows a symbol has per calculation date: 6 ridge + 4 spread + market + IR.
@@ -89,6 +90,10 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         "Factor Analysis complete: {} symbols ({} calculated, {} cached, {limited} with too little history)",
         symbols.len(), results.len(), done.len()
     ));
-    let status = if limited == 0 { "completed" } else { "warning" };
+    let status = if limited == 0 {
+        PhaseStatus::Completed
+    } else {
+        PhaseStatus::Warning
+    };
     work.progress.finish(status, serde_json::json!({ "symbols": symbols.len(), "calculated": results.len(), "cached": done.len(), "limited": limited, "calculation_date": date })).await
 }

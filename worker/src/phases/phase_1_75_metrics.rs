@@ -6,6 +6,7 @@ use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::metrics::{symbol_metrics, SymbolMetrics};
 use sigmasight_shared::db::metrics;
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_1_75;
 
 /// Runs phase 1.75.
@@ -36,5 +37,5 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
             done.len()
         ),
     );
-    work.progress.finish("completed", serde_json::json!({ "symbols": symbols.len(), "calculated": rows.len(), "cached": done.len(), "calculation_date": date })).await
+    work.progress.finish(PhaseStatus::Completed, serde_json::json!({ "symbols": symbols.len(), "calculated": rows.len(), "cached": done.len(), "calculation_date": date })).await
 }

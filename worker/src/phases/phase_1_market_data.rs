@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{portfolios, prices};
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::market_data::chain::{ChainError, Served};
 use sigmasight_shared::market_data::DailyBar;
 use sigmasight_shared::phases::PHASE_1;
@@ -292,9 +293,9 @@ async fn finish(
         if by.is_empty() { "none".to_owned() } else { by.join(", ") }
     ));
     let status = if tally.unavailable.is_empty() {
-        "completed"
+        PhaseStatus::Completed
     } else {
-        "warning"
+        PhaseStatus::Warning
     };
     progress
         .finish(

@@ -6,6 +6,7 @@ use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use futures::stream::{self, StreamExt};
 use sigmasight_shared::db::{fundamentals, misses, profiles};
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::market_data::chain::ChainError;
 use sigmasight_shared::market_data::DataKind;
 use sigmasight_shared::phases::PHASE_2;
@@ -88,5 +89,5 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         "Fundamental Data Collection complete: {} companies ({fetched} fetched, {} current, {} without data), {periods} periods stored",
         symbols.len(), current.len(), missing.len() + unserved
     ));
-    work.progress.finish("completed", serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": current.len(), "missing": missing, "periods": periods, "served": served })).await
+    work.progress.finish(PhaseStatus::Completed, serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": current.len(), "missing": missing, "periods": periods, "served": served })).await
 }

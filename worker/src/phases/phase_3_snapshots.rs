@@ -11,6 +11,7 @@ use sigmasight_shared::analytics::snapshots::{
 };
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{portfolios, prices, runs, snapshots};
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_3;
 use sigmasight_shared::status::feed::is_date_in_feed;
 use std::collections::HashMap;
@@ -59,7 +60,10 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     let Some(first_day) = scope.days.first().copied() else {
         ctx.info(&PHASE_3, "Snapshots are up to date: no trading day to add");
         return progress
-            .finish("completed", serde_json::json!({ "snapshots": 0 }))
+            .finish(
+                PhaseStatus::Completed,
+                serde_json::json!({ "snapshots": 0 }),
+            )
             .await;
     };
     ctx.info(
@@ -135,5 +139,5 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     let mut tx = ctx.begin_fenced().await?;
     portfolios::clear_recompute(&mut *tx, scope.portfolio.id, covered_from).await?;
     tx.commit().await?;
-    progress.finish("completed", serde_json::json!({ "snapshots": rows.len(), "first_date": rows.first().map(|r| r.date), "last_date": last.map(|r| r.date) })).await
+    progress.finish(PhaseStatus::Completed, serde_json::json!({ "snapshots": rows.len(), "first_date": rows.first().map(|r| r.date), "last_date": last.map(|r| r.date) })).await
 }

@@ -6,6 +6,7 @@ use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::snapshots::position_values;
 use sigmasight_shared::db::{positions, runs};
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_4;
 
 /// Runs phase 4.
@@ -74,9 +75,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     );
     progress.advance(values.len()).await?;
     let status = if unpriced.is_empty() {
-        "completed"
+        PhaseStatus::Completed
     } else {
-        "warning"
+        PhaseStatus::Warning
     };
     progress
         .finish(

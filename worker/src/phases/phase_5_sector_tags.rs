@@ -6,6 +6,7 @@ use super::scope::{price_symbol, PortfolioScope};
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::sectors::{sector_tag, tag_color};
 use sigmasight_shared::db::{profiles, tags};
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_5;
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,7 +60,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     );
     progress
         .finish(
-            "completed",
+            PhaseStatus::Completed,
             serde_json::json!({ "positions": n, "tags": counts }),
         )
         .await

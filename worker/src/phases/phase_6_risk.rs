@@ -12,6 +12,7 @@ use sigmasight_shared::analytics::risk::{compute, RiskOutput, RiskParams, PRICE_
 use sigmasight_shared::analytics::stress::SCENARIOS;
 use sigmasight_shared::db::{factors, risk, snapshots};
 use sigmasight_shared::domain::InvestmentClass;
+use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_6;
 use std::collections::HashMap;
 
@@ -158,9 +159,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
         ),
     );
     let status = if output.warnings.is_empty() {
-        "completed"
+        PhaseStatus::Completed
     } else {
-        "warning"
+        PhaseStatus::Warning
     };
     progress
         .finish(

@@ -11,6 +11,7 @@ use sigmasight_shared::db::{
     positions::{self, Position},
 };
 use sigmasight_shared::db::{prices, snapshots};
+use sigmasight_shared::domain::RunKind;
 use sigmasight_shared::domain::{InvestmentClass, OptionType, PositionType, FACTOR_ETFS};
 use sigmasight_shared::queue::daily::BatchParams;
 use uuid::Uuid;
@@ -50,7 +51,7 @@ async fn first_snapshot_day(
     recompute_from: Option<NaiveDate>,
     params: &BatchParams,
 ) -> Result<NaiveDate, JobError> {
-    if ctx.run.kind == "onboarding" {
+    if ctx.run.kind == RunKind::Onboarding {
         return Ok(first_entry);
     }
     if params.force_rerun {
