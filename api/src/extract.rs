@@ -77,3 +77,120 @@ impl FromRequestParts<AppState> for QueryAuthUser {
         authenticate(state, token).await.map(Self)
     }
 }
+
+/// Cuts a rejection's text (it may quote the input) to a bounded length.
+fn bounded(text: String) -> String {
+    const MAX: usize = 200;
+    if text.chars().count() <= MAX {
+        text
+    } else {
+        let mut cut: String = text.chars().take(MAX).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        Self::Invalid {
+            status: e.status(),
+            code: "ERR_JSON",
+            message: bounded(e.body_text()),
+            details: serde_json::Value::Null,
+        }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        Self::Invalid {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            code: "ERR_QUERY",
+            message: bounded(e.body_text()),
+            details: serde_json::Value::Null,
+        }
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        Self::Invalid {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            code: "ERR_PATH",
+            message: bounded(e.body_text()),
+            details: serde_json::Value::Null,
+        }
+    }
+}
+
+/// A JSON body whose rejection (malformed JSON, wrong content type, wrong shape) answers in
+/// the error envelope (`ERR_JSON`) instead of axum's plain text.
+#[derive(Debug, Clone)]
+pub struct AppJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for AppJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+impl<S, T> axum::extract::OptionalFromRequest<S> for AppJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &S,
+    ) -> Result<Option<Self>, ApiError> {
+        let value =
+            <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
+                .await?;
+        Ok(value.map(|axum::Json(v)| Self(v)))
+    }
+}
+
+/// Query parameters whose rejection answers in the envelope (`ERR_QUERY`, 400).
+#[derive(Debug, Clone)]
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Path parameters whose rejection answers in the envelope (`ERR_PATH`, 400).
+#[derive(Debug, Clone)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}

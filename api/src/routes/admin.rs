@@ -2,8 +2,9 @@
 
 use crate::error::ApiError;
 use crate::extract::AuthUser;
+use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -77,10 +78,10 @@ pub fn validate(req: &RunBatchRequest) -> Result<(), ApiError> {
 async fn run_batch(
     State(state): State<AppState>,
     user: AuthUser,
-    body: Option<Json<RunBatchRequest>>,
+    body: Option<AppJson<RunBatchRequest>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_admin(&user)?;
-    let req = body.map(|Json(b)| b).unwrap_or_default();
+    let req = body.map(|AppJson(b)| b).unwrap_or_default();
     validate(&req)?;
     if let Some(ids) = &req.portfolio_ids {
         let mut unknown = Vec::new();
@@ -134,7 +135,7 @@ pub struct ListQuery {
 async fn list_runs(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<ListQuery>,
+    AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&user)?;
     let status = q
@@ -162,7 +163,7 @@ async fn list_runs(
 async fn get_run(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    AppPath(id): AppPath<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&user)?;
     let run = runs::find(&state.db, id)
@@ -186,7 +187,7 @@ async fn get_run(
 async fn cancel_run(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    AppPath(id): AppPath<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&user)?;
     match runs::cancel(&state.db, id).await? {

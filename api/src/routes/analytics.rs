@@ -6,9 +6,9 @@
 
 use crate::error::ApiError;
 use crate::extract::AuthUser;
+use crate::extract::{AppPath, AppQuery};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -81,7 +81,7 @@ fn envelope(portfolio_id: Uuid, date: Option<NaiveDate>, fields: Value) -> Json<
 async fn overview(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
     let Some(date) = snapshots::latest_date(&state.db, portfolio.id).await? else {
@@ -178,7 +178,7 @@ fn portfolio_volatility(rows: &Value) -> Value {
 async fn factor_exposures(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Factors).await?;
@@ -239,11 +239,11 @@ pub struct PositionQuery {
 async fn position_factor_exposures(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
-    query: Result<Query<PositionQuery>, axum::extract::rejection::QueryRejection>,
+    AppPath(id): AppPath<String>,
+    AppQuery(query): AppQuery<PositionQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
-    let Query(q) = query.map_err(bad_query)?;
+    let q = query;
     let limit = q.limit.unwrap_or(50);
     let offset = q.offset.unwrap_or(0);
     if !(1..=200).contains(&limit) {
@@ -284,7 +284,7 @@ async fn position_factor_exposures(
 async fn volatility(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Volatility).await?;
@@ -333,7 +333,7 @@ async fn volatility(
 async fn correlation_matrix(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Correlation).await?;
@@ -411,11 +411,10 @@ pub struct StressQuery {
 async fn stress_test(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
-    query: Result<Query<StressQuery>, axum::extract::rejection::QueryRejection>,
+    AppPath(id): AppPath<String>,
+    AppQuery(query): AppQuery<StressQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
-    let Query(query) = query.map_err(bad_query)?;
     let requested: Vec<String> = query
         .scenarios
         .as_deref()
@@ -475,15 +474,6 @@ async fn stress_test(
     ))
 }
 
-fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
-    ApiError::Invalid {
-        status: StatusCode::BAD_REQUEST,
-        code: "ERR_QUERY",
-        message: e.body_text(),
-        details: serde_json::Value::Null,
-    }
-}
-
 /// Date range, both ends included; defaults: everything up to the newest snapshot.
 #[derive(Debug, Deserialize)]
 pub struct Range {
@@ -503,11 +493,10 @@ pub struct SnapshotsResponse {
 async fn list_snapshots(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
-    range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
+    AppPath(id): AppPath<String>,
+    AppQuery(range): AppQuery<Range>,
 ) -> Result<Json<SnapshotsResponse>, ApiError> {
     let portfolio = owned(&state, &user, &id).await?;
-    let Query(range) = range.map_err(bad_query)?;
     let latest = snapshots::latest_date(&state.db, portfolio.id).await?;
     let rows = match latest {
         Some(latest) => {

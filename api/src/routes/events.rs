@@ -5,10 +5,11 @@
 
 use crate::error::ApiError;
 use crate::events::RunChange;
+use crate::extract::AppPath;
 use crate::extract::QueryAuthUser;
 use crate::routes::status::readable_portfolio;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::Router;
@@ -95,7 +96,7 @@ impl Watch {
 async fn status_events(
     State(state): State<AppState>,
     QueryAuthUser(user): QueryAuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let portfolio = readable_portfolio(&state, &user, &id).await?;
     // Subscribe before the first load so no change between the two is missed.

@@ -4,9 +4,10 @@
 
 use crate::error::ApiError;
 use crate::extract::QueryAuthUser;
+use crate::extract::{AppPath, AppQuery};
 use crate::routes::status::readable_portfolio;
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -36,16 +37,10 @@ pub struct LogQuery {
 async fn download_log(
     State(state): State<AppState>,
     QueryAuthUser(user): QueryAuthUser,
-    Path(id): Path<String>,
-    query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+    AppPath(id): AppPath<String>,
+    AppQuery(query): AppQuery<LogQuery>,
 ) -> Result<Response, ApiError> {
     let portfolio = readable_portfolio(&state, &user, &id).await?;
-    let Query(query) = query.map_err(|e| ApiError::Invalid {
-        status: StatusCode::BAD_REQUEST,
-        code: "ERR_QUERY",
-        message: e.body_text(),
-        details: serde_json::Value::Null,
-    })?;
     let format = query.format.as_deref().unwrap_or("txt");
     if !matches!(format, "txt" | "json") {
         return Err(ApiError::Invalid {

@@ -3,8 +3,9 @@
 
 use crate::error::ApiError;
 use crate::extract::AuthUser;
+use crate::extract::{AppPath, AppQuery};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -49,8 +50,8 @@ fn normalize(symbol: &str) -> String {
 async fn get_prices(
     State(state): State<AppState>,
     _user: AuthUser,
-    Path(symbol): Path<String>,
-    Query(range): Query<Range>,
+    AppPath(symbol): AppPath<String>,
+    AppQuery(range): AppQuery<Range>,
 ) -> Result<Json<Value>, ApiError> {
     let symbol = normalize(&symbol);
     let coverage = prices::coverage(&state.db, std::slice::from_ref(&symbol)).await?;
@@ -78,8 +79,8 @@ async fn get_prices(
 async fn get_factors(
     State(state): State<AppState>,
     _user: AuthUser,
-    Path(symbol): Path<String>,
-    Query(q): Query<AsOf>,
+    AppPath(symbol): AppPath<String>,
+    AppQuery(q): AppQuery<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
     let symbol = normalize(&symbol);
     let rows = factors::latest_for_symbol(&state.db, &symbol, q.date).await?;
@@ -104,8 +105,8 @@ async fn get_factors(
 async fn get_metrics(
     State(state): State<AppState>,
     _user: AuthUser,
-    Path(symbol): Path<String>,
-    Query(q): Query<AsOf>,
+    AppPath(symbol): AppPath<String>,
+    AppQuery(q): AppQuery<AsOf>,
 ) -> Result<Json<Value>, ApiError> {
     let symbol = normalize(&symbol);
     let m = metrics::latest_with_profile(&state.db, &symbol, q.date)

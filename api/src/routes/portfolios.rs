@@ -2,10 +2,11 @@
 //! frontend's calls, answered from the runs table.
 
 use crate::error::ApiError;
+use crate::extract::AppPath;
 use crate::extract::AuthUser;
 use crate::routes::status::readable_portfolio;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,7 +41,7 @@ pub struct CalculateResponse {
 async fn calculate(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<(StatusCode, Json<CalculateResponse>), ApiError> {
     let portfolio = readable_portfolio(&state, &user, &id).await?;
     let (run, message) = start_or_join(&state, portfolio.id).await?;
@@ -131,7 +132,7 @@ fn frontend_status(status: RunStatus) -> &'static str {
 async fn batch_status(
     State(state): State<AppState>,
     user: AuthUser,
-    Path((id, run_id)): Path<(String, String)>,
+    AppPath((id, run_id)): AppPath<(String, String)>,
 ) -> Result<Json<BatchStatusResponse>, ApiError> {
     let portfolio = readable_portfolio(&state, &user, &id).await?;
     let run = match Uuid::parse_str(&run_id) {

@@ -2,10 +2,11 @@
 //! (DESIGN §3: earlier attempts' phases and activity stay and appear in the log).
 
 use crate::error::ApiError;
+use crate::extract::AppPath;
 use crate::extract::AuthUser;
 use crate::routes::status::readable_portfolio;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -40,7 +41,7 @@ fn run_active(run_id: Uuid) -> ApiError {
 async fn retry_setup(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<(StatusCode, Json<RetryResponse>), ApiError> {
     let portfolio = readable_portfolio(&state, &user, &id).await?;
     let latest = runs::latest_for_portfolio(&state.db, portfolio.id)

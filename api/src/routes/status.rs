@@ -1,9 +1,10 @@
 //! `GET /api/v1/onboarding/status/{portfolio_id}`: the status document of DESIGN §3.
 
 use crate::error::ApiError;
+use crate::extract::AppPath;
 use crate::extract::AuthUser;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use sigmasight_shared::db::portfolios;
@@ -33,7 +34,7 @@ pub async fn readable_portfolio(
 async fn get_status(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<OnboardingStatus>, ApiError> {
     let portfolio = readable_portfolio(&state, &user, &id).await?;
     Ok(Json(status::load(&state.db, portfolio.id).await?))

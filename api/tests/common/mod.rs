@@ -54,12 +54,30 @@ impl Reply {
 
 /// Sends one request through the router.
 pub async fn call(pool: &PgPool, method: &str, uri: &str, auth: Option<&str>) -> Reply {
+    call_with_body(pool, method, uri, auth, None).await
+}
+
+/// Sends one request with a JSON-typed body through the router.
+pub async fn call_with_body(
+    pool: &PgPool,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    json_body: Option<&str>,
+) -> Reply {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = auth {
         req = req.header("authorization", format!("Bearer {t}"));
     }
+    let body = match json_body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            Body::from(b.to_owned())
+        }
+        None => Body::empty(),
+    };
     let response = app(state(pool.clone()))
-        .oneshot(req.body(Body::empty()).expect("request"))
+        .oneshot(req.body(body).expect("request"))
         .await
         .expect("response");
     let status = response.status();

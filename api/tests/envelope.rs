@@ -1,0 +1,112 @@
+//! Malformed JSON bodies, query strings and path parameters answer in the error envelope
+//! `{"error": {"code", "message", "details"}}` on every kind of route, never axum's plain text.
+
+use axum::http::StatusCode;
+use common::*;
+use sigmasight_shared::db::MIGRATOR;
+use sqlx::PgPool;
+
+mod common;
+
+/// The reply is a 400 in the envelope with `code`, and its message is bounded.
+fn assert_envelope(reply: &Reply, code: &str) {
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(body["error"]["code"], code, "{}", reply.text);
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.is_empty() && message.chars().count() <= 201,
+        "{message}"
+    );
+    assert!(
+        reply
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json")),
+        "JSON, not plain text"
+    );
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_malformed_json_body_is_err_json(pool: PgPool) {
+    let admin = token("root", true);
+    let reply = call_with_body(
+        &pool,
+        "POST",
+        "/api/v1/admin/batch/run",
+        Some(&admin),
+        Some("{\"force_rerun\": tru"),
+    )
+    .await;
+    assert_envelope(&reply, "ERR_JSON");
+    let wrong_shape = call_with_body(
+        &pool,
+        "POST",
+        "/api/v1/admin/batch/run",
+        Some(&admin),
+        Some("{\"force_rerun\": \"yes\"}"),
+    )
+    .await;
+    assert_eq!(
+        wrong_shape.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong_shape.text
+    );
+    assert_eq!(wrong_shape.json()["error"]["code"], "ERR_JSON");
+    let huge = format!("{{\"portfolio_ids\": [\"{}\"]}}", "x".repeat(10_000));
+    let reply = call_with_body(
+        &pool,
+        "POST",
+        "/api/v1/admin/batch/run",
+        Some(&admin),
+        Some(&huge),
+    )
+    .await;
+    assert!(
+        reply.text.len() < 1_000,
+        "no echo of unbounded input: {}",
+        reply.text.len()
+    );
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_bad_query_parameter_is_err_query(pool: PgPool) {
+    let admin = token("root", true);
+    for uri in [
+        "/api/v1/admin/batch/runs?limit=many",
+        "/api/v1/admin/batch/runs?status=weird",
+        "/api/v1/market-data/symbols/AAPL/prices?start=yesterday",
+        "/api/v1/market-data/symbols/AAPL/factors?date=2024-13-01",
+    ] {
+        assert_envelope(&call(&pool, "GET", uri, Some(&admin)).await, "ERR_QUERY");
+    }
+    let (pid, _) = portfolio_with_run(&pool, "alice").await;
+    let alice = token("alice", false);
+    for uri in [
+        format!("/api/v1/analytics/portfolio/{pid}/snapshots?start=soon"),
+        format!("/api/v1/onboarding/status/{pid}/logs?include_debug=maybe"),
+    ] {
+        assert_envelope(&call(&pool, "GET", &uri, Some(&alice)).await, "ERR_QUERY");
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_bad_path_parameter_is_err_path(pool: PgPool) {
+    let admin = token("root", true);
+    for uri in [
+        "/api/v1/admin/batch/runs/not-a-uuid",
+        "/api/v1/admin/batch/runs/12345",
+    ] {
+        assert_envelope(&call(&pool, "GET", uri, Some(&admin)).await, "ERR_PATH");
+    }
+    let reply = call(
+        &pool,
+        "POST",
+        "/api/v1/admin/batch/runs/zzz/cancel",
+        Some(&admin),
+    )
+    .await;
+    assert_envelope(&reply, "ERR_PATH");
+}
