@@ -185,6 +185,16 @@ async fn file_level_problems_get_their_codes(pool: PgPool) {
         (status, body["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("ERR_CSV_004"))
     );
+    let listed = &body["error"]["details"]["errors"][0];
+    assert_eq!(
+        (
+            listed["code"].as_str(),
+            listed["field"].as_str(),
+            listed["row"].as_i64()
+        ),
+        (Some("ERR_CSV_004"), Some("Entry Price Per Share"), Some(1)),
+        "the missing column is in details.errors[] like every CSV error: {body}"
+    );
     let big = vec![b'a'; 10 * 1024 * 1024 + 1];
     let (status, body) = create(&pool, "alice", "A", &big, "p.csv").await;
     assert_eq!(

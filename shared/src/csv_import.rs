@@ -208,15 +208,6 @@ impl CsvError {
             Self::Validation(_) => "ERR_CSV_VALIDATION",
         }
     }
-
-    /// The HTTP status to answer with: 413 too large, 422 invalid rows, 400 otherwise.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::TooLarge { .. } => 413,
-            Self::Validation(_) => 422,
-            _ => 400,
-        }
-    }
 }
 
 /// Parses and validates a whole CSV file of positions.
@@ -997,7 +988,6 @@ mod tests {
     fn assert_file_error(result: Result<Vec<ParsedPosition>, CsvError>, code: &str) -> CsvError {
         let error = result.expect_err("expected a file error");
         assert_eq!(error.code(), code, "{error:?}");
-        assert_eq!(error.http_status(), 400);
         error
     }
 
@@ -1015,7 +1005,6 @@ mod tests {
         let error = parse_positions("big.csv", &bytes, today()).unwrap_err();
         assert!(matches!(error, CsvError::TooLarge { size } if size == MAX_CSV_BYTES + 1));
         assert_eq!(error.code(), "ERR_CSV_001");
-        assert_eq!(error.http_status(), 413);
     }
 
     #[test]
@@ -1032,7 +1021,6 @@ mod tests {
             let error = parse_positions(name, text.as_bytes(), today()).unwrap_err();
             assert!(matches!(&error, CsvError::BadFileName { name: n } if n == name));
             assert_eq!(error.code(), "ERR_CSV_002");
-            assert_eq!(error.http_status(), 400);
         }
         assert!(parse_positions("PORTFOLIO.CSV", text.as_bytes(), today()).is_ok());
         assert!(parse_positions("p.Csv", text.as_bytes(), today()).is_ok());
@@ -1090,7 +1078,6 @@ mod tests {
         let error = parse_positions("p.csv", &bytes, today()).unwrap_err();
         assert!(matches!(error, CsvError::Malformed { .. }));
         assert_eq!(error.code(), "ERR_CSV_006");
-        assert_eq!(error.http_status(), 400);
     }
 
     #[test]
@@ -1553,7 +1540,6 @@ mod tests {
         assert_eq!(errors[3].symbol.as_deref(), Some("SPY_C450"));
         let error = CsvError::Validation(errors);
         assert_eq!(error.code(), "ERR_CSV_VALIDATION");
-        assert_eq!(error.http_status(), 422);
     }
 
     #[test]
@@ -1707,54 +1693,6 @@ mod tests {
             .any(|p| p.exit_date.is_some() && p.exit_price.is_some()));
         // Still valid on the earliest date its entry dates allow.
         assert!(parse_positions("t.csv", text.as_bytes(), date("2024-03-01")).is_ok());
-    }
-
-    #[test]
-    fn error_codes_and_statuses() {
-        let cases = [
-            (CsvError::TooLarge { size: 1 }, "ERR_CSV_001", 413),
-            (
-                CsvError::BadFileName { name: "x".into() },
-                "ERR_CSV_002",
-                400,
-            ),
-            (CsvError::Empty, "ERR_CSV_003", 400),
-            (CsvError::NoDataRows, "ERR_CSV_003", 400),
-            (
-                CsvError::MissingColumn {
-                    column: "Symbol".into(),
-                },
-                "ERR_CSV_004",
-                400,
-            ),
-            (CsvError::NoHeader, "ERR_CSV_005", 400),
-            (
-                CsvError::Malformed {
-                    message: "x".into(),
-                },
-                "ERR_CSV_006",
-                400,
-            ),
-            (
-                CsvError::UnknownColumn { column: "x".into() },
-                "ERR_CSV_007",
-                400,
-            ),
-            (
-                CsvError::RepeatedColumn { column: "x".into() },
-                "ERR_CSV_007",
-                400,
-            ),
-            (CsvError::Validation(Vec::new()), "ERR_CSV_VALIDATION", 422),
-        ];
-        for (error, code, status) in cases {
-            assert_eq!(
-                (error.code(), error.http_status()),
-                (code, status),
-                "{error}"
-            );
-            assert!(!error.to_string().is_empty());
-        }
     }
 
     #[test]

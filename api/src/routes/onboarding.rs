@@ -153,8 +153,17 @@ fn equity_balance(value: Option<&str>) -> Result<Option<Decimal>, ApiError> {
     Ok(Some(v.round_dp(2)))
 }
 
+/// The HTTP status of a CSV problem: 413 too large, 422 invalid rows, 400 otherwise.
+fn csv_status(e: &CsvError) -> StatusCode {
+    match e {
+        CsvError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        CsvError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 fn csv_error(e: CsvError) -> ApiError {
-    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = csv_status(&e);
     match e {
         CsvError::Validation(errors) => {
             let n = errors.len();
@@ -177,11 +186,20 @@ fn csv_error(e: CsvError) -> ApiError {
                 | CsvError::RepeatedColumn { column } => Some(column.clone()),
                 _ => None,
             };
+            // A missing required column is also listed like every row error, so the
+            // frontend's error list (details.errors[]) shows it.
+            let errors = match &other {
+                CsvError::MissingColumn { column } => vec![json!({
+                    "row": 1, "column": column, "field": column, "symbol": null,
+                    "code": other.code(), "message": other.to_string()
+                })],
+                _ => Vec::new(),
+            };
             ApiError::Invalid {
                 status,
                 code: other.code(),
                 message: other.to_string(),
-                details: json!({ "column": column }),
+                details: json!({ "column": column, "errors": errors, "total_errors": errors.len() }),
             }
         }
     }
@@ -315,4 +333,57 @@ async fn csv_template() -> impl IntoResponse {
         ],
         csv_import::template_csv(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_csv_error_has_its_code_and_http_status() {
+        let cases = [
+            (CsvError::TooLarge { size: 1 }, "ERR_CSV_001", 413),
+            (
+                CsvError::BadFileName { name: "x".into() },
+                "ERR_CSV_002",
+                400,
+            ),
+            (CsvError::Empty, "ERR_CSV_003", 400),
+            (CsvError::NoDataRows, "ERR_CSV_003", 400),
+            (
+                CsvError::MissingColumn {
+                    column: "Symbol".into(),
+                },
+                "ERR_CSV_004",
+                400,
+            ),
+            (CsvError::NoHeader, "ERR_CSV_005", 400),
+            (
+                CsvError::Malformed {
+                    message: "x".into(),
+                },
+                "ERR_CSV_006",
+                400,
+            ),
+            (
+                CsvError::UnknownColumn { column: "x".into() },
+                "ERR_CSV_007",
+                400,
+            ),
+            (
+                CsvError::RepeatedColumn { column: "x".into() },
+                "ERR_CSV_007",
+                400,
+            ),
+            (CsvError::Validation(Vec::new()), "ERR_CSV_VALIDATION", 422),
+        ];
+        for (error, code, status) in cases {
+            assert_eq!(
+                (error.code(), csv_status(&error).as_u16()),
+                (code, status),
+                "{error}"
+            );
+            assert!(!error.to_string().is_empty());
+        }
+    }
 }

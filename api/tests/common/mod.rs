@@ -1,5 +1,6 @@
 //! Helpers of the handler tests: the router over a test pool, tokens, requests, and a
 //! "worker" played with the shared db functions the real worker uses.
+#![allow(dead_code)] // each test crate uses some of these helpers
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
