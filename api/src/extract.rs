@@ -194,3 +194,53 @@ where
         Ok(Self(value))
     }
 }
+
+/// The portfolio named by the route's `{portfolio_id}` (or `{id}`), when the caller may read
+/// it: its owner, or an admin. Unknown, malformed or someone else's → 404, never 403.
+#[derive(Debug, Clone)]
+pub struct ReadablePortfolio {
+    pub portfolio: db::portfolios::Portfolio,
+    pub user: AuthUser,
+}
+
+impl ReadablePortfolio {
+    async fn load(parts: &mut Parts, state: &AppState, user: AuthUser) -> Result<Self, ApiError> {
+        let AppPath(params): AppPath<std::collections::HashMap<String, String>> =
+            AppPath::from_request_parts(parts, state).await?;
+        let id = params
+            .get("portfolio_id")
+            .or_else(|| params.get("id"))
+            .and_then(|raw| Uuid::parse_str(raw).ok())
+            .ok_or(ApiError::NotFound("portfolio"))?;
+        let found = if user.is_admin {
+            db::portfolios::find(&state.db, id).await?
+        } else {
+            db::portfolios::find_owned(&state.db, id, user.id).await?
+        };
+        let portfolio = found.ok_or(ApiError::NotFound("portfolio"))?;
+        Ok(Self { portfolio, user })
+    }
+}
+
+impl FromRequestParts<AppState> for ReadablePortfolio {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        Self::load(parts, state, user).await
+    }
+}
+
+/// [`ReadablePortfolio`] for the endpoints a browser opens without headers: the token may
+/// also come from `?access_token=` (see [`QueryAuthUser`]).
+#[derive(Debug, Clone)]
+pub struct QueryReadablePortfolio(pub ReadablePortfolio);
+
+impl FromRequestParts<AppState> for QueryReadablePortfolio {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let QueryAuthUser(user) = QueryAuthUser::from_request_parts(parts, state).await?;
+        Ok(Self(ReadablePortfolio::load(parts, state, user).await?))
+    }
+}

@@ -110,3 +110,54 @@ async fn a_bad_path_parameter_is_err_path(pool: PgPool) {
     .await;
     assert_envelope(&reply, "ERR_PATH");
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn every_portfolio_route_is_404_for_someone_else_and_readable_by_an_admin(pool: PgPool) {
+    let (pid, run_id) = portfolio_with_run(&pool, "alice").await;
+    let reads = [
+        format!("/api/v1/onboarding/status/{pid}"),
+        format!("/api/v1/onboarding/status/{pid}/logs"),
+        format!("/api/v1/analytics/portfolio/{pid}/overview"),
+        format!("/api/v1/analytics/portfolio/{pid}/snapshots"),
+        format!("/api/v1/analytics/portfolio/{pid}/factor-exposures"),
+        format!("/api/v1/analytics/portfolio/{pid}/positions/factor-exposures"),
+        format!("/api/v1/analytics/portfolio/{pid}/volatility"),
+        format!("/api/v1/analytics/portfolio/{pid}/correlation-matrix"),
+        format!("/api/v1/analytics/portfolio/{pid}/stress-test"),
+        format!("/api/v1/portfolios/{pid}/batch-status/{run_id}"),
+    ];
+    let writes = [
+        format!("/api/v1/portfolios/{pid}/calculate"),
+        format!("/api/v1/onboarding/{pid}/retry"),
+    ];
+    let mallory = token("mallory", false);
+    for uri in reads
+        .iter()
+        .chain([format!("/api/v1/onboarding/status/{pid}/events")].iter())
+    {
+        let reply = call(&pool, "GET", uri, Some(&mallory)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.text);
+        assert_eq!(reply.json()["error"]["code"], "not_found", "{uri}");
+    }
+    for uri in &writes {
+        let reply = call(&pool, "POST", uri, Some(&mallory)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}: {}", reply.text);
+    }
+    let bad = call(
+        &pool,
+        "GET",
+        "/api/v1/onboarding/status/not-a-uuid",
+        Some(&mallory),
+    )
+    .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::NOT_FOUND,
+        "a malformed id is 404 too"
+    );
+    let admin = token("root", true);
+    for uri in &reads {
+        let reply = call(&pool, "GET", uri, Some(&admin)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
+    }
+}

@@ -5,8 +5,8 @@
 //! `calculation_date` the results are for; `available: false` before the first run stored any.
 
 use crate::error::ApiError;
-use crate::extract::AuthUser;
-use crate::extract::{AppPath, AppQuery};
+use crate::extract::AppQuery;
+use crate::extract::ReadablePortfolio;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
@@ -18,7 +18,7 @@ use sigmasight_shared::analytics::correlations;
 use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
 use sigmasight_shared::analytics::stress::Scenario;
 use sigmasight_shared::db::risk::{self, RiskTable};
-use sigmasight_shared::db::{portfolios, positions, snapshots};
+use sigmasight_shared::db::{positions, snapshots};
 use uuid::Uuid;
 
 /// Analytics routes.
@@ -51,18 +51,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The caller's portfolio, or 404 (also for a malformed id or someone else's portfolio).
-async fn owned(
-    state: &AppState,
-    user: &AuthUser,
-    id: &str,
-) -> Result<portfolios::Portfolio, ApiError> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("portfolio"))?;
-    portfolios::find_owned(&state.db, id, user.id)
-        .await?
-        .ok_or(ApiError::NotFound("portfolio"))
-}
-
 /// The common envelope: `{available, portfolio_id, calculation_date, …fields}`.
 fn envelope(portfolio_id: Uuid, date: Option<NaiveDate>, fields: Value) -> Json<Value> {
     let mut body = json!({
@@ -80,10 +68,8 @@ fn envelope(portfolio_id: Uuid, date: Option<NaiveDate>, fields: Value) -> Json<
 /// volatility, concentration and sector exposure.
 async fn overview(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<Json<Value>, ApiError> {
-    let portfolio = owned(&state, &user, &id).await?;
     let Some(date) = snapshots::latest_date(&state.db, portfolio.id).await? else {
         return Ok(envelope(
             portfolio.id,
@@ -177,10 +163,8 @@ fn portfolio_volatility(rows: &Value) -> Value {
 /// position's betas.
 async fn factor_exposures(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<Json<Value>, ApiError> {
-    let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Factors).await?;
     let Some(d) = date else {
         return Ok(envelope(
@@ -238,11 +222,9 @@ pub struct PositionQuery {
 /// exposures: {factor: beta}}]`, paged.
 async fn position_factor_exposures(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
     AppQuery(query): AppQuery<PositionQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let portfolio = owned(&state, &user, &id).await?;
     let q = query;
     let limit = q.limit.unwrap_or(50);
     let offset = q.offset.unwrap_or(0);
@@ -283,10 +265,8 @@ async fn position_factor_exposures(
 /// position's.
 async fn volatility(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<Json<Value>, ApiError> {
-    let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Volatility).await?;
     let Some(d) = date else {
         return Ok(envelope(
@@ -332,10 +312,8 @@ async fn volatility(
 /// the ordered form, the summaries and every pair.
 async fn correlation_matrix(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<Json<Value>, ApiError> {
-    let portfolio = owned(&state, &user, &id).await?;
     let date = risk::latest_date(&state.db, portfolio.id, RiskTable::Correlation).await?;
     let Some(d) = date else {
         return Ok(envelope(
@@ -410,11 +388,9 @@ pub struct StressQuery {
 /// correlated P&L as the impact) plus direct/correlated P&L, the cap and factor impacts.
 async fn stress_test(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
     AppQuery(query): AppQuery<StressQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let portfolio = owned(&state, &user, &id).await?;
     let requested: Vec<String> = query
         .scenarios
         .as_deref()
@@ -492,11 +468,9 @@ pub struct SnapshotsResponse {
 
 async fn list_snapshots(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
     AppQuery(range): AppQuery<Range>,
 ) -> Result<Json<SnapshotsResponse>, ApiError> {
-    let portfolio = owned(&state, &user, &id).await?;
     let latest = snapshots::latest_date(&state.db, portfolio.id).await?;
     let rows = match latest {
         Some(latest) => {

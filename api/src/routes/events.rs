@@ -5,9 +5,7 @@
 
 use crate::error::ApiError;
 use crate::events::RunChange;
-use crate::extract::AppPath;
-use crate::extract::QueryAuthUser;
-use crate::routes::status::readable_portfolio;
+use crate::extract::{QueryReadablePortfolio, ReadablePortfolio};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -95,10 +93,8 @@ impl Watch {
 
 async fn status_events(
     State(state): State<AppState>,
-    QueryAuthUser(user): QueryAuthUser,
-    AppPath(id): AppPath<String>,
+    QueryReadablePortfolio(ReadablePortfolio { portfolio, .. }): QueryReadablePortfolio,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let portfolio = readable_portfolio(&state, &user, &id).await?;
     // Subscribe before the first load so no change between the two is missed.
     let watch = Watch {
         rx: state.events.subscribe(),

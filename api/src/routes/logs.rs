@@ -3,9 +3,8 @@
 //! Auth as status, plus `?access_token=` for plain download links.
 
 use crate::error::ApiError;
-use crate::extract::QueryAuthUser;
-use crate::extract::{AppPath, AppQuery};
-use crate::routes::status::readable_portfolio;
+use crate::extract::AppQuery;
+use crate::extract::{QueryReadablePortfolio, ReadablePortfolio};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -36,11 +35,9 @@ pub struct LogQuery {
 
 async fn download_log(
     State(state): State<AppState>,
-    QueryAuthUser(user): QueryAuthUser,
-    AppPath(id): AppPath<String>,
+    QueryReadablePortfolio(ReadablePortfolio { portfolio, .. }): QueryReadablePortfolio,
     AppQuery(query): AppQuery<LogQuery>,
 ) -> Result<Response, ApiError> {
-    let portfolio = readable_portfolio(&state, &user, &id).await?;
     let format = query.format.as_deref().unwrap_or("txt");
     if !matches!(format, "txt" | "json") {
         return Err(ApiError::Invalid {

@@ -3,8 +3,7 @@
 
 use crate::error::ApiError;
 use crate::extract::AppPath;
-use crate::extract::AuthUser;
-use crate::routes::status::readable_portfolio;
+use crate::extract::ReadablePortfolio;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -40,10 +39,8 @@ pub struct CalculateResponse {
 /// Returns the active run, or starts one: the next attempt of a failed run, else a new run.
 async fn calculate(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<(StatusCode, Json<CalculateResponse>), ApiError> {
-    let portfolio = readable_portfolio(&state, &user, &id).await?;
     let (run, message) = start_or_join(&state, portfolio.id).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -131,10 +128,9 @@ fn frontend_status(status: RunStatus) -> &'static str {
 
 async fn batch_status(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath((id, run_id)): AppPath<(String, String)>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
+    AppPath((_, run_id)): AppPath<(String, String)>,
 ) -> Result<Json<BatchStatusResponse>, ApiError> {
-    let portfolio = readable_portfolio(&state, &user, &id).await?;
     let run = match Uuid::parse_str(&run_id) {
         Ok(rid) => runs::find(&state.db, rid)
             .await?

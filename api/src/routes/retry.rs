@@ -2,9 +2,7 @@
 //! (DESIGN §3: earlier attempts' phases and activity stay and appear in the log).
 
 use crate::error::ApiError;
-use crate::extract::AppPath;
-use crate::extract::AuthUser;
-use crate::routes::status::readable_portfolio;
+use crate::extract::ReadablePortfolio;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -40,10 +38,8 @@ fn run_active(run_id: Uuid) -> ApiError {
 
 async fn retry_setup(
     State(state): State<AppState>,
-    user: AuthUser,
-    AppPath(id): AppPath<String>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<(StatusCode, Json<RetryResponse>), ApiError> {
-    let portfolio = readable_portfolio(&state, &user, &id).await?;
     let latest = runs::latest_for_portfolio(&state.db, portfolio.id)
         .await?
         .ok_or(ApiError::NotFound("run"))?;
