@@ -44,6 +44,19 @@ async fn enqueue(pool: &PgPool) -> runs::Run {
 
 const TTL: Duration = Duration::from_secs(30);
 
+/// Claims as `worker` as soon as something is claimable (a lease expiring, a retry coming
+/// due), polling until a 5 s deadline instead of sleeping a fixed time.
+async fn claim_when_due(pool: &PgPool, worker: &str) -> runs::ClaimedRun {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(claimed) = runs::claim_next(pool, worker, TTL).await.expect("claim") {
+            return claimed;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing became claimable");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[sqlx::test(migrator = "MIGRATOR")]
 async fn concurrent_claimers_never_get_the_same_run(pool: PgPool) {
     for _ in 0..20 {
@@ -90,11 +103,7 @@ async fn a_run_with_an_expired_lease_is_claimed_again_as_the_next_attempt(pool: 
             .is_none(),
         "lease still held"
     );
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    let second = runs::claim_next(&pool, "worker-b", TTL)
-        .await
-        .expect("claim")
-        .expect("taken over");
+    let second = claim_when_due(&pool, "worker-b").await;
     assert_eq!(second.run.id, run.id);
     assert_eq!(second.run.attempt, 2);
     assert_eq!(second.prior_status, RunStatus::Running);
@@ -113,11 +122,7 @@ async fn writes_fenced_on_a_lost_attempt_change_nothing(pool: PgPool) {
     assert!(phases::init_attempt(&pool, run.id, 1, &plan, &[])
         .await
         .expect("init"));
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    runs::claim_next(&pool, "worker-b", TTL)
-        .await
-        .expect("claim")
-        .expect("takeover");
+    claim_when_due(&pool, "worker-b").await;
 
     // Every write of attempt 1 now touches nothing and says so.
     assert!(!runs::renew_lease(&pool, run.id, 1, TTL)
@@ -214,11 +219,7 @@ async fn a_requeued_attempt_waits_for_its_backoff(pool: PgPool) {
             .is_none(),
         "not due yet"
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let again = runs::claim_next(&pool, "w", TTL)
-        .await
-        .expect("claim")
-        .expect("due now");
+    let again = claim_when_due(&pool, "w").await;
     assert_eq!(again.run.attempt, 2);
     assert_eq!(again.prior_status, RunStatus::Queued);
 }
@@ -234,7 +235,16 @@ async fn a_lost_lease_on_the_last_attempt_fails_the_run(pool: PgPool) {
         .await
         .expect("claim")
         .expect("run");
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !sqlx::query_scalar::<_, bool>("select lease_expires_at < now() from runs where id = $1")
+        .bind(run.id)
+        .fetch_one(&pool)
+        .await
+        .expect("lease")
+    {
+        assert!(std::time::Instant::now() < deadline, "the lease never expired");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(
         runs::claim_next(&pool, "worker-b", TTL)
             .await
@@ -274,11 +284,7 @@ async fn a_new_attempt_carries_over_phases_completed_before(pool: PgPool) {
     )
     .await
     .expect("finish"));
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    runs::claim_next(&pool, "b", TTL)
-        .await
-        .expect("claim")
-        .expect("takeover");
+    claim_when_due(&pool, "b").await;
     let carried = phases::completed_before(&pool, run.id, 2)
         .await
         .expect("carried");
