@@ -15,7 +15,6 @@ use sqlx::PgPool;
 use state::AppState;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// API configuration, from the environment.
@@ -52,16 +51,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates and binds.
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
-        let pool = sigmasight_shared::db::connect(
-            &config.database.url,
-            config.database.max_connections,
-            Duration::from_secs(30),
-        )
-        .await
-        .context("connecting to DATABASE_URL")?;
-        sigmasight_shared::db::migrate(&pool)
-            .await
-            .context("running migrations")?;
+        let pool = sigmasight_shared::db::connect_and_migrate(&config.database).await?;
         Self::with_pool(config, pool).await
     }
 
@@ -92,21 +82,4 @@ impl Application {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}
+pub use sigmasight_shared::shutdown::shutdown_signal;

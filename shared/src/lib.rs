@@ -15,5 +15,6 @@ pub mod domain;
 pub mod market_data;
 pub mod phases;
 pub mod queue;
+pub mod shutdown;
 pub mod status;
 pub mod telemetry;

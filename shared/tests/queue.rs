@@ -52,7 +52,10 @@ async fn claim_when_due(pool: &PgPool, worker: &str) -> runs::ClaimedRun {
         if let Some(claimed) = runs::claim_next(pool, worker, TTL).await.expect("claim") {
             return claimed;
         }
-        assert!(std::time::Instant::now() < deadline, "nothing became claimable");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing became claimable"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -242,7 +245,10 @@ async fn a_lost_lease_on_the_last_attempt_fails_the_run(pool: PgPool) {
         .await
         .expect("lease")
     {
-        assert!(std::time::Instant::now() < deadline, "the lease never expired");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never expired"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(

@@ -7,7 +7,7 @@ use crate::context::{Heartbeat, JobError, RunContext};
 use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
-use sigmasight_shared::db::{activity, runs};
+use sigmasight_shared::db::runs;
 use sigmasight_shared::domain::{ActivityLevel, RunStatus};
 use sigmasight_shared::market_data::chain::ProviderChain;
 use sigmasight_shared::queue::{retry_delay, QUEUED_CHANNEL};
@@ -55,7 +55,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     info!(worker.id = %shared.worker_id, concurrency = config.concurrency, "worker started");
     loop {
-        reap(&shared.pool).await;
+        crate::reaper::reap(&shared.pool).await;
         claim_while_free(&shared, &slots, &mut tasks).await;
         tokio::select! {
             () = &mut shutdown => break,
@@ -115,37 +115,6 @@ async fn wait_notification(listener: &mut Option<PgListener>) {
     }
 }
 
-async fn reap(pool: &PgPool) {
-    match runs::complete_orphaned_parents(pool).await {
-        Ok(0) => {}
-        Ok(n) => info!(
-            count = n,
-            "ended daily batches whose portfolios were all done"
-        ),
-        Err(e) => warn!(error = %e, "parent completion query failed"),
-    }
-    let reaped = match runs::fail_exhausted_leases(pool).await {
-        Ok(r) => r,
-        Err(e) => {
-            warn!(error = %e, "reaper query failed");
-            return;
-        }
-    };
-    for r in reaped {
-        let who = r.worker_id.unwrap_or_else(|| "unknown".into());
-        warn!(run.id = %r.id, "run failed: worker {who} was lost on its last attempt");
-        let msg = format!(
-            "Worker {who} was lost (lease expired) on attempt {}; no attempts left",
-            r.attempt
-        );
-        if let Err(e) =
-            activity::insert_unfenced(pool, r.id, r.attempt, ActivityLevel::Error, &msg).await
-        {
-            warn!(error = %e, "could not record the reaped run");
-        }
-    }
-}
-
 async fn claim_while_free(shared: &Shared, slots: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
     while let Ok(permit) = slots.clone().try_acquire_owned() {
         match runs::claim_next(&shared.pool, &shared.worker_id, shared.config.lease_ttl).await {
@@ -201,7 +170,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         run.attempt,
     ));
     announce(&buffer, &claimed);
-    let renewer = tokio::spawn(renew(
+    let renewer = tokio::spawn(crate::lease::renew(
         shared.pool.clone(),
         run.id,
         run.attempt,
@@ -343,28 +312,6 @@ async fn end_parent(pool: &PgPool, run: &runs::Run) -> Result<(), sqlx::Error> {
         }
     }
     Ok(())
-}
-
-async fn renew(pool: PgPool, id: uuid::Uuid, attempt: i32, ttl: Duration, lost: Arc<AtomicBool>) {
-    let every = ttl / 3;
-    let mut last_ok = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(every).await;
-        match runs::renew_lease(&pool, id, attempt, ttl).await {
-            Ok(true) => last_ok = tokio::time::Instant::now(),
-            Ok(false) => {
-                lost.store(true, Ordering::SeqCst);
-                return;
-            }
-            Err(e) => {
-                warn!(error = %e, "lease renewal failed");
-                if last_ok.elapsed() >= ttl {
-                    lost.store(true, Ordering::SeqCst);
-                    return;
-                }
-            }
-        }
-    }
 }
 
 async fn flush_periodically(buffer: Arc<ActivityBuffer>, lost: Arc<AtomicBool>) {

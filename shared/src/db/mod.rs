@@ -67,3 +67,13 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
         _ => false,
     }
 }
+
+/// What both binaries do at start: connect (waiting up to 30 s for Postgres) and migrate.
+pub async fn connect_and_migrate(config: &crate::config::DatabaseConfig) -> anyhow::Result<PgPool> {
+    use anyhow::Context as _;
+    let pool = connect(&config.url, config.max_connections, Duration::from_secs(30))
+        .await
+        .context("connecting to DATABASE_URL")?;
+    migrate(&pool).await.context("running migrations")?;
+    Ok(pool)
+}
