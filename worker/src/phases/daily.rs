@@ -2,13 +2,13 @@
 //! one `portfolio_daily` child run per portfolio, inserted in one statement so every worker
 //! shares the portfolio-level work. The parent parks; its last child ends it.
 
-use super::phase_1_market_data::SymbolScope;
-use super::{run_symbol_phase, RunOutcome};
+use super::loaders::SymbolScope;
+use super::RunOutcome;
 use crate::context::{JobError, RunContext};
-use sigmasight_shared::db::{phases as phase_rows, positions, runs};
+use sigmasight_shared::db::{positions, runs};
 use sigmasight_shared::domain::RunStatus;
 use sigmasight_shared::domain::FACTOR_ETFS;
-use sigmasight_shared::phases::{PhaseDef, DAILY, PORTFOLIOS};
+use sigmasight_shared::phases::{PhaseDef, PORTFOLIOS};
 use sigmasight_shared::queue::daily::BatchParams;
 
 /// Runs the parent of a daily batch.
@@ -16,15 +16,8 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     let params: BatchParams = serde_json::from_value(ctx.run.params.clone()).unwrap_or_default();
     let last = sigmasight_shared::clock::last_trading_day();
     let end = params.date.map_or(last, |d| d.min(last));
-    let plan: Vec<&'static PhaseDef> = DAILY.iter().collect();
-    let carried = if ctx.attempt() > 1 {
-        phase_rows::completed_before(&ctx.pool, ctx.run.id, ctx.attempt()).await?
-    } else {
-        Vec::new()
-    };
-    let held =
-        phase_rows::init_attempt(&ctx.pool, ctx.run.id, ctx.attempt(), &plan, &carried).await?;
-    ctx.fenced(held)?;
+    let plan: Vec<&'static PhaseDef> = ctx.run.kind.plan().iter().collect();
+    let carried = super::begin_attempt(ctx, &plan).await?;
 
     let only = params.portfolio_ids.as_deref();
     let (mut symbols, earliest) = positions::universe(&ctx.pool, only).await?;
@@ -47,17 +40,20 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         ),
     );
     for phase in plan.iter().filter(|p| p.id != PORTFOLIOS.id) {
-        if carried.iter().any(|c| c == phase.id) {
-            ctx.info(
-                phase,
-                format!(
-                    "{} already completed in an earlier attempt; carried over",
-                    phase.name
-                ),
-            );
+        if super::carried_over(ctx, phase, &carried) {
             continue;
         }
-        run_symbol_phase(ctx, phase, &scope).await?;
+        match super::work(phase)? {
+            super::Work::Symbols(run) => run(ctx, &scope)
+                .await
+                .map_err(|e| super::record_failure(ctx, phase, e))?,
+            _ => {
+                return Err(JobError::Fatal(anyhow::anyhow!(
+                    "{} is not a symbol-level phase of a daily batch",
+                    phase.name
+                )))
+            }
+        }
     }
 
     // Fan out: one child per portfolio without an active run, in one fenced statement.

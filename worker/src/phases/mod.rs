@@ -3,6 +3,7 @@
 //! completed (they show as carried over).
 
 mod daily;
+mod loaders;
 mod phase_0_profiles;
 mod phase_1_5_factors;
 mod phase_1_75_metrics;
@@ -17,11 +18,12 @@ mod symbol_work;
 
 use crate::context::{JobError, RunContext};
 use anyhow::anyhow;
-use phase_1_market_data::SymbolScope;
+use futures::future::BoxFuture;
+use loaders::SymbolScope;
 use scope::PortfolioScope;
 use sigmasight_shared::db::{phases as phase_rows, prices};
 use sigmasight_shared::domain::{ActivityLevel, RunKind, RunStatus};
-use sigmasight_shared::phases::PhaseDef;
+use sigmasight_shared::phases::{self as defs, PhaseDef};
 use std::sync::Arc;
 
 /// How a run ended well.
@@ -52,71 +54,127 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         .portfolio_id
         .ok_or_else(|| JobError::Fatal(anyhow!("run has no portfolio")))?;
     let plan: Vec<&'static PhaseDef> = ctx.run.kind.plan().iter().collect();
+    let carried = begin_attempt(ctx, &plan).await?;
+    let mut scope = PortfolioScope::load(ctx, portfolio_id).await?;
+    let symbols = scope.symbol_scope();
+    let mut verdicts_read = false;
+    for phase in plan {
+        if carried_over(ctx, phase, &carried) {
+            continue;
+        }
+        ctx.check_lease()?;
+        let result = match work(phase)? {
+            Work::Symbols(run) => run(ctx, &symbols).await,
+            Work::Portfolio(run) => {
+                if !verdicts_read {
+                    // Phase 1 has decided which symbols have no data: the portfolio phases
+                    // name them.
+                    scope.refresh_left_out(ctx).await?;
+                    verdicts_read = true;
+                }
+                run(ctx, &scope).await
+            }
+            Work::FanOut => Err(JobError::Fatal(anyhow!(
+                "{} runs in a daily batch only",
+                phase.name
+            ))),
+        };
+        result.map_err(|e| record_failure(ctx, phase, e))?;
+    }
+    outcome(ctx, &scope).await
+}
+
+/// A phase's work, over the run's symbols or its portfolio.
+#[derive(Clone, Copy)]
+pub(super) enum Work {
+    Symbols(for<'a> fn(&'a RunContext, &'a SymbolScope) -> BoxFuture<'a, Result<(), JobError>>),
+    Portfolio(
+        for<'a> fn(&'a RunContext, &'a PortfolioScope) -> BoxFuture<'a, Result<(), JobError>>,
+    ),
+    /// The daily parent's fan-out into child runs (run by `daily` itself).
+    FanOut,
+}
+
+/// Every phase and what runs it: the one dispatch table. Which phases a kind runs, and in
+/// which order, is `RunKind::plan`.
+static TABLE: [(&PhaseDef, Work); 10] = [
+    (
+        &defs::PHASE_1,
+        Work::Symbols(|c, s| Box::pin(phase_1_market_data::run(c, s))),
+    ),
+    (
+        &defs::PHASE_1_5,
+        Work::Symbols(|c, s| Box::pin(phase_1_5_factors::run(c, s))),
+    ),
+    (
+        &defs::PHASE_1_75,
+        Work::Symbols(|c, s| Box::pin(phase_1_75_metrics::run(c, s))),
+    ),
+    (
+        &defs::PHASE_0,
+        Work::Symbols(|c, s| Box::pin(phase_0_profiles::run(c, s))),
+    ),
+    (
+        &defs::PHASE_2,
+        Work::Symbols(|c, s| Box::pin(phase_2_fundamentals::run(c, s))),
+    ),
+    (
+        &defs::PHASE_3,
+        Work::Portfolio(|c, p| Box::pin(phase_3_snapshots::run(c, p))),
+    ),
+    (
+        &defs::PHASE_4,
+        Work::Portfolio(|c, p| Box::pin(phase_4_market_values::run(c, p))),
+    ),
+    (
+        &defs::PHASE_5,
+        Work::Portfolio(|c, p| Box::pin(phase_5_sector_tags::run(c, p))),
+    ),
+    (
+        &defs::PHASE_6,
+        Work::Portfolio(|c, p| Box::pin(phase_6_risk::run(c, p))),
+    ),
+    (&defs::PORTFOLIOS, Work::FanOut),
+];
+
+/// What runs `phase`.
+pub(super) fn work(phase: &PhaseDef) -> Result<Work, JobError> {
+    TABLE
+        .iter()
+        .find(|(def, _)| def.id == phase.id)
+        .map(|(_, w)| *w)
+        .ok_or_else(|| JobError::Fatal(anyhow!("phase {} has no implementation", phase.id)))
+}
+
+/// Writes the attempt's phase rows and returns the phases an earlier attempt completed.
+pub(super) async fn begin_attempt(
+    ctx: &RunContext,
+    plan: &[&'static PhaseDef],
+) -> Result<Vec<String>, JobError> {
     let carried = if ctx.attempt() > 1 {
         phase_rows::completed_before(&ctx.pool, ctx.run.id, ctx.attempt()).await?
     } else {
         Vec::new()
     };
     let held =
-        phase_rows::init_attempt(&ctx.pool, ctx.run.id, ctx.attempt(), &plan, &carried).await?;
+        phase_rows::init_attempt(&ctx.pool, ctx.run.id, ctx.attempt(), plan, &carried).await?;
     ctx.fenced(held)?;
-    let mut scope = PortfolioScope::load(ctx, portfolio_id).await?;
-    let symbols = scope.symbol_scope();
-    let mut verdicts_read = false;
-    for phase in plan {
-        if carried.iter().any(|c| c == phase.id) {
-            ctx.info(
-                phase,
-                format!(
-                    "{} already completed in an earlier attempt; carried over",
-                    phase.name
-                ),
-            );
-            continue;
-        }
-        ctx.check_lease()?;
-        let portfolio_level = matches!(phase.id, "phase_3" | "phase_4" | "phase_5" | "phase_6");
-        if portfolio_level && !verdicts_read {
-            // Phase 1 has decided which symbols have no data: the portfolio phases name them.
-            scope.refresh_left_out(ctx).await?;
-            verdicts_read = true;
-        }
-        match phase.id {
-            "phase_3" => phase_3_snapshots::run(ctx, &scope)
-                .await
-                .map_err(|e| record_failure(ctx, phase, e)),
-            "phase_4" => phase_4_market_values::run(ctx, &scope)
-                .await
-                .map_err(|e| record_failure(ctx, phase, e)),
-            "phase_5" => phase_5_sector_tags::run(ctx, &scope)
-                .await
-                .map_err(|e| record_failure(ctx, phase, e)),
-            "phase_6" => phase_6_risk::run(ctx, &scope)
-                .await
-                .map_err(|e| record_failure(ctx, phase, e)),
-            _ => run_symbol_phase(ctx, phase, &symbols).await,
-        }?;
-    }
-    outcome(ctx, &scope).await
+    Ok(carried)
 }
 
-/// Runs one symbol-level phase over `scope`.
-pub(super) async fn run_symbol_phase(
-    ctx: &RunContext,
-    phase: &PhaseDef,
-    scope: &SymbolScope,
-) -> Result<(), JobError> {
-    let result = match phase.id {
-        "phase_1" => phase_1_market_data::run(ctx, scope).await,
-        "phase_1_5" => phase_1_5_factors::run(ctx, scope).await,
-        "phase_1_75" => phase_1_75_metrics::run(ctx, scope).await,
-        "phase_0" => phase_0_profiles::run(ctx, scope).await,
-        "phase_2" => phase_2_fundamentals::run(ctx, scope).await,
-        other => Err(JobError::Fatal(anyhow!(
-            "phase {other} is not a symbol-level phase"
-        ))),
-    };
-    result.map_err(|e| record_failure(ctx, phase, e))
+/// True (and said in the feed) when an earlier attempt completed `phase`.
+pub(super) fn carried_over(ctx: &RunContext, phase: &PhaseDef, carried: &[String]) -> bool {
+    let done = carried.iter().any(|c| c == phase.id);
+    if done {
+        ctx.info(
+            phase,
+            format!(
+                "{} already completed in an earlier attempt; carried over",
+                phase.name
+            ),
+        );
+    }
+    done
 }
 
 /// Records a phase's failure in the feed (its row is marked failed when the attempt ends)
@@ -188,4 +246,33 @@ async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome,
         summary,
         parked: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sigmasight_shared::domain::RunKind;
+
+    #[test]
+    fn every_phase_a_kind_plans_has_its_work_and_portfolio_children_run_portfolio_work() {
+        for kind in RunKind::ALL {
+            for phase in kind.plan() {
+                assert!(work(phase).is_ok(), "{kind}: {}", phase.id);
+            }
+        }
+        for phase in RunKind::PortfolioDaily.plan() {
+            assert!(
+                matches!(work(phase), Ok(Work::Portfolio(_))),
+                "{}",
+                phase.id
+            );
+        }
+        for phase in RunKind::Daily.plan() {
+            assert!(
+                matches!(work(phase), Ok(Work::Symbols(_) | Work::FanOut)),
+                "{}",
+                phase.id
+            );
+        }
+    }
 }

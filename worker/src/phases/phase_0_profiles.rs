@@ -3,7 +3,7 @@
 //! every symbol then gets its Provider Beta (1Y) row (null with its reason when there is no
 //! profile).
 
-use super::phase_1_market_data::{available_symbols, SymbolScope};
+use super::loaders::{available_symbols, SymbolScope};
 use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use futures::stream::{self, StreamExt};

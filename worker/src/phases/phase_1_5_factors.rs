@@ -2,7 +2,7 @@
 //! the six style ETFs, four spread regressions, market beta (90D) and IR beta. Shared across
 //! portfolios: a symbol with its rows for the date is cached and costs nothing.
 
-use super::phase_1_market_data::{available_symbols, SymbolScope};
+use super::loaders::{available_symbols, SymbolScope};
 use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::factors::{analyze_symbol, FactorRow};

@@ -1,7 +1,7 @@
 //! Phase 1.75 — Symbol Metrics for the calculation date (ANALYTICS §3): period returns with
 //! the "last close on or before" rule and realised volatility; history kept per date.
 
-use super::phase_1_market_data::{available_symbols, SymbolScope};
+use super::loaders::{available_symbols, SymbolScope};
 use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::metrics::{symbol_metrics, SymbolMetrics};

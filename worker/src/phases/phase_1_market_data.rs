@@ -5,6 +5,7 @@
 //! that another provider fills, or a close at the last stored date that moved more than
 //! 0.5 % (a split), refetches the whole history from it and replaces the stored one.
 
+use super::loaders::SymbolScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
@@ -97,15 +98,6 @@ fn need_for(
             stored: false,
         }),
     }
-}
-
-/// The symbols a run needs and the date range of their history.
-pub struct SymbolScope {
-    pub symbols: Vec<String>,
-    /// Symbols known to be ETFs or funds (no fundamentals).
-    pub funds: Vec<String>,
-    pub history_start: NaiveDate,
-    pub end: NaiveDate,
 }
 
 /// What phase 1 did, for its summary.
@@ -453,26 +445,6 @@ fn first_change(old: &[prices::Close], new: &[DailyBar]) -> Option<NaiveDate> {
         (Some(a), Some(b)) => (a - b).abs() > 1e-9 * a.abs().max(1.0),
         _ => true,
     })
-}
-
-/// The scope's symbols that have market data (not remembered as unavailable).
-pub async fn available_symbols(
-    ctx: &RunContext,
-    scope: &SymbolScope,
-) -> Result<Vec<String>, JobError> {
-    let unavailable: std::collections::HashSet<String> =
-        prices::availability(&ctx.pool, &scope.symbols)
-            .await?
-            .into_iter()
-            .filter(|a| !a.available)
-            .map(|a| a.symbol)
-            .collect();
-    Ok(scope
-        .symbols
-        .iter()
-        .filter(|s| !unavailable.contains(*s))
-        .cloned()
-        .collect())
 }
 
 #[cfg(test)]

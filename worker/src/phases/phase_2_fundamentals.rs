@@ -1,7 +1,7 @@
 //! Phase 2 — Fundamental Data Collection (final date only), for PUBLIC non-ETF symbols:
 //! fetched when missing or 3+ days past the next earnings date.
 
-use super::phase_1_market_data::{available_symbols, SymbolScope};
+use super::loaders::{available_symbols, SymbolScope};
 use super::symbol_work;
 use crate::context::{JobError, RunContext};
 use futures::stream::{self, StreamExt};

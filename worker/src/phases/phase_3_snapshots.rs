@@ -1,57 +1,21 @@
 //! Phase 3 — P&L Calculation & Snapshots: every trading day from the earliest entry date to
 //! the last trading day, computed over the whole range at once and upserted in chunks.
 
+use super::loaders::{load_prices, params};
 use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
-use rust_decimal::prelude::ToPrimitive;
 use sigmasight_shared::analytics::sectors::normalize_sector;
-use sigmasight_shared::analytics::snapshots::{
-    compute_snapshots, PriceTable, SnapshotParams, SnapshotRow,
-};
-use sigmasight_shared::calendar;
-use sigmasight_shared::db::{portfolios, prices, runs, snapshots};
+use sigmasight_shared::analytics::snapshots::{compute_snapshots, SnapshotRow};
+use sigmasight_shared::db::{portfolios, snapshots};
 use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_3;
 use sigmasight_shared::status::feed::is_date_in_feed;
-use std::collections::HashMap;
 
 /// Calendar days of closes loaded before the first snapshot day (63 returns for option vol).
 const PRICE_LOOKBACK_DAYS: i64 = 120;
 /// Snapshots written per statement (and per progress step).
 const CHUNK: usize = 250;
-
-/// Loads the closes of `symbols` aligned on the trading days of [start, end].
-pub async fn load_prices(
-    ctx: &RunContext,
-    symbols: &[String],
-    start: NaiveDate,
-    end: NaiveDate,
-) -> Result<PriceTable, JobError> {
-    let dates = calendar::trading_days(start, end);
-    let index: HashMap<NaiveDate, usize> = dates.iter().enumerate().map(|(i, d)| (*d, i)).collect();
-    let mut closes: HashMap<String, Vec<Option<f64>>> = symbols
-        .iter()
-        .map(|s| (s.clone(), vec![None; dates.len()]))
-        .collect();
-    for row in prices::closes(&ctx.pool, symbols, start, end).await? {
-        if let (Some(series), Some(&i)) = (closes.get_mut(&row.symbol), index.get(&row.price_date))
-        {
-            series[i] = Some(row.close);
-        }
-    }
-    Ok(PriceTable { dates, closes })
-}
-
-/// Parameters shared by phases 3 and 4.
-pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
-    SnapshotParams {
-        risk_free_rate: ctx.config.risk_free_rate,
-        default_option_vol: ctx.config.default_option_vol,
-        equity_balance: scope.portfolio.equity_balance.to_f64().unwrap_or(0.0),
-        prior: scope.prior,
-    }
-}
 
 /// Runs phase 3.
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
@@ -76,7 +40,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     let table_start = scope.first_entry - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
     let table = load_prices(ctx, &scope.symbols, table_start, scope.end).await?;
     let mut inputs = scope.inputs();
-    let sectors = super::phase_5_sector_tags::sectors(ctx, &scope.symbols).await?;
+    let sectors = super::loaders::sectors(ctx, &scope.symbols).await?;
     for p in inputs.iter_mut().filter(|p| p.sector.is_none()) {
         p.sector = normalize_sector(sectors.get(&p.symbol).map(String::as_str));
     }
@@ -90,9 +54,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             })?;
     let mut warned = std::collections::BTreeSet::new();
     for (chunk_no, chunk) in rows.chunks(CHUNK).enumerate() {
-        let mut tx = ctx.pool.begin().await?;
-        let held = runs::hold_fence(&mut tx, ctx.run.id, ctx.attempt()).await?;
-        ctx.fenced(held)?;
+        let mut tx = ctx.begin_fenced().await?;
         snapshots::upsert_many(&mut tx, scope.portfolio.id, ctx.run.id, chunk).await?;
         tx.commit().await?;
         for (k, row) in chunk.iter().enumerate() {

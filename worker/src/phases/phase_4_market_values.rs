@@ -1,11 +1,11 @@
 //! Phase 4 — Position Market Value Updates: last price, market value, unrealized P&L (and
 //! model value and delta for options) of every open position, as of the calculation date.
 
-use super::phase_3_snapshots::{load_prices, params};
+use super::loaders::{load_prices, params};
 use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::snapshots::position_values;
-use sigmasight_shared::db::{positions, runs};
+use sigmasight_shared::db::positions;
 use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_4;
 
@@ -27,9 +27,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             delta: v.delta,
         })
         .collect();
-    let mut tx = ctx.pool.begin().await?;
-    let held = runs::hold_fence(&mut tx, ctx.run.id, ctx.attempt()).await?;
-    ctx.fenced(held)?;
+    let mut tx = ctx.begin_fenced().await?;
     positions::update_values(&mut tx, scope.portfolio.id, &updates).await?;
     tx.commit().await?;
     let unpriced: Vec<&str> = values

@@ -5,28 +5,16 @@
 use super::scope::{price_symbol, PortfolioScope};
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::sectors::{sector_tag, tag_color};
-use sigmasight_shared::db::{profiles, tags};
+use sigmasight_shared::db::tags;
 use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_5;
-use std::collections::{BTreeMap, HashMap};
-
-/// The profile sector of each of `symbols` that has one.
-pub async fn sectors(
-    ctx: &RunContext,
-    symbols: &[String],
-) -> Result<HashMap<String, String>, JobError> {
-    Ok(profiles::facts(&ctx.pool, symbols)
-        .await?
-        .into_iter()
-        .filter_map(|f| Some((f.symbol, f.sector?)))
-        .collect())
-}
+use std::collections::BTreeMap;
 
 /// Runs phase 5.
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
     let n = scope.positions.len();
     let mut progress = ctx.start_phase(&PHASE_5, n).await?;
-    let by_symbol = sectors(ctx, &scope.symbols).await?;
+    let by_symbol = super::loaders::sectors(ctx, &scope.symbols).await?;
     let assignments: Vec<(uuid::Uuid, String, &str)> = scope
         .positions
         .iter()

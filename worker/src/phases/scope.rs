@@ -158,7 +158,7 @@ impl PortfolioScope {
     }
 
     /// The symbol scope of phase 1.
-    pub fn symbol_scope(&self) -> super::phase_1_market_data::SymbolScope {
+    pub fn symbol_scope(&self) -> super::loaders::SymbolScope {
         let mut funds: Vec<String> = self
             .positions
             .iter()
@@ -166,7 +166,7 @@ impl PortfolioScope {
             .map(|p| p.symbol.clone())
             .collect();
         funds.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
-        super::phase_1_market_data::SymbolScope {
+        super::loaders::SymbolScope {
             symbols: self.symbols.clone(),
             funds,
             history_start: self.history_start,

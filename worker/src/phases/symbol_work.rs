@@ -1,7 +1,7 @@
 //! What the symbol-level phases share: the work list (cached symbols cost nothing and are
 //! logged once) and the price table for the calculation date.
 
-use super::phase_3_snapshots::load_prices;
+use super::loaders::load_prices;
 use crate::context::{JobError, PhaseProgress, RunContext};
 use chrono::NaiveDate;
 use sigmasight_shared::analytics::snapshots::PriceTable;

@@ -1,0 +1,84 @@
+//! What several phases load: the symbol scope, the symbols with market data, the aligned
+//! price table and snapshot parameters, and the profile sectors.
+
+use super::scope::PortfolioScope;
+use crate::context::{JobError, RunContext};
+use chrono::NaiveDate;
+use rust_decimal::prelude::ToPrimitive;
+use sigmasight_shared::analytics::snapshots::{PriceTable, SnapshotParams};
+use sigmasight_shared::calendar;
+use sigmasight_shared::db::{prices, profiles};
+use std::collections::HashMap;
+
+/// The symbols a run needs and the date range of their history.
+pub struct SymbolScope {
+    pub symbols: Vec<String>,
+    /// Symbols known to be ETFs or funds (no fundamentals).
+    pub funds: Vec<String>,
+    pub history_start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// The scope's symbols that have market data (not remembered as unavailable).
+pub async fn available_symbols(
+    ctx: &RunContext,
+    scope: &SymbolScope,
+) -> Result<Vec<String>, JobError> {
+    let unavailable: std::collections::HashSet<String> =
+        prices::availability(&ctx.pool, &scope.symbols)
+            .await?
+            .into_iter()
+            .filter(|a| !a.available)
+            .map(|a| a.symbol)
+            .collect();
+    Ok(scope
+        .symbols
+        .iter()
+        .filter(|s| !unavailable.contains(*s))
+        .cloned()
+        .collect())
+}
+
+/// Loads the closes of `symbols` aligned on the trading days of [start, end].
+pub async fn load_prices(
+    ctx: &RunContext,
+    symbols: &[String],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<PriceTable, JobError> {
+    let dates = calendar::trading_days(start, end);
+    let index: HashMap<NaiveDate, usize> = dates.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let mut closes: HashMap<String, Vec<Option<f64>>> = symbols
+        .iter()
+        .map(|s| (s.clone(), vec![None; dates.len()]))
+        .collect();
+    for row in prices::closes(&ctx.pool, symbols, start, end).await? {
+        if let (Some(series), Some(&i)) = (closes.get_mut(&row.symbol), index.get(&row.price_date))
+        {
+            series[i] = Some(row.close);
+        }
+    }
+    Ok(PriceTable { dates, closes })
+}
+
+/// Parameters shared by phases 3 and 4.
+pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
+    SnapshotParams {
+        risk_free_rate: ctx.config.risk_free_rate,
+        default_option_vol: ctx.config.default_option_vol,
+        equity_balance: scope.portfolio.equity_balance.to_f64().unwrap_or(0.0),
+        prior: scope.prior,
+    }
+}
+
+/// The profile sector of each of `symbols` that has one.
+pub async fn sectors(
+    ctx: &RunContext,
+    symbols: &[String],
+) -> Result<HashMap<String, String>, JobError> {
+    Ok(profiles::facts(&ctx.pool, symbols)
+        .await?
+        .into_iter()
+        .filter_map(|f| Some((f.symbol, f.sector?)))
+        .collect())
+}
