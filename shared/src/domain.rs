@@ -92,7 +92,16 @@ impl PositionType {
         matches!(self, Self::Lc | Self::Lp | Self::Sc | Self::Sp)
     }
 
-    /// Contract multiplier: 100 for options, 1 otherwise.
+    /// Contract multiplier: 100 for options, 1 otherwise (the one place that says so).
+    pub fn contract_multiplier(self) -> i64 {
+        if self.is_option() {
+            100
+        } else {
+            1
+        }
+    }
+
+    /// [`Self::contract_multiplier`] for the analytics, in f64.
     pub fn multiplier(self) -> f64 {
         if self.is_option() {
             100.0

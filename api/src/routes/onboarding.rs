@@ -10,22 +10,14 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::json;
-use sigmasight_shared::csv_import::{self, CsvError, ParsedPosition, MAX_CSV_BYTES};
-use sigmasight_shared::db::{self, portfolios};
-use sigmasight_shared::queue;
-use std::str::FromStr;
+use sigmasight_shared::csv_import::{self, CsvError, MAX_CSV_BYTES};
+use sigmasight_shared::onboarding;
 use uuid::Uuid;
 
 /// Bodies up to this size are read so an oversized CSV gets ERR_CSV_001 rather than a reset.
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
-
-/// Account types the original form offers.
-pub const ACCOUNT_TYPES: [&str; 9] = [
-    "taxable", "ira", "roth_ira", "401k", "403b", "529", "hsa", "trust", "other",
-];
 
 /// Onboarding routes.
 pub fn router() -> Router<AppState> {
@@ -40,11 +32,7 @@ pub fn router() -> Router<AppState> {
 /// The form, as received.
 #[derive(Debug, Default)]
 struct Form {
-    portfolio_name: Option<String>,
-    account_name: Option<String>,
-    description: Option<String>,
-    account_type: Option<String>,
-    equity_balance: Option<String>,
+    fields: onboarding::FormInput,
     csv_name: Option<String>,
     csv: Option<Vec<u8>>,
 }
@@ -105,52 +93,18 @@ async fn read_form(mut multipart: Multipart) -> Result<Form, ApiError> {
             continue;
         }
         let text = field.text().await.map_err(multipart_error)?;
+        let fields = &mut form.fields;
         let slot = match name.as_str() {
-            "portfolio_name" => &mut form.portfolio_name,
-            "account_name" => &mut form.account_name,
-            "description" => &mut form.description,
-            "account_type" => &mut form.account_type,
-            "equity_balance" => &mut form.equity_balance,
+            "portfolio_name" => &mut fields.portfolio_name,
+            "account_name" => &mut fields.account_name,
+            "description" => &mut fields.description,
+            "account_type" => &mut fields.account_type,
+            "equity_balance" => &mut fields.equity_balance,
             _ => continue,
         };
         *slot = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
     }
     Ok(form)
-}
-
-fn required<'a>(
-    value: &'a Option<String>,
-    field: &str,
-    code: &'static str,
-    max: usize,
-) -> Result<&'a str, ApiError> {
-    let v = value
-        .as_deref()
-        .ok_or_else(|| ApiError::field(code, field, format!("{field} is required")))?;
-    if v.chars().count() > max {
-        return Err(ApiError::field(
-            code,
-            field,
-            format!("{field} must be at most {max} characters"),
-        ));
-    }
-    Ok(v)
-}
-
-fn equity_balance(value: Option<&str>) -> Result<Option<Decimal>, ApiError> {
-    let Some(raw) = value else { return Ok(None) };
-    let bad = || {
-        ApiError::field(
-            "ERR_PORT_005",
-            "equity_balance",
-            "equity_balance must be a number greater than 0 and at most 1,000,000,000,000",
-        )
-    };
-    let v = Decimal::from_str(raw).map_err(|_| bad())?;
-    if v <= Decimal::ZERO || v > Decimal::from(1_000_000_000_000_i64) {
-        return Err(bad());
-    }
-    Ok(Some(v.round_dp(2)))
 }
 
 /// The HTTP status of a CSV problem: 413 too large, 422 invalid rows, 400 otherwise.
@@ -205,52 +159,14 @@ fn csv_error(e: CsvError) -> ApiError {
     }
 }
 
-/// Σ |qty · entry price · multiplier|: the equity balance when the form gives none.
-fn invested(positions: &[ParsedPosition]) -> Decimal {
-    positions
-        .iter()
-        .map(|p| {
-            (p.quantity
-                * p.entry_price
-                * Decimal::from(if p.position_type.is_option() { 100 } else { 1 }))
-            .abs()
-        })
-        .sum::<Decimal>()
-        .round_dp(2)
-}
-
 async fn create_portfolio(
     State(state): State<AppState>,
     user: AuthUser,
     multipart: Multipart,
 ) -> Result<impl IntoResponse, ApiError> {
     let form = read_form(multipart).await?;
-    let portfolio_name = required(&form.portfolio_name, "portfolio_name", "ERR_PORT_002", 255)?;
-    let account_name = required(&form.account_name, "account_name", "ERR_PORT_003", 100)?;
-    if form
-        .description
-        .as_deref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        return Err(ApiError::field(
-            "ERR_PORT_004",
-            "description",
-            "description must be at most 1000 characters",
-        ));
-    }
-    let account_type = form
-        .account_type
-        .as_deref()
-        .unwrap_or("taxable")
-        .to_ascii_lowercase();
-    if !ACCOUNT_TYPES.contains(&account_type.as_str()) {
-        return Err(ApiError::field(
-            "ERR_PORT_009",
-            "account_type",
-            format!("account_type must be one of {}", ACCOUNT_TYPES.join(", ")),
-        ));
-    }
-    let given_balance = equity_balance(form.equity_balance.as_deref())?;
+    let valid = onboarding::validate(&form.fields)
+        .map_err(|e| ApiError::field(e.code, e.field, e.message))?;
     let csv = form
         .csv
         .as_deref()
@@ -261,39 +177,23 @@ async fn create_portfolio(
         csv_import::today_in_new_york(),
     )
     .map_err(csv_error)?;
-    let balance = given_balance.unwrap_or_else(|| invested(&positions));
-
-    let portfolio_id = Uuid::new_v4();
-    let mut tx = state.db.begin().await?;
-    let new = portfolios::NewPortfolio {
-        id: portfolio_id,
-        user_id: user.id,
-        name: portfolio_name,
-        account_name,
-        account_type: &account_type,
-        description: form.description.as_deref(),
-        equity_balance: balance,
-        equity_balance_given: given_balance.is_some(),
-    };
-    if let Err(e) = portfolios::insert(&mut *tx, &new).await {
-        if db::is_unique_violation(&e, portfolios::ACCOUNT_NAME_UNIQUE) {
-            return Err(ApiError::Conflict {
-                code: "ERR_PORT_001",
-                message: "account name already in use".into(),
-                details: json!({ "field": "account_name" }),
-            });
-        }
-        return Err(e.into());
-    }
-    db::positions::insert_many(&mut tx, portfolio_id, &positions).await?;
-    let run = queue::enqueue_onboarding(
-        &mut tx,
-        portfolio_id,
-        sigmasight_shared::domain::RunSource::Onboarding,
+    let created = onboarding::create(
+        &state.db,
+        user.id,
+        &valid,
+        &positions,
         state.config.max_attempts,
     )
-    .await?;
-    tx.commit().await?;
+    .await
+    .map_err(|e| match e {
+        onboarding::CreateError::AccountNameTaken => ApiError::Conflict {
+            code: "ERR_PORT_001",
+            message: "account name already in use".into(),
+            details: json!({ "field": "account_name" }),
+        },
+        onboarding::CreateError::Database(e) => e.into(),
+    })?;
+    let (portfolio_id, run, balance) = (created.portfolio_id, created.run, created.equity_balance);
     tracing::info!(portfolio.id = %portfolio_id, run.id = %run.id, positions = positions.len(), "portfolio created");
 
     let status_url = format!("/api/v1/onboarding/status/{portfolio_id}");
@@ -301,9 +201,9 @@ async fn create_portfolio(
         portfolio_id,
         run_id: run.id,
         status_url,
-        portfolio_name: portfolio_name.to_owned(),
-        account_name: account_name.to_owned(),
-        account_type,
+        portfolio_name: valid.portfolio_name,
+        account_name: valid.account_name,
+        account_type: valid.account_type,
         equity_balance: balance.to_f64().unwrap_or(0.0),
         positions_imported: positions.len(),
         positions_failed: 0,
