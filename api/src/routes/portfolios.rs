@@ -11,9 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sigmasight_shared::db::{self, runs};
+use sigmasight_shared::db::runs;
 use sigmasight_shared::domain::RunStatus;
-use sigmasight_shared::queue;
+use sigmasight_shared::queue::lifecycle::{self, Started};
 use uuid::Uuid;
 
 /// Portfolio run routes.
@@ -41,7 +41,14 @@ async fn calculate(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<(StatusCode, Json<CalculateResponse>), ApiError> {
-    let (run, message) = start_or_join(&state, portfolio.id).await?;
+    let started =
+        lifecycle::start_or_join(&state.db, portfolio.id, state.config.max_attempts).await?;
+    let message = match &started {
+        Started::Joined(_) => "A run is already in progress for this portfolio".to_owned(),
+        Started::Reopened(r) => format!("Retrying the failed run as attempt {}", r.attempt + 1),
+        Started::New(_) => "Portfolio calculations started".to_owned(),
+    };
+    let run = started.run();
     Ok((
         StatusCode::ACCEPTED,
         Json(CalculateResponse {
@@ -52,54 +59,6 @@ async fn calculate(
             poll_url: format!("/api/v1/onboarding/status/{}", portfolio.id),
         }),
     ))
-}
-
-async fn start_or_join(
-    state: &AppState,
-    portfolio_id: Uuid,
-) -> Result<(runs::Run, String), ApiError> {
-    if let Some(active) = runs::active_for_portfolio(&state.db, portfolio_id).await? {
-        return Ok((
-            active,
-            "A run is already in progress for this portfolio".into(),
-        ));
-    }
-    if let Some(latest) = runs::latest_for_portfolio(&state.db, portfolio_id).await? {
-        if latest.status == RunStatus::Failed {
-            if let Some(reopened) = runs::reopen(&state.db, latest.id).await? {
-                return Ok((
-                    reopened,
-                    format!("Retrying the failed run as attempt {}", latest.attempt + 1),
-                ));
-            }
-        }
-    }
-    let mut tx = state.db.begin().await?;
-    match queue::enqueue_onboarding(
-        &mut tx,
-        portfolio_id,
-        sigmasight_shared::domain::RunSource::Onboarding,
-        state.config.max_attempts,
-    )
-    .await
-    {
-        Ok(run) => {
-            tx.commit().await?;
-            Ok((run, "Portfolio calculations started".into()))
-        }
-        // Two requests at once: the database let one in; answer with that one.
-        Err(e) if db::is_unique_violation(&e, runs::ONE_ACTIVE_PER_PORTFOLIO) => {
-            drop(tx);
-            let active = runs::active_for_portfolio(&state.db, portfolio_id)
-                .await?
-                .ok_or(ApiError::NotFound("run"))?;
-            Ok((
-                active,
-                "A run is already in progress for this portfolio".into(),
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Body of batch-status (the original frontend's `BatchStatusResponse`).

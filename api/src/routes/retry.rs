@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
-use sigmasight_shared::db::{self, activity, runs};
+use sigmasight_shared::queue::lifecycle::{self, Retried};
 use uuid::Uuid;
 
 /// Retry routes.
@@ -40,31 +40,12 @@ async fn retry_setup(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
 ) -> Result<(StatusCode, Json<RetryResponse>), ApiError> {
-    let latest = runs::latest_for_portfolio(&state.db, portfolio.id)
-        .await?
-        .ok_or(ApiError::NotFound("run"))?;
-    if !latest.is_terminal() {
-        return Err(run_active(latest.id));
-    }
-    let reopened = match runs::reopen(&state.db, latest.id).await {
-        Ok(Some(run)) => run,
-        // Someone reopened it a moment ago.
-        Ok(None) => return Err(run_active(latest.id)),
-        Err(e) if db::is_unique_violation(&e, runs::ONE_ACTIVE_PER_PORTFOLIO) => {
-            let active = runs::active_for_portfolio(&state.db, portfolio.id).await?;
-            return Err(run_active(active.map_or(latest.id, |r| r.id)));
-        }
-        Err(e) => return Err(e.into()),
+    let reopened = match lifecycle::retry(&state.db, portfolio.id).await? {
+        Retried::Reopened(run) => run,
+        Retried::Active(run_id) => return Err(run_active(run_id)),
+        Retried::NoRun => return Err(ApiError::NotFound("run")),
     };
     let next_attempt = reopened.attempt + 1;
-    activity::insert_unfenced(
-        &state.db,
-        reopened.id,
-        next_attempt,
-        sigmasight_shared::domain::ActivityLevel::Info,
-        &format!("Retry requested: attempt {next_attempt} queued"),
-    )
-    .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RetryResponse {

@@ -2,6 +2,7 @@
 //! the retry backoff and worker identity. The storage is `db::runs`.
 
 pub mod daily;
+pub mod lifecycle;
 
 use crate::db::runs::{self, NewRun, Run};
 use crate::domain::{RunKind, RunSource};
