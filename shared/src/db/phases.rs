@@ -87,6 +87,20 @@ pub async fn completed_before(
     .await
 }
 
+/// `update run_phases p <set …>` of phase `$3` of attempt `$2` of run `$1`, fenced on that
+/// attempt still running: zero rows means the lease is lost.
+macro_rules! fenced_phase_update {
+    ($set:literal) => {
+        concat!(
+            "update run_phases p ",
+            $set,
+            " from runs r
+              where p.run_id = $1 and p.attempt = $2 and p.phase_id = $3
+                and r.id = p.run_id and r.attempt = p.attempt and r.status = 'running'"
+        )
+    };
+}
+
 /// Marks a phase running with its total. False when the lease was lost.
 pub async fn start(
     db: impl PgExecutor<'_>,
@@ -95,13 +109,9 @@ pub async fn start(
     phase_id: &str,
     total: i32,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "update run_phases p
-         set status = 'running', total = $4, current = 0, started_at = now(), updated_at = now()
-         from runs r
-         where p.run_id = $1 and p.attempt = $2 and p.phase_id = $3
-           and r.id = p.run_id and r.attempt = p.attempt and r.status = 'running'",
-    )
+    let result = sqlx::query(fenced_phase_update!(
+        "set status = 'running', total = $4, current = 0, started_at = now(), updated_at = now()"
+    ))
     .bind(run_id)
     .bind(attempt)
     .bind(phase_id)
@@ -120,13 +130,9 @@ pub async fn progress(
     current: i32,
     total: i32,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "update run_phases p
-         set current = greatest(p.current, $4), total = greatest($5, $4), updated_at = now()
-         from runs r
-         where p.run_id = $1 and p.attempt = $2 and p.phase_id = $3
-           and r.id = p.run_id and r.attempt = p.attempt and r.status = 'running'",
-    )
+    let result = sqlx::query(fenced_phase_update!(
+        "set current = greatest(p.current, $4), total = greatest($5, $4), updated_at = now()"
+    ))
     .bind(run_id)
     .bind(attempt)
     .bind(phase_id)
@@ -146,15 +152,11 @@ pub async fn finish(
     status: crate::domain::PhaseStatus,
     summary: &serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "update run_phases p
-         set status = $4, summary = $5, finished_at = now(), updated_at = now(),
+    let result = sqlx::query(fenced_phase_update!(
+        "set status = $4, summary = $5, finished_at = now(), updated_at = now(),
              current = case when $4 in ('completed', 'warning') then p.total else p.current end,
-             duration_seconds = extract(epoch from now() - coalesce(p.started_at, now()))::float8
-         from runs r
-         where p.run_id = $1 and p.attempt = $2 and p.phase_id = $3
-           and r.id = p.run_id and r.attempt = p.attempt and r.status = 'running'",
-    )
+             duration_seconds = extract(epoch from now() - coalesce(p.started_at, now()))::float8"
+    ))
     .bind(run_id)
     .bind(attempt)
     .bind(phase_id)
