@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Investment class of a position, stored upper case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
 pub enum InvestmentClass {
     Public,
     Options,
@@ -41,7 +42,8 @@ impl fmt::Display for InvestmentClass {
 }
 
 /// Position type: long/short for stocks and others, LC/LP/SC/SP for options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
 pub enum PositionType {
     #[serde(rename = "LONG")]
     Long,
@@ -124,8 +126,9 @@ impl PositionType {
 }
 
 /// Call or put.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
 pub enum OptionType {
     Call,
     Put,

@@ -2,6 +2,7 @@
 //! current values.
 
 use crate::csv_import::ParsedPosition;
+use crate::domain::{InvestmentClass, OptionType, PositionType};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection, PgExecutor};
@@ -16,13 +17,13 @@ pub struct Position {
     pub quantity: Decimal,
     pub entry_price: Decimal,
     pub entry_date: NaiveDate,
-    pub investment_class: String,
+    pub investment_class: InvestmentClass,
     pub investment_subtype: String,
-    pub position_type: String,
+    pub position_type: PositionType,
     pub underlying_symbol: Option<String>,
     pub strike_price: Option<Decimal>,
     pub expiration_date: Option<NaiveDate>,
-    pub option_type: Option<String>,
+    pub option_type: Option<OptionType>,
     pub exit_date: Option<NaiveDate>,
     pub exit_price: Option<Decimal>,
     pub source_row: i32,

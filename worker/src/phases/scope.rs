@@ -12,7 +12,7 @@ use sigmasight_shared::db::{
 };
 use sigmasight_shared::db::{prices, snapshots};
 use sigmasight_shared::domain::RunKind;
-use sigmasight_shared::domain::{InvestmentClass, OptionType, PositionType, FACTOR_ETFS};
+use sigmasight_shared::domain::{InvestmentClass, FACTOR_ETFS};
 use sigmasight_shared::queue::daily::BatchParams;
 use uuid::Uuid;
 
@@ -72,10 +72,10 @@ async fn first_snapshot_day(
 
 /// The symbol whose prices value a position (none for PRIVATE).
 pub fn price_symbol(p: &Position) -> Option<&str> {
-    match p.investment_class.as_str() {
-        "PRIVATE" => None,
-        "OPTIONS" => p.underlying_symbol.as_deref(),
-        _ => Some(p.symbol.as_str()),
+    match p.investment_class {
+        InvestmentClass::Private => None,
+        InvestmentClass::Options => p.underlying_symbol.as_deref(),
+        InvestmentClass::Public => Some(p.symbol.as_str()),
     }
 }
 
@@ -202,7 +202,7 @@ fn to_f64(d: rust_decimal::Decimal) -> f64 {
 }
 
 fn to_input(p: &Position) -> PositionInput {
-    let class = InvestmentClass::parse(&p.investment_class).unwrap_or(InvestmentClass::Public);
+    let class = p.investment_class;
     let sector = match (class, p.investment_subtype.as_str()) {
         (InvestmentClass::Public, "ETF") => Some("ETFs".to_owned()),
         _ => None,
@@ -216,11 +216,11 @@ fn to_input(p: &Position) -> PositionInput {
         exit_date: p.exit_date,
         exit_price: p.exit_price.map(to_f64),
         investment_class: class,
-        position_type: PositionType::parse(&p.position_type).unwrap_or(PositionType::Long),
+        position_type: p.position_type,
         underlying_symbol: p.underlying_symbol.clone(),
         strike_price: p.strike_price.map(to_f64),
         expiration_date: p.expiration_date,
-        option_type: p.option_type.as_deref().and_then(OptionType::parse),
+        option_type: p.option_type,
         sector,
     }
 }
