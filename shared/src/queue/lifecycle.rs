@@ -67,7 +67,7 @@ pub async fn start_or_join(
 #[derive(Debug, Clone)]
 pub enum Retried {
     /// The latest run reopened as its next attempt (`attempt` of the row + 1 runs next).
-    Reopened(Run),
+    Reopened(Box<Run>),
     /// A run is queued or running: nothing to retry.
     Active(Uuid),
     /// The portfolio has no run.
@@ -102,5 +102,5 @@ pub async fn retry(pool: &PgPool, portfolio_id: Uuid) -> Result<Retried, sqlx::E
         &format!("Retry requested: attempt {next_attempt} queued"),
     )
     .await?;
-    Ok(Retried::Reopened(reopened))
+    Ok(Retried::Reopened(Box::new(reopened)))
 }
