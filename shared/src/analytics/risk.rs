@@ -94,6 +94,43 @@ pub fn compute(
     let d = params.date;
     let mut warnings = Vec::new();
     let end = table.dates.partition_point(|x| *x <= d);
+    let (risk, public_mv) = risk_positions(positions, table, params, &mut warnings);
+    let (factors, position_factors) = factor_exposures(&risk, params.equity, &beta, &mut warnings);
+    let returns: HashMap<&str, Vec<Option<f64>>> = table
+        .closes
+        .iter()
+        .map(|(s, c)| (s.as_str(), simple_returns(&c[..end.min(c.len())])))
+        .collect();
+    let volatility = volatility_rows(&risk, &returns);
+    let (correlation, excluded) = correlations_of(table, end, &public_mv, &mut warnings);
+    let (stress, stress_metadata) =
+        stress_tests(table, end, params, &returns, &factors, &mut warnings);
+    RiskOutput {
+        factors,
+        position_factors,
+        volatility,
+        correlation,
+        correlation_excluded: Value::Array(excluded),
+        stress,
+        stress_metadata,
+        warnings,
+    }
+}
+
+/// A symbol's simple returns, or none.
+fn series<'a>(returns: &'a HashMap<&str, Vec<Option<f64>>>, symbol: &str) -> &'a [Option<f64>] {
+    returns.get(symbol).map_or(&[], Vec::as_slice)
+}
+
+/// The PUBLIC/OPTIONS positions valued on d (with their beta symbol and exposure), and the
+/// market value per PUBLIC symbol.
+fn risk_positions(
+    positions: &[PositionInput],
+    table: &PriceTable,
+    params: &RiskParams,
+    warnings: &mut Vec<String>,
+) -> (Vec<RiskPosition>, BTreeMap<String, f64>) {
+    let d = params.date;
     let by_id: HashMap<Uuid, &PositionInput> = positions.iter().map(|p| (p.id, p)).collect();
     let values = position_values(positions, table, d, &params.snapshot);
     let mut risk = Vec::new();
@@ -131,9 +168,17 @@ pub fn compute(
             exposure,
         });
     }
+    (risk, public_mv)
+}
 
-    // Factor exposures.
-    let (factors, position_factors) = aggregate(&risk, params.equity, &beta);
+/// Factor exposures, with a warning per symbol missing betas.
+fn factor_exposures(
+    risk: &[RiskPosition],
+    equity: f64,
+    beta: &impl Fn(&str, &str) -> Option<f64>,
+    warnings: &mut Vec<String>,
+) -> (Vec<PortfolioFactor>, Vec<PositionFactor>) {
+    let (factors, position_factors) = aggregate(risk, equity, beta);
     let mut missing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for f in &factors {
         for s in &f.missing_symbols {
@@ -153,24 +198,23 @@ pub fn compute(
             }
         ));
     }
+    (factors, position_factors)
+}
 
-    // Volatility: positions on their (underlying's) returns, the portfolio on SPY's days.
-    let returns: HashMap<&str, Vec<Option<f64>>> = table
-        .closes
-        .iter()
-        .map(|(s, c)| (s.as_str(), simple_returns(&c[..end.min(c.len())])))
-        .collect();
-    let none: Vec<Option<f64>> = Vec::new();
-    let series = |s: &str| returns.get(s).unwrap_or(&none);
+/// Volatility: positions on their (underlying's) returns, the portfolio on SPY's days.
+fn volatility_rows(
+    risk: &[RiskPosition],
+    returns: &HashMap<&str, Vec<Option<f64>>>,
+) -> Vec<VolRow> {
     let gross: f64 = risk.iter().map(|r| r.exposure.abs()).sum();
-    let spy = series("SPY");
+    let spy = series(returns, "SPY");
     let portfolio_series: Vec<f64> = (0..spy.len())
         .filter(|i| spy[*i].is_some())
         .map(|i| {
             risk.iter()
                 .map(|r| {
                     let w = if gross > 0.0 { r.exposure / gross } else { 0.0 };
-                    w * series(&r.beta_symbol)
+                    w * series(returns, &r.beta_symbol)
                         .get(i)
                         .copied()
                         .flatten()
@@ -185,11 +229,15 @@ pub fn compute(
         metrics: vol_metrics(&portfolio_series),
     }];
     let mut by_symbol: HashMap<&str, VolMetrics> = HashMap::new();
-    for r in &risk {
+    for r in risk {
         let metrics = by_symbol
             .entry(r.beta_symbol.as_str())
             .or_insert_with(|| {
-                let own: Vec<f64> = series(&r.beta_symbol).iter().flatten().copied().collect();
+                let own: Vec<f64> = series(returns, &r.beta_symbol)
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect();
                 vol_metrics(&own)
             })
             .clone();
@@ -199,9 +247,17 @@ pub fn compute(
             metrics,
         });
     }
+    volatility
+}
 
-    // Correlations: PUBLIC symbols with enough weight (largest first), log returns over the
-    // last 90 days.
+/// Correlations: PUBLIC symbols with enough weight (largest first), log returns over the
+/// last 90 days; the symbols left out, with why.
+fn correlations_of(
+    table: &PriceTable,
+    end: usize,
+    public_mv: &BTreeMap<String, f64>,
+    warnings: &mut Vec<String>,
+) -> (CorrelationResult, Vec<Value>) {
     let g: f64 = public_mv.values().map(|v| v.abs()).sum();
     let mut symbols = Vec::new();
     let mut abs_mv = Vec::new();
@@ -247,12 +303,23 @@ pub fn compute(
             correlation.min_eigenvalue.unwrap_or(f64::NAN)
         ));
     }
+    (correlation, excluded)
+}
 
-    // Stress: EWMA correlation of the seven proxies over (d − 282, d].
+/// Stress: EWMA correlation of the seven proxies over (d − 282, d], then every scenario.
+fn stress_tests(
+    table: &PriceTable,
+    end: usize,
+    params: &RiskParams,
+    returns: &HashMap<&str, Vec<Option<f64>>>,
+    factors: &[PortfolioFactor],
+    warnings: &mut Vec<String>,
+) -> (Vec<ScenarioResult>, Value) {
+    let d = params.date;
     let window_start = d - Duration::days(EWMA_WINDOW_DAYS);
-    let proxies: Vec<&Vec<Option<f64>>> = SHOCK_FACTORS
+    let proxies: Vec<&[Option<f64>]> = SHOCK_FACTORS
         .iter()
-        .map(|(_, _, etf)| series(etf))
+        .map(|(_, _, etf)| series(returns, etf))
         .collect();
     let rows: Vec<[f64; 7]> = (1..end)
         .filter(|i| table.dates[*i] > window_start)
@@ -292,23 +359,14 @@ pub fn compute(
         ));
     }
     let stress: Vec<ScenarioResult> = SCENARIOS.iter().map(|s| run_scenario(s, &inputs)).collect();
-    let stress_metadata = json!({
+    let metadata = json!({
         "correlation_matrix_date": d,
         "correlation_returns": rows.len(),
         "correlation_identity": rows.len() < crate::analytics::stress::EWMA_MIN_RETURNS,
         "duration": params.duration,
         "equity": params.equity,
     });
-    RiskOutput {
-        factors,
-        position_factors,
-        volatility,
-        correlation,
-        correlation_excluded: Value::Array(excluded),
-        stress,
-        stress_metadata,
-        warnings,
-    }
+    (stress, metadata)
 }
 
 #[cfg(test)]

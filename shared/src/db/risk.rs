@@ -24,7 +24,17 @@ fn to_json<T: Serialize>(rows: &[T]) -> Value {
 
 /// Replaces every phase 6 row of (portfolio, date) and fills the snapshot's risk columns.
 pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
-    let out = w.output;
+    delete_date(conn, w).await?;
+    insert_factor_exposures(conn, w).await?;
+    insert_position_factor_exposures(conn, w).await?;
+    insert_volatility(conn, w).await?;
+    insert_correlations(conn, w).await?;
+    insert_stress(conn, w).await?;
+    update_snapshot(conn, w).await
+}
+
+/// The date's earlier results, all tables.
+async fn delete_date(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
     for table in [
         "portfolio_factor_exposures",
         "position_factor_exposures",
@@ -40,6 +50,15 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// The portfolio's factor exposures, in display order.
+async fn insert_factor_exposures(
+    conn: &mut PgConnection,
+    w: &RiskWrite<'_>,
+) -> Result<(), sqlx::Error> {
+    let out = w.output;
     let factors: Vec<Value> = out
         .factors
         .iter()
@@ -61,6 +80,15 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(Value::Array(factors))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Every position's exposure to every factor.
+async fn insert_position_factor_exposures(
+    conn: &mut PgConnection,
+    w: &RiskWrite<'_>,
+) -> Result<(), sqlx::Error> {
+    let out = w.output;
     sqlx::query(
         "insert into position_factor_exposures
             (portfolio_id, calculation_date, position_id, symbol, factor, beta, weight, exposure_dollar)
@@ -73,6 +101,12 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(to_json(&out.position_factors))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Realised and forecast volatility of the portfolio and its positions.
+async fn insert_volatility(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
+    let out = w.output;
     sqlx::query(
         "insert into volatility_metrics
             (portfolio_id, calculation_date, position_id, symbol, realized_vol_21d, realized_vol_63d,
@@ -92,6 +126,15 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(to_json(&out.volatility))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The correlation matrix and every pair.
+async fn insert_correlations(
+    conn: &mut PgConnection,
+    w: &RiskWrite<'_>,
+) -> Result<(), sqlx::Error> {
+    let out = w.output;
     let c = &out.correlation;
     sqlx::query(
         "insert into correlation_calculations
@@ -124,6 +167,12 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(to_json(&c.pairs))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Every stress scenario's result.
+async fn insert_stress(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
+    let out = w.output;
     let stress: Vec<Value> = out
         .stress
         .iter()
@@ -149,6 +198,12 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     .bind(Value::Array(stress))
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The snapshot of the date gets the portfolio's betas and volatility.
+async fn update_snapshot(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
+    let out = w.output;
     let factor_beta = |name: &str| {
         out.factors
             .iter()

@@ -6,9 +6,11 @@
 use super::loaders::{load_prices, params};
 use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
+use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
 use sigmasight_shared::analytics::risk::{compute, RiskOutput, RiskParams, PRICE_LOOKBACK_DAYS};
+use sigmasight_shared::analytics::snapshots::PositionInput;
 use sigmasight_shared::analytics::stress::SCENARIOS;
 use sigmasight_shared::db::{factors, risk, snapshots};
 use sigmasight_shared::domain::InvestmentClass;
@@ -20,17 +22,73 @@ use std::collections::HashMap;
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
     let d = scope.end;
     let inputs = scope.inputs();
-    // Items: 13 factors, the volatility rows (the portfolio and each PUBLIC/OPTIONS position
-    // active on d), the matrix, 22 scenarios; corrected once prices show who has a value.
+    let mut progress = ctx.start_phase(&PHASE_6, planned_items(&inputs, d)).await?;
+    let (output, equity) = compute_risk(ctx, scope, inputs).await?;
+    progress.set_total(output.items());
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Calculating risk analytics for {d}: {} positions, equity {equity:.2}",
+            output.volatility.len() - 1
+        ),
+    );
+    log_warnings(ctx, scope, &output);
+    log_factors(ctx, &output);
+    progress.advance(output.factors.len()).await?;
+    log_volatility(ctx, &output);
+    progress.advance(output.volatility.len()).await?;
+    log_correlation(ctx, &output);
+    progress.advance(1).await?;
+    log_stress(ctx, &output);
+    store(ctx, scope, &output).await?;
+    progress.advance(output.stress.len()).await?;
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Risk Analytics complete: {} items for {d}{}",
+            output.items(),
+            scope.left_out_note()
+        ),
+    );
+    let status = if output.warnings.is_empty() {
+        PhaseStatus::Completed
+    } else {
+        PhaseStatus::Warning
+    };
+    progress
+        .finish(
+            status,
+            serde_json::json!({
+                "calculation_date": d,
+                "factors": output.factors.len(),
+                "volatility": output.volatility.len(),
+                "correlation_symbols": output.correlation.symbols.len(),
+                "scenarios": output.stress.len(),
+                "warnings": output.warnings.len(),
+            }),
+        )
+        .await
+}
+
+/// Items before the prices are known: 13 factors, the volatility rows (the portfolio and
+/// each PUBLIC/OPTIONS position active on d), the matrix, 22 scenarios.
+fn planned_items(inputs: &[PositionInput], d: NaiveDate) -> usize {
     let candidates = inputs
         .iter()
         .filter(|p| p.investment_class != InvestmentClass::Private)
         .filter(|p| p.entry_date <= d && p.exit_date.is_none_or(|x| x > d))
         .filter(|p| p.expiration_date.is_none_or(|x| x >= d))
         .count();
-    let mut progress = ctx
-        .start_phase(&PHASE_6, 13 + candidates + 1 + 1 + SCENARIOS.len())
-        .await?;
+    13 + candidates + 1 + 1 + SCENARIOS.len()
+}
+
+/// Loads prices, the equity on d and the symbol betas, and computes off the async runtime.
+async fn compute_risk(
+    ctx: &RunContext,
+    scope: &PortfolioScope,
+    inputs: Vec<PositionInput>,
+) -> Result<(RiskOutput, f64), JobError> {
+    let d = scope.end;
     let table_start = d - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
     let table = load_prices(ctx, &scope.symbols, table_start, d).await?;
     let equity = match d
@@ -60,15 +118,11 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     })
     .await
     .map_err(|e| JobError::Retryable(anyhow::anyhow!("risk computation panicked: {e}")))?;
+    Ok((output, equity))
+}
 
-    progress.set_total(output.items());
-    ctx.info(
-        &PHASE_6,
-        format!(
-            "Calculating risk analytics for {d}: {} positions, equity {equity:.2}",
-            output.volatility.len() - 1
-        ),
-    );
+/// Warnings, except those about symbols phase 1 already warned of (debug entries).
+fn log_warnings(ctx: &RunContext, scope: &PortfolioScope, output: &RiskOutput) {
     for w in &output.warnings {
         if scope.about_left_out(w) {
             ctx.debug(&PHASE_6, w.clone());
@@ -76,6 +130,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             ctx.warn(&PHASE_6, w.clone());
         }
     }
+}
+
+fn log_factors(ctx: &RunContext, output: &RiskOutput) {
     let market = output
         .factors
         .iter()
@@ -91,7 +148,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             market.map_or(0.0, |f| f.exposure_dollar)
         ),
     );
-    progress.advance(output.factors.len()).await?;
+}
+
+fn log_volatility(ctx: &RunContext, output: &RiskOutput) {
     let pv = &output.volatility[0].metrics;
     let pct = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{:.1}%", v * 100.0));
     ctx.info(
@@ -105,7 +164,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             output.volatility.len() - 1
         ),
     );
-    progress.advance(output.volatility.len()).await?;
+}
+
+fn log_correlation(ctx: &RunContext, output: &RiskOutput) {
     let c = &output.correlation;
     ctx.info(
         &PHASE_6,
@@ -119,7 +180,9 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
                 .map_or("n/a".to_owned(), |v| format!("{v:.2}"))
         ),
     );
-    progress.advance(1).await?;
+}
+
+fn log_stress(ctx: &RunContext, output: &RiskOutput) {
     let worst = output
         .stress
         .iter()
@@ -137,43 +200,25 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             ))
         ),
     );
+}
+
+/// Replaces the date's results in one fenced transaction.
+async fn store(
+    ctx: &RunContext,
+    scope: &PortfolioScope,
+    output: &RiskOutput,
+) -> Result<(), JobError> {
     let mut tx = ctx.begin_fenced().await?;
     risk::replace(
         &mut tx,
         &risk::RiskWrite {
             portfolio_id: scope.portfolio.id,
-            date: d,
+            date: scope.end,
             run_id: ctx.run.id,
-            output: &output,
+            output,
         },
     )
     .await?;
     tx.commit().await?;
-    progress.advance(output.stress.len()).await?;
-    ctx.info(
-        &PHASE_6,
-        format!(
-            "Risk Analytics complete: {} items for {d}{}",
-            output.items(),
-            scope.left_out_note()
-        ),
-    );
-    let status = if output.warnings.is_empty() {
-        PhaseStatus::Completed
-    } else {
-        PhaseStatus::Warning
-    };
-    progress
-        .finish(
-            status,
-            serde_json::json!({
-                "calculation_date": d,
-                "factors": output.factors.len(),
-                "volatility": output.volatility.len(),
-                "correlation_symbols": c.symbols.len(),
-                "scenarios": output.stress.len(),
-                "warnings": output.warnings.len(),
-            }),
-        )
-        .await
+    Ok(())
 }
