@@ -52,10 +52,7 @@ impl FmpProvider {
     /// Build `client` with a timeout, and without following redirects to other hosts: the key
     /// travels in the query string.
     pub fn new(client: Client, base_url: &str, api_key: String) -> Result<Self, ConfigError> {
-        let base = http::parse_base_url(P, base_url)?;
-        if api_key.trim().is_empty() {
-            return Err(ConfigError::EmptyApiKey { provider: P.name() });
-        }
+        let base = http::parse_keyed(P, base_url, &api_key)?;
         Ok(Self {
             client,
             base,

@@ -81,6 +81,17 @@ pub enum ConfigError {
     },
 }
 
+/// A keyed provider's base URL (see [`parse_base_url`]) and its key, which must not be blank.
+pub fn parse_keyed(provider: Provider, base: &str, api_key: &str) -> Result<Url, ConfigError> {
+    let url = parse_base_url(provider, base)?;
+    if api_key.trim().is_empty() {
+        return Err(ConfigError::EmptyApiKey {
+            provider: provider.name(),
+        });
+    }
+    Ok(url)
+}
+
 /// Parses and checks a provider's base URL: http or https, with a host, no query, no fragment.
 pub fn parse_base_url(provider: Provider, base: &str) -> Result<Url, ConfigError> {
     let invalid = |reason: &str| ConfigError::InvalidBaseUrl {

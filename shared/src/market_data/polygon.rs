@@ -45,10 +45,7 @@ struct Page {
 impl PolygonProvider {
     /// A client on `base_url` (normally [`POLYGON_BASE_URL_DEFAULT`]) with `api_key`.
     pub fn new(client: Client, base_url: &str, api_key: String) -> Result<Self, ConfigError> {
-        let base = http::parse_base_url(P, base_url)?;
-        if api_key.trim().is_empty() {
-            return Err(ConfigError::EmptyApiKey { provider: P.name() });
-        }
+        let base = http::parse_keyed(P, base_url, &api_key)?;
         Ok(Self {
             client,
             base,
