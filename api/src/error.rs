@@ -33,6 +33,19 @@ pub enum ApiError {
         message: String,
         details: Value,
     },
+    /// Over a per-user rate or stream cap: 429 with `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// The handler ran past the request timeout: 503 `request_timeout`.
+    #[error("the request took longer than {} s", .0.as_secs_f64())]
+    Timeout(std::time::Duration),
+    /// Something the answer depends on is down for now (e.g. the JWKS host): 503.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// Anything unexpected: logged once here, answered as "internal error".
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -73,6 +86,9 @@ impl ApiError {
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Invalid { status, code, .. } => (*status, code),
+            Self::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            Self::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "request_timeout"),
+            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -89,13 +105,31 @@ impl IntoResponse for ApiError {
             Self::Conflict { details, .. } | Self::Invalid { details, .. } => {
                 (self.to_string(), details.clone())
             }
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => (
+                self.to_string(),
+                json!({ "retry_after_secs": retry_after_secs }),
+            ),
             _ => (self.to_string(), Value::Null),
         };
-        let mut response = (
-            status,
-            Json(json!({ "error": { "code": code, "message": message, "details": details } })),
-        )
-            .into_response();
+        let mut error = json!({ "code": code, "message": message, "details": details });
+        if status.is_server_error() {
+            // A 5xx is ours: its request id leads from the user's report to the log lines.
+            if let Some(id) = crate::request_id::current() {
+                error["request_id"] = Value::from(&*id);
+            }
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if let Self::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use sigmasight_shared::{auth, db};
+use sigmasight_shared::db;
 use uuid::Uuid;
 
 /// The caller, from `Authorization: Bearer <jwt>`; created in `users` on first sight.
@@ -31,20 +31,47 @@ impl FromRequestParts<AppState> for AuthUser {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("authorization must be a Bearer token".into()))?;
-        authenticate(state, token).await
+            .ok_or_else(|| ApiError::Unauthorized("authorization must be a Bearer token".into()))?
+            .to_owned();
+        authenticated_once(parts, state, &token).await
     }
+}
+
+/// [`authenticate`] once per request: a handler with several extractors that need the user
+/// verifies the token, and counts against the user's request rate, once.
+async fn authenticated_once(
+    parts: &mut Parts,
+    state: &AppState,
+    token: &str,
+) -> Result<AuthUser, ApiError> {
+    if let Some(user) = parts.extensions.get::<AuthUser>() {
+        return Ok(user.clone());
+    }
+    let user = authenticate(state, token).await?;
+    // The request's log lines name the user from here on.
+    tracing::Span::current().record("user", user.sub.as_str());
+    state.limits.request(&user.sub)?;
+    parts.extensions.insert(user.clone());
+    Ok(user)
 }
 
 /// Verifies a token and finds (or creates) its user.
 async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = auth::verify_hs256(token.trim(), state.config.jwt_secret.expose())
-        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-    let id = db::users::find_or_create(&state.db, &claims.sub).await?;
+    let identity = state.verifier.verify(token.trim()).await.map_err(|e| {
+        if e.is_unavailable() {
+            ApiError::Unavailable {
+                code: "auth_unavailable",
+                message: format!("{e}; try again shortly"),
+            }
+        } else {
+            ApiError::Unauthorized(e.to_string())
+        }
+    })?;
+    let id = db::users::find_or_create(&state.db, &identity.sub).await?;
     Ok(AuthUser {
         id,
-        sub: claims.sub,
-        is_admin: claims.admin,
+        sub: identity.sub,
+        is_admin: identity.admin,
     })
 }
 
@@ -73,8 +100,9 @@ impl FromRequestParts<AppState> for QueryAuthUser {
             .split('&')
             .find_map(|pair| pair.strip_prefix("access_token="))
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
-        authenticate(state, token).await.map(Self)
+            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?
+            .to_owned();
+        authenticated_once(parts, state, &token).await.map(Self)
     }
 }
 

@@ -4,7 +4,12 @@
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
+pub mod request_id;
 pub mod routes;
+pub mod server;
 pub mod state;
 
 use anyhow::Context as _;
@@ -25,33 +30,72 @@ pub struct ApiConfig {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "SIGMASIGHT_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// HS256 secret that signs and verifies bearer tokens.
+    /// HS256 secret that verifies bearer tokens (dev, tests, `sigmasight-api token`). Optional
+    /// when `SIGMASIGHT_JWKS_URL` is set; at least one of the two is required.
     #[arg(long, env = "SIGMASIGHT_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Secret,
+    pub jwt_secret: Option<Secret>,
+    #[command(flatten)]
+    pub auth: sigmasight_shared::auth::AuthConfig,
     /// Attempts a run gets (first run + retries and takeovers).
     #[arg(long, env = "SIGMASIGHT_MAX_ATTEMPTS", default_value_t = sigmasight_shared::queue::MAX_ATTEMPTS_DEFAULT)]
     pub max_attempts: i32,
     #[command(flatten)]
     pub clock: sigmasight_shared::config::ClockConfig,
+    #[command(flatten)]
+    pub limits: limits::LimitsConfig,
+    /// Limits of an upload: positions, errors reported, echoed characters, numeric bounds.
+    #[command(flatten)]
+    pub upload_limits: sigmasight_shared::onboarding::UploadLimits,
 }
 
-/// Builds the router over a state (tests call this with `oneshot`).
+/// Builds the router over a state (tests call this with `oneshot`): every route, the body
+/// read deadline, the security headers, the metrics, the request trace and the request id.
 pub fn app(state: AppState) -> Router {
-    routes::router()
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+    let limits = &state.limits.config;
+    let (router, document) = routes::router(limits.request_timeout).split_for_parts();
+    router
+        .merge(openapi::docs(document))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.body_timeout,
+            server::body_deadline,
+        ))
+        .layer(axum::middleware::from_fn(limits::refuse_control_characters))
+        .layer(axum::middleware::from_fn(limits::security_headers))
+        .layer(axum::middleware::from_fn(metrics::track_http))
+        .layer(
+            // One info line per answered request (status, latency), in the request's span.
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(request_id::span)
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
+        )
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
+}
+
+/// The OpenAPI document of every route (what `GET /api/openapi.json` serves).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, document) = routes::router(std::time::Duration::from_secs(1)).split_for_parts();
+    openapi::document(document)
 }
 
 /// A bound, ready-to-serve API.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: limits::LimitsConfig,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
     /// Connects, migrates and binds.
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
-        let pool = sigmasight_shared::db::connect_and_migrate(&config.database).await?;
+        let pool = sigmasight_shared::db::connect_and_migrate(
+            &config.database,
+            sigmasight_shared::db::Commit::Durable,
+        )
+        .await?;
         Self::with_pool(config, pool).await
     }
 
@@ -60,8 +104,17 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let router = app(AppState::new(pool, config));
-        Ok(Self { listener, router })
+        let limits = config.limits.clone();
+        let state = AppState::new(pool, config)?;
+        let closing = state.closing.clone();
+        sigmasight_shared::telemetry::spawn_metrics_upkeep(state.metrics.clone());
+        let router = app(state);
+        Ok(Self {
+            listener,
+            router,
+            limits,
+            closing,
+        })
     }
 
     /// The port actually bound.
@@ -69,15 +122,20 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    /// Serves until `shutdown` resolves, then drains in-flight requests (event streams end).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "api listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        server::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            self.closing,
+            shutdown,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -22,13 +22,15 @@ struct ServeOnly {
 #[derive(Subcommand)]
 enum Command {
     /// Serve HTTP (the default).
-    Serve(ApiConfig),
+    Serve(Box<ApiConfig>),
     /// Apply database migrations and exit.
     Migrate(sigmasight_shared::config::DatabaseConfig),
     /// Print a bearer token for a user (dev and tests).
     Token(demo::TokenArgs),
     /// Upload a CSV to a running API, print live progress and the final status.
     Demo(demo::DemoArgs),
+    /// Print the OpenAPI 3.1 document (the one `GET /api/openapi.json` serves) and exit.
+    Openapi,
 }
 
 #[tokio::main]
@@ -36,11 +38,13 @@ async fn main() -> anyhow::Result<()> {
     sigmasight_shared::telemetry::init("api");
     let command = match Cli::parse().command {
         Some(c) => c,
-        None => Command::Serve(ServeOnly::parse_from(std::env::args().take(1)).config),
+        None => Command::Serve(Box::new(
+            ServeOnly::parse_from(std::env::args().take(1)).config,
+        )),
     };
     match command {
         Command::Serve(config) => {
-            Application::build(config)
+            Application::build(*config)
                 .await?
                 .run_until_stopped(shutdown_signal())
                 .await
@@ -55,5 +59,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token(args) => demo::print_token(&args),
         Command::Demo(args) => demo::run(args).await,
+        Command::Openapi => {
+            println!("{}", sigmasight_api::openapi_document().to_pretty_json()?);
+            Ok(())
+        }
     }
 }

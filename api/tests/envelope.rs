@@ -112,6 +112,25 @@ async fn a_bad_path_parameter_is_err_path(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
+async fn an_encoded_control_character_in_a_path_or_query_is_a_400_on_real_routes(pool: PgPool) {
+    let admin = token("root", true);
+    for (uri, code) in [
+        ("/api/v1/market-data/symbols/%00/prices", "ERR_PATH"),
+        ("/api/v1/market-data/symbols/AA%0APL/prices", "ERR_PATH"),
+        ("/api/v1/admin/batch/runs/%00", "ERR_PATH"),
+        ("/api/v1/admin/batch/runs?status=%00", "ERR_QUERY"),
+        (
+            "/api/v1/market-data/symbols/AAPL/prices?start=2024-01-01%1b",
+            "ERR_QUERY",
+        ),
+    ] {
+        let reply = call(&pool, "GET", uri, Some(&admin)).await;
+        assert_envelope(&reply, code);
+        assert!(!reply.text.contains('\0'), "{uri}: no echo of the NUL");
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
 async fn every_portfolio_route_is_404_for_someone_else_and_readable_by_an_admin(pool: PgPool) {
     let (pid, run_id) = portfolio_with_run(&pool, "alice").await;
     let reads = [

@@ -161,3 +161,55 @@ async fn retry_is_409_while_active_then_queues_the_next_attempt_keeping_the_firs
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn retry_reopens_the_onboarding_run_never_a_nightly_child(pool: PgPool) {
+    let (pid, onboarding) = portfolio_with_run(&pool, "alice").await;
+    fail_attempt(&pool).await;
+    // A nightly child an admin forced over a range, newer than the onboarding, failed too.
+    let parent = uuid::Uuid::new_v4();
+    let child = uuid::Uuid::new_v4();
+    sqlx::query(
+        "insert into runs (id, kind, source, status, params, finished_at) values ($1, 'daily', 'admin', 'running', '{}', null)",
+    )
+    .bind(parent)
+    .execute(&pool)
+    .await
+    .expect("parent");
+    sqlx::query(
+        "insert into runs (id, kind, parent_id, portfolio_id, source, status, params, priority, finished_at, created_at)
+         values ($1, 'portfolio_daily', $2, $3, 'admin', 'failed',
+                 '{\"start_date\": \"2026-01-02\", \"force_rerun\": true}', 50, now(), now() + interval '1 second')",
+    )
+    .bind(child)
+    .bind(parent)
+    .bind(pid)
+    .execute(&pool)
+    .await
+    .expect("child");
+
+    let r = call(
+        &pool,
+        "POST",
+        &format!("/api/v1/onboarding/{pid}/retry"),
+        Some(&token("alice", false)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    assert_eq!(r.json()["run_id"], onboarding.to_string());
+    let child_run = runs::find(&pool, child).await.expect("find").expect("run");
+    assert_eq!(
+        child_run.status.as_str(),
+        "failed",
+        "the child is left alone"
+    );
+    // The status now shows the reopened onboarding run, though the child is newer.
+    let s = call(
+        &pool,
+        "GET",
+        &format!("/api/v1/onboarding/status/{pid}"),
+        Some(&token("alice", false)),
+    )
+    .await;
+    assert_eq!(s.json()["status"], "queued", "{}", s.text);
+}

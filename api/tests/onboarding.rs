@@ -22,11 +22,19 @@ fn state(pool: PgPool) -> AppState {
             max_connections: 5,
         },
         bind: "127.0.0.1:0".parse().expect("addr"),
-        jwt_secret: Secret::new(SECRET),
+        jwt_secret: Some(Secret::new(SECRET)),
+        auth: Default::default(),
         max_attempts: 3,
         clock: sigmasight_shared::config::ClockConfig { as_of: None },
+        // Handler tests post many uploads as one user; the rates have tests of their own.
+        limits: sigmasight_api::limits::LimitsConfig {
+            uploads_per_minute: 10_000,
+            requests_per_minute: 100_000,
+            ..Default::default()
+        },
+        upload_limits: Default::default(),
     };
-    AppState::new(pool, config)
+    AppState::new(pool, config).expect("auth settings")
 }
 
 fn token(sub: &str) -> String {

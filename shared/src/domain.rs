@@ -161,7 +161,7 @@ pub const FACTOR_ETFS: [&str; 8] = ["SPY", "VTV", "VUG", "MTUM", "QUAL", "IWM", 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
         #[sqlx(type_name = "text", rename_all = "snake_case")]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
@@ -272,6 +272,16 @@ text_enum! {
 }
 
 impl PhaseStatus {
+    /// How a phase that ran to its end finished: `Warning` when something was left out or
+    /// flagged, else `Completed`.
+    pub fn finished(with_warnings: bool) -> Self {
+        if with_warnings {
+            Self::Warning
+        } else {
+            Self::Completed
+        }
+    }
+
     /// Completed or completed with warnings.
     pub fn is_done(self) -> bool {
         matches!(self, Self::Completed | Self::Warning)

@@ -13,6 +13,7 @@ pub mod csv_import;
 pub mod db;
 pub mod domain;
 pub mod market_data;
+pub mod metrics;
 pub mod onboarding;
 pub mod phases;
 pub mod queue;

@@ -97,7 +97,7 @@ pub const ALL: [PhaseDef; 9] = [
     PHASE_1, PHASE_1_5, PHASE_1_75, PHASE_0, PHASE_2, PHASE_3, PHASE_4, PHASE_5, PHASE_6,
 ];
 
-/// The phases of an onboarding (and of a portfolio's daily or admin run): all nine.
+/// The phases of an onboarding (and of an admin run of one portfolio): all nine.
 pub const ONBOARDING: [PhaseDef; 9] = ALL;
 
 /// The symbol-level phases alone (a `symbol` run).

@@ -9,11 +9,17 @@ use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// A portfolio of a new user.
 async fn portfolio(pool: &PgPool) -> Uuid {
     let user =
         sigmasight_shared::db::users::find_or_create(pool, &format!("user-{}", Uuid::new_v4()))
             .await
             .expect("user");
+    portfolio_of(pool, user).await
+}
+
+/// A portfolio of `user`.
+async fn portfolio_of(pool: &PgPool, user: Uuid) -> Uuid {
     let id = Uuid::new_v4();
     let name = format!("acct-{id}");
     portfolios::insert(
@@ -36,6 +42,11 @@ async fn portfolio(pool: &PgPool) -> Uuid {
 
 async fn enqueue(pool: &PgPool) -> runs::Run {
     let pid = portfolio(pool).await;
+    enqueue_on(pool, pid).await
+}
+
+/// A queued onboarding run of portfolio `pid`.
+async fn enqueue_on(pool: &PgPool, pid: Uuid) -> runs::Run {
     let mut conn = pool.acquire().await.expect("conn");
     queue::enqueue_onboarding(&mut conn, pid, RunSource::Onboarding, 3)
         .await
@@ -286,7 +297,8 @@ async fn a_new_attempt_carries_over_phases_completed_before(pool: PgPool) {
         1,
         "phase_1",
         sigmasight_shared::domain::PhaseStatus::Completed,
-        &serde_json::json!({"n": 4})
+        &serde_json::json!({"n": 4}),
+        phases::PhaseEnd::at(4, 4)
     )
     .await
     .expect("finish"));
@@ -312,4 +324,223 @@ async fn a_new_attempt_carries_over_phases_completed_before(pool: PgPool) {
         (rows[1].status.as_str(), rows[1].carried_over),
         ("pending", false)
     );
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn old_debug_entries_are_pruned_and_nothing_else(pool: PgPool) {
+    let run = enqueue(&pool).await;
+    // (age in days, debug, level): only old debug entries go.
+    let rows = [
+        (40, true, "info"),
+        (31, true, "warning"),
+        (29, true, "info"),
+        (400, false, "info"),
+        (400, false, "warning"),
+        (400, false, "error"),
+        (0, true, "info"),
+    ];
+    for (days, debug, level) in rows {
+        sqlx::query(
+            "insert into run_activity (run_id, attempt, ts, level, message, debug)
+             values ($1, 1, now() - make_interval(days => $2), $3, 'm', $4)",
+        )
+        .bind(run.id)
+        .bind(days)
+        .bind(level)
+        .bind(debug)
+        .execute(&pool)
+        .await
+        .expect("entry");
+    }
+    // A batch of 1 still deletes every old entry (statement after statement).
+    let deleted = activity::prune_debug(&pool, 30, 1).await.expect("prune");
+    assert_eq!(deleted, 2);
+    let left: Vec<(i32, bool)> = sqlx::query_as(
+        "select extract(day from now() - ts)::int, debug from run_activity order by ts",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("left");
+    assert_eq!(left.len(), 5, "{left:?}");
+    assert!(
+        left.iter().all(|(days, debug)| !debug || *days < 30),
+        "{left:?}"
+    );
+    assert_eq!(
+        activity::prune_debug(&pool, 30, 100).await.expect("again"),
+        0
+    );
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn runs_of_one_priority_are_claimed_round_robin_across_owners(pool: PgPool) {
+    let a = sigmasight_shared::db::users::find_or_create(&pool, "a")
+        .await
+        .expect("a");
+    let b = sigmasight_shared::db::users::find_or_create(&pool, "b")
+        .await
+        .expect("b");
+    let c = sigmasight_shared::db::users::find_or_create(&pool, "c")
+        .await
+        .expect("c");
+    let mut owner_of = std::collections::HashMap::new();
+    // A queues five, then B one, then A one more, then C one.
+    for user in [a, a, a, a, a, b, a, c] {
+        let run = enqueue_on(&pool, portfolio_of(&pool, user).await).await;
+        owner_of.insert(run.id, user);
+    }
+    let mut order = Vec::new();
+    while let Some(claimed) = runs::claim_next(&pool, "w", TTL).await.expect("claim") {
+        order.push(owner_of[&claimed.run.id]);
+    }
+    let name = |u: &Uuid| match u {
+        u if *u == a => 'A',
+        u if *u == b => 'B',
+        _ => 'C',
+    };
+    let order: String = order.iter().map(name).collect();
+    // Each owner's first waiting run before anyone's second, in arrival order within a round.
+    assert_eq!(order, "ABCAAAAA");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn each_ended_child_counts_once_and_the_last_one_ends_its_parent(pool: PgPool) {
+    use sigmasight_shared::phases::PORTFOLIOS;
+    // Two portfolios with a position each, a daily parent claimed and fanned out into their
+    // two children.
+    for _ in 0..2 {
+        let pid = portfolio(&pool).await;
+        sqlx::query(
+            "insert into positions (id, portfolio_id, symbol, quantity, entry_price, entry_date,
+                                    investment_class, investment_subtype, position_type, source_row)
+             values (gen_random_uuid(), $1, 'AAPL', 1, 1, date '2025-01-02', 'PUBLIC', 'STOCK', 'LONG', 2)",
+        )
+        .bind(pid)
+        .execute(&pool)
+        .await
+        .expect("position");
+    }
+    let parent = queue::daily::enqueue_daily(
+        &pool,
+        &queue::daily::BatchParams::default(),
+        RunSource::Admin,
+        None,
+        3,
+    )
+    .await
+    .expect("enqueue")
+    .expect("parent");
+    let claimed = claim_when_due(&pool, "w1").await;
+    assert_eq!(claimed.run.id, parent.id);
+    assert!(
+        phases::init_attempt(&pool, parent.id, 1, &[&PORTFOLIOS], &[])
+            .await
+            .expect("init")
+    );
+    let mut tx = pool.begin().await.expect("tx");
+    let n = runs::insert_children(
+        &mut *tx,
+        parent.id,
+        RunSource::Admin,
+        &serde_json::json!({}),
+        3,
+        None,
+    )
+    .await
+    .expect("children");
+    assert_eq!(n, 2);
+    assert!(phases::start(&mut *tx, parent.id, 1, PORTFOLIOS.id, 2)
+        .await
+        .expect("start"));
+    tx.commit().await.expect("commit");
+    assert!(runs::park(&pool, parent.id, 1).await.expect("park"));
+
+    // The first child ends: counted, not the last; the parent still runs.
+    let first = claim_when_due(&pool, "w1").await.run;
+    let second = claim_when_due(&pool, "w2").await.run;
+    let ended = |run: &runs::Run, status| {
+        let (pool, id, attempt) = (pool.clone(), run.id, run.attempt);
+        async move {
+            runs::finish(&pool, id, attempt, status, &serde_json::json!({}), None)
+                .await
+                .expect("finish")
+        }
+    };
+    assert!(ended(&first, RunStatus::Completed).await);
+    assert!(!runs::child_ended(&pool, parent.id).await.expect("count"));
+    let row = &phases::list(&pool, parent.id, 1).await.expect("phases")[0];
+    assert_eq!((row.current, row.total), (1, 2));
+    assert!(!runs::complete_parent_if_done(&pool, parent.id)
+        .await
+        .expect("check"));
+
+    // The second (failed) is the last: the count says so, and the parent ends partial.
+    assert!(ended(&second, RunStatus::Failed).await);
+    assert!(runs::child_ended(&pool, parent.id).await.expect("count"));
+    assert!(runs::complete_parent_if_done(&pool, parent.id)
+        .await
+        .expect("end"));
+    let done = runs::find(&pool, parent.id)
+        .await
+        .expect("find")
+        .expect("parent");
+    assert_eq!(done.status, RunStatus::Partial);
+    // An ended parent counts nothing more.
+    assert!(!runs::child_ended(&pool, parent.id).await.expect("count"));
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn worker_sessions_commit_asynchronously_but_a_runs_end_durably(pool: PgPool) {
+    use sigmasight_shared::db::{connect_with, Commit};
+    let opts = pool.connect_options();
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        opts.get_username(),
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap_or_default()
+    );
+    let show = "show synchronous_commit";
+    let durable = connect_with(&url, 1, Duration::from_secs(5), Commit::Durable)
+        .await
+        .expect("connect");
+    let on: String = sqlx::query_scalar(show)
+        .fetch_one(&durable)
+        .await
+        .expect("show");
+    assert_eq!(on, "on");
+    let worker = connect_with(&url, 1, Duration::from_secs(5), Commit::Asynchronous)
+        .await
+        .expect("connect");
+    let off: String = sqlx::query_scalar(show)
+        .fetch_one(&worker)
+        .await
+        .expect("show");
+    assert_eq!(off, "off");
+
+    // A run's end turns synchronous commit on for its own transaction, and only there.
+    enqueue(&pool).await;
+    let run = claim_when_due(&pool, "w1").await.run;
+    let mut tx = worker.begin().await.expect("begin");
+    assert!(runs::finish(
+        &mut *tx,
+        run.id,
+        run.attempt,
+        RunStatus::Completed,
+        &serde_json::json!({}),
+        None
+    )
+    .await
+    .expect("finish"));
+    let inside: String = sqlx::query_scalar(show)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("show");
+    assert_eq!(inside, "on", "the ending's transaction commits durably");
+    tx.commit().await.expect("commit");
+    let after: String = sqlx::query_scalar(show)
+        .fetch_one(&worker)
+        .await
+        .expect("show");
+    assert_eq!(after, "off");
 }

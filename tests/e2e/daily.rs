@@ -1,7 +1,7 @@
 //! The nightly batch and admin control, through the real processes.
 
 use serde_json::{json, Value};
-use sigmasight_tests::{start_worker, Api, TestDb};
+use sigmasight_tests::{start_worker, start_worker_logged, Api, TestDb};
 use std::time::{Duration, Instant};
 
 fn phase_total(status: &Value, id: &str) -> Value {
@@ -17,46 +17,7 @@ const A_CSV: &[u8] =
 const B_CSV: &[u8] =
     b"Symbol,Quantity,Entry Price Per Share,Entry Date\nXOM,20,100.00,2026-08-03\n";
 
-async fn onboard(api: &Api, user: &str, csv: &[u8]) -> anyhow::Result<String> {
-    let (code, created) = api.upload(user, "Main", "p.csv", csv.to_vec()).await?;
-    anyhow::ensure!(code == 201, "{created}");
-    let pid = created["portfolio_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let s = api
-        .wait_terminal(user, &pid, Duration::from_secs(60))
-        .await?;
-    anyhow::ensure!(s["status"] == "completed", "{s}");
-    Ok(pid)
-}
-
-async fn wait_daily_done(api: &Api, run_id: Option<&str>) -> anyhow::Result<Value> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let (_, list) = api.admin_get("/api/v1/admin/batch/runs?kind=daily").await?;
-        let runs = list["runs"].as_array().cloned().unwrap_or_default();
-        let run = runs
-            .into_iter()
-            .find(|r| run_id.is_none_or(|id| r["id"] == id));
-        if let Some(r) = run.filter(|r| {
-            matches!(
-                r["status"].as_str(),
-                Some("completed" | "partial" | "failed" | "cancelled")
-            )
-        }) {
-            let (_, detail) = api
-                .admin_get(&format!(
-                    "/api/v1/admin/batch/runs/{}",
-                    r["id"].as_str().unwrap_or_default()
-                ))
-                .await?;
-            return Ok(detail);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "daily run did not end: {list}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+const DAILY_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[tokio::test]
 async fn the_nightly_batch_brings_every_portfolio_up_to_date_and_skips_dates_it_has(
@@ -64,8 +25,8 @@ async fn the_nightly_batch_brings_every_portfolio_up_to_date_and_skips_dates_it_
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let worker = start_worker(&db.url, &[])?;
-    let a = onboard(&api, "alice", A_CSV).await?;
-    let b = onboard(&api, "bob", B_CSV).await?;
+    let a = api.onboard_completed("alice", A_CSV).await?;
+    let b = api.onboard_completed("bob", B_CSV).await?;
     drop(worker);
 
     // Portfolio A missed its last 10 nights; B is current.
@@ -92,7 +53,7 @@ async fn the_nightly_batch_brings_every_portfolio_up_to_date_and_skips_dates_it_
 
     // A worker with the scheduler on catches up the missed night at start.
     let _scheduler = start_worker(&db.url, &[("SIGMASIGHT_SCHEDULER", "on".into())])?;
-    let detail = wait_daily_done(&api, None).await?;
+    let detail = api.wait_batch_run("daily", None, DAILY_TIMEOUT).await?;
     assert_eq!(detail["run"]["status"], "completed", "{detail}");
     assert_eq!(detail["run"]["source"], "cron");
     assert_eq!(detail["children"], json!({ "completed": 2 }), "{detail}");
@@ -170,9 +131,11 @@ async fn the_nightly_batch_brings_every_portfolio_up_to_date_and_skips_dates_it_
 async fn two_schedulers_starting_at_the_same_instant_enqueue_one_daily_job() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
     let on = [("SIGMASIGHT_SCHEDULER", "on".to_owned())];
-    let _w1 = start_worker(&db.url, &on)?;
-    let _w2 = start_worker(&db.url, &on)?;
-    let _w3 = start_worker(&db.url, &on)?;
+    let workers = [
+        start_worker_logged(&db.url, &on)?,
+        start_worker_logged(&db.url, &on)?,
+        start_worker_logged(&db.url, &on)?,
+    ];
     let pool = db.pool().await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -194,7 +157,11 @@ async fn two_schedulers_starting_at_the_same_instant_enqueue_one_daily_job() -> 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every scheduler has made its decision (inserted, or found the job there) before the count.
+    for w in &workers {
+        w.wait_for_log("nightly batch", Duration::from_secs(30))
+            .await?;
+    }
     let daily: i64 = sqlx::query_scalar("select count(*) from runs where kind = 'daily'")
         .fetch_one(&pool)
         .await?;
@@ -210,8 +177,8 @@ async fn admin_batches_respect_portfolio_scope_dates_need_force_and_runs_can_be_
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let worker = start_worker(&db.url, &[])?;
-    let a = onboard(&api, "alice", A_CSV).await?;
-    let _b = onboard(&api, "bob", B_CSV).await?;
+    let a = api.onboard_completed("alice", A_CSV).await?;
+    let _b = api.onboard_completed("bob", B_CSV).await?;
 
     let (code, body) = api
         .admin_post(
@@ -240,7 +207,9 @@ async fn admin_batches_respect_portfolio_scope_dates_need_force_and_runs_can_be_
         .await?;
     assert_eq!(code, 202, "{body}");
     let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let detail = wait_daily_done(&api, Some(&run_id)).await?;
+    let detail = api
+        .wait_batch_run("daily", Some(&run_id), DAILY_TIMEOUT)
+        .await?;
     assert_eq!(detail["run"]["status"], "completed", "{detail}");
     assert_eq!(
         detail["children"],

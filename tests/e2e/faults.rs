@@ -1,6 +1,6 @@
 //! Failed attempts: panics, hung phases, exhausted attempts and graceful shutdown.
 
-use sigmasight_tests::{example_csv, start_worker, Api, TestDb};
+use sigmasight_tests::{example_csv, start_worker, start_worker_logged, Api, TestDb};
 use std::time::{Duration, Instant};
 
 const AAPL_CSV: &[u8] =
@@ -163,6 +163,24 @@ async fn sigterm_hands_a_slow_run_back_and_another_worker_finishes_it() -> anyho
             .any(|m| m.contains("is shutting down; run handed back")),
         "{log:?}"
     );
+    let pool = db.pool().await?;
+    let first: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select status, summary->>'error' from run_phases where attempt = 1 and not carried_over order by ordinal",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert!(
+        first.iter().any(|(st, why)| st == "failed"
+            && why.as_deref().is_some_and(|w| w.starts_with("handed back"))),
+        "the phase it was in is closed as handed back: {first:?}"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|(st, _)| !matches!(st.as_str(), "running" | "pending")),
+        "{first:?}"
+    );
+    pool.close().await;
     drop(api);
     db.drop_database().await;
     Ok(())
@@ -171,8 +189,11 @@ async fn sigterm_hands_a_slow_run_back_and_another_worker_finishes_it() -> anyho
 #[tokio::test]
 async fn an_idle_worker_stops_promptly_on_sigterm() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
-    let mut worker = start_worker(&db.url, &[])?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut worker = start_worker_logged(&db.url, &[])?;
+    // Idle: started, connected and polling the queue (no fixed wait).
+    worker
+        .wait_for_log("worker started", Duration::from_secs(30))
+        .await?;
     assert!(worker.is_running());
     assert!(worker.terminate(Duration::from_secs(5)));
     db.drop_database().await;

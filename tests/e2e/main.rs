@@ -1,11 +1,19 @@
 //! End-to-end tests: real binaries, real Postgres, real HTTP.
 
 mod analytics;
+mod contract;
 mod daily;
+mod deploy;
+mod fairness;
 mod faults;
+mod limits;
 mod live;
+mod metrics;
 mod onboarding;
 mod providers;
+mod queue_plans;
 mod restarts;
+mod signin;
 mod symbols;
 mod takeover;
+mod traces;

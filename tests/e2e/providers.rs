@@ -10,7 +10,7 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The worker's environment for the chain over the fakes.
-fn chain_env(f: &FakeProviders) -> Vec<(&'static str, String)> {
+pub(crate) fn chain_env(f: &FakeProviders) -> Vec<(&'static str, String)> {
     vec![
         ("SIGMASIGHT_MARKET_PROVIDER", "fmp,polygon,yahoo".into()),
         ("FMP_API_KEY", "fake-fmp-key".into()),
@@ -69,19 +69,25 @@ fn served(body: &Value) -> Vec<(NaiveDate, f64)> {
         .collect()
 }
 
-#[tokio::test]
-async fn onboarding_through_the_chain_stores_exactly_the_served_closes() -> anyhow::Result<()> {
-    let today = sigmasight_shared::clock::last_trading_day();
-    let fakes = FakeProviders::start_as_of(
+/// Fakes as of the last trading day where FMP lacks MSFT and HZNP, and HZNP is unknown
+/// everywhere: every provider of the chain gets asked something.
+pub(crate) async fn fakes_without_msft_at_fmp_nor_hznp() -> FakeProviders {
+    FakeProviders::start_as_of(
         FakeOptions {
             fmp_unknown: vec!["MSFT".into(), "HZNP".into()],
             polygon_unknown: vec!["HZNP".into()],
             yahoo_unknown: vec!["HZNP".into()],
             ..FakeOptions::default()
         },
-        today,
+        sigmasight_shared::clock::last_trading_day(),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn onboarding_through_the_chain_stores_exactly_the_served_closes() -> anyhow::Result<()> {
+    let today = sigmasight_shared::clock::last_trading_day();
+    let fakes = fakes_without_msft_at_fmp_nor_hznp().await;
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let _worker = start_worker(&db.url, &chain_env(&fakes))?;
@@ -307,21 +313,8 @@ async fn a_split_restates_the_history_and_the_portfolio_recomputes_from_the_firs
         .await?;
     anyhow::ensure!(code == 202, "{run}");
     let run_id = run["run_id"].as_str().unwrap_or_default().to_owned();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    loop {
-        let (_, detail) = api
-            .admin_get(&format!("/api/v1/admin/batch/runs/{run_id}"))
-            .await?;
-        if matches!(
-            detail["run"]["status"].as_str(),
-            Some("completed" | "partial" | "failed")
-        ) {
-            assert_eq!(detail["run"]["status"], "completed", "{detail}");
-            break;
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "{detail}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let detail = api.wait_batch_run("daily", Some(&run_id), TIMEOUT).await?;
+    assert_eq!(detail["run"]["status"], "completed", "{detail}");
     let restated: Vec<String> = sqlx::query_scalar(
         "select message from run_activity where message like 'AAPL: history restated%'",
     )

@@ -95,6 +95,34 @@ async fn a_killed_worker_is_taken_over_and_the_run_completes_as_attempt_2() -> a
             .fetch_all(&pool)
             .await?;
     assert_eq!(attempts, vec![1, 2], "earlier attempt's phases are kept");
+    // …and closed: the phase the lost worker was in failed with "worker lost", the ones it
+    // never reached were skipped; nothing of attempt 1 still shows running or pending.
+    let first_attempt: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select phase_id, status, summary->>'error' from run_phases where attempt = 1 order by ordinal",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert!(
+        first_attempt.iter().any(|(id, st, why)| id == "phase_1"
+            && st == "failed"
+            && why.as_deref() == Some("worker lost")),
+        "{first_attempt:?}"
+    );
+    assert!(
+        first_attempt
+            .iter()
+            .all(|(_, st, _)| !matches!(st.as_str(), "running" | "pending")),
+        "{first_attempt:?}"
+    );
+    let txt = api
+        .client
+        .get(format!("{}/api/v1/onboarding/status/{pid}/logs", api.base))
+        .bearer_auth(Api::token("alice"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(txt.contains("worker lost"), "{txt}");
     pool.close().await;
     drop(api);
     db.drop_database().await;

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub mod fake_providers;
+pub mod prometheus;
+pub mod queue_history;
 
 /// The JWT secret every test process shares.
 pub const SECRET: &str = "e2e-secret";
@@ -88,6 +90,8 @@ pub fn binary(name: &str) -> PathBuf {
 pub struct Process {
     child: Child,
     pub name: &'static str,
+    /// Where its stdout and stderr go, when started with [`start_worker_logged`].
+    log: Option<PathBuf>,
 }
 
 impl Process {
@@ -122,21 +126,58 @@ impl Process {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// What the process has printed so far (empty unless started with a log file).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    /// Polls the process's log until a line contains `needle`, up to `timeout`.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.log_text().contains(needle) {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} never logged {needle:?} within {timeout:?}:\n{}",
+                    self.name,
+                    self.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill_9();
+        if let Some(p) = &self.log {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
 fn spawn(name: &'static str, db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Process> {
+    spawn_with(name, db_url, env, None)
+}
+
+fn spawn_with(
+    name: &'static str,
+    db_url: &str,
+    env: &[(&str, String)],
+    log: Option<PathBuf>,
+) -> anyhow::Result<Process> {
     let mut cmd = Command::new(binary(name));
     cmd.env("DATABASE_URL", db_url)
         .env("SIGMASIGHT_JWT_SECRET", SECRET)
@@ -145,11 +186,18 @@ fn spawn(name: &'static str, db_url: &str, env: &[(&str, String)]) -> anyhow::Re
             std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "warn".into()),
         )
         .stdin(Stdio::null());
-    if std::env::var_os("E2E_SHOW_LOGS").is_none() {
+    if let Some(path) = &log {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        cmd.stdout(file.try_clone()?).stderr(file);
+    } else if std::env::var_os("E2E_SHOW_LOGS").is_none() {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
     // The nightly scheduler would enqueue a daily batch at start: only tests that want it.
     cmd.env("SIGMASIGHT_SCHEDULER", "off");
+    // Tests poll status ten times a second; the per-user rates are tested on their own.
+    cmd.env("SIGMASIGHT_REQUESTS_PER_MINUTE", "100000")
+        .env("SIGMASIGHT_UPLOADS_PER_MINUTE", "10000");
     for (k, v) in env {
         // An empty value removes the variable (e.g. `SIGMASIGHT_AS_OF` for the real date).
         if v.is_empty() {
@@ -161,12 +209,22 @@ fn spawn(name: &'static str, db_url: &str, env: &[(&str, String)]) -> anyhow::Re
     Ok(Process {
         child: cmd.spawn().with_context(|| format!("starting {name}"))?,
         name,
+        log,
     })
 }
 
 /// Starts a worker process.
 pub fn start_worker(db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Process> {
     spawn("sigmasight-worker", db_url, env)
+}
+
+/// Starts a worker whose output (at `RUST_LOG=info` unless `env` says otherwise) goes to a
+/// temporary file, read with [`Process::log_text`] and [`Process::wait_for_log`].
+pub fn start_worker_logged(db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Process> {
+    let mut all = vec![("RUST_LOG", "info".to_owned())];
+    all.extend_from_slice(env);
+    let log = std::env::temp_dir().join(format!("sigmasight-worker-{}.log", Uuid::new_v4()));
+    spawn_with("sigmasight-worker", db_url, &all, Some(log))
 }
 
 /// A running API process and a client for it.
@@ -179,10 +237,27 @@ pub struct Api {
 impl Api {
     /// Starts the API on a free port and waits until it is ready.
     pub async fn start(db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Self> {
+        Self::start_with(db_url, env, None).await
+    }
+
+    /// [`Api::start`] with the output (at `RUST_LOG=info` unless `env` says otherwise) in a
+    /// temporary file, read with [`Process::log_text`].
+    pub async fn start_logged(db_url: &str, env: &[(&str, String)]) -> anyhow::Result<Self> {
+        let mut all = vec![("RUST_LOG", "info".to_owned())];
+        all.extend_from_slice(env);
+        let log = std::env::temp_dir().join(format!("sigmasight-api-{}.log", Uuid::new_v4()));
+        Self::start_with(db_url, &all, Some(log)).await
+    }
+
+    async fn start_with(
+        db_url: &str,
+        env: &[(&str, String)],
+        log: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let mut all = env.to_vec();
         all.push(("SIGMASIGHT_BIND", format!("127.0.0.1:{port}")));
-        let process = spawn("sigmasight-api", db_url, &all)?;
+        let process = spawn_with("sigmasight-api", db_url, &all, log)?;
         let api = Self {
             process,
             base: format!("http://127.0.0.1:{port}"),
@@ -281,6 +356,52 @@ impl Api {
             .wait_terminal(sub, &pid, Duration::from_secs(300))
             .await?;
         Ok((pid, status))
+    }
+
+    /// [`Api::onboard`] that also requires the run to have completed; returns the portfolio id.
+    pub async fn onboard_completed(&self, sub: &str, csv: &[u8]) -> anyhow::Result<String> {
+        let (pid, status) = self.onboard(sub, "Main", csv.to_vec()).await?;
+        if status["status"] != "completed" {
+            bail!("onboarding of {pid} ended {}: {status}", status["status"]);
+        }
+        Ok(pid)
+    }
+
+    /// Polls the admin run list until the newest run of `kind` (or the run `run_id`) is
+    /// terminal, up to `timeout`; returns its detail document (`{"run": …, "children": …}`).
+    pub async fn wait_batch_run(
+        &self,
+        kind: &str,
+        run_id: Option<&str>,
+        timeout: Duration,
+    ) -> anyhow::Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (_, list) = self
+                .admin_get(&format!("/api/v1/admin/batch/runs?kind={kind}"))
+                .await?;
+            let run = list["runs"]
+                .as_array()
+                .and_then(|runs| runs.iter().find(|r| run_id.is_none_or(|id| r["id"] == id)));
+            if let Some(r) = run.filter(|r| {
+                matches!(
+                    r["status"].as_str(),
+                    Some("completed" | "partial" | "failed" | "cancelled")
+                )
+            }) {
+                let (_, detail) = self
+                    .admin_get(&format!(
+                        "/api/v1/admin/batch/runs/{}",
+                        r["id"].as_str().unwrap_or_default()
+                    ))
+                    .await?;
+                return Ok(detail);
+            }
+            if Instant::now() > deadline {
+                bail!("{kind} run did not end within {timeout:?}: {list}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// GET as `sub`, JSON body.

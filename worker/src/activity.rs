@@ -63,6 +63,30 @@ impl ActivityBuffer {
         if entries.is_empty() {
             return Ok(true);
         }
-        activity::insert_batch(&self.pool, self.run_id, self.attempt, &entries).await
+        let written =
+            activity::insert_batch(&self.pool, self.run_id, self.attempt, &entries).await?;
+        if written {
+            count_written(&entries);
+        }
+        Ok(written)
+    }
+}
+
+/// Adds written entries to the activity counter, by level (`debug` for debug entries).
+fn count_written(entries: &[NewEntry]) {
+    let mut by_level: Vec<(&'static str, u64)> = Vec::new();
+    for entry in entries {
+        let level = if entry.debug {
+            "debug"
+        } else {
+            entry.level.as_str()
+        };
+        match by_level.iter_mut().find(|(l, _)| *l == level) {
+            Some((_, n)) => *n += 1,
+            None => by_level.push((level, 1)),
+        }
+    }
+    for (level, n) in by_level {
+        metrics::counter!(sigmasight_shared::metrics::ACTIVITY_ROWS, "level" => level).increment(n);
     }
 }

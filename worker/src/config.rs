@@ -18,6 +18,10 @@ pub struct WorkerConfig {
     pub market: MarketConfig,
     #[command(flatten)]
     pub clock: sigmasight_shared::config::ClockConfig,
+    /// Address of the Prometheus scrape endpoint (`GET /metrics`, and `/healthz`), e.g.
+    /// `0.0.0.0:9464`; unset, the worker serves no metrics.
+    #[arg(long, env = "SIGMASIGHT_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
     /// Lease length; renewed every third of it.
     #[arg(long, env = "SIGMASIGHT_LEASE_TTL_SECS", default_value = "30", value_parser = parse_secs)]
     pub lease_ttl: Duration,
@@ -39,6 +43,14 @@ pub struct WorkerConfig {
     /// On SIGTERM, how long runs in hand may take to finish before they are handed back.
     #[arg(long, env = "SIGMASIGHT_SHUTDOWN_GRACE_SECS", default_value = "20", value_parser = parse_secs)]
     pub shutdown_grace: Duration,
+    /// Days debug activity entries are kept (info, warnings and errors are kept forever);
+    /// 0 keeps them forever too.
+    #[arg(
+        long,
+        env = "SIGMASIGHT_DEBUG_ACTIVITY_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub debug_activity_retention_days: u32,
     /// Cron expression (UTC) of the nightly batch.
     #[arg(long, env = "SIGMASIGHT_DAILY_CRON", default_value = "30 23 * * 1-5")]
     pub daily_cron: String,

@@ -4,7 +4,7 @@
 use crate::activity::ActivityBuffer;
 use crate::WorkerConfig;
 use sigmasight_shared::db::{phases as phase_rows, runs::Run};
-use sigmasight_shared::domain::{ActivityLevel, PhaseStatus};
+use sigmasight_shared::domain::{ActivityLevel, PhaseStatus, RunKind};
 use sigmasight_shared::market_data::chain::ChainSession;
 use sigmasight_shared::phases::PhaseDef;
 use sqlx::PgPool;
@@ -25,7 +25,7 @@ pub enum JobError {
     #[error("{0:#}")]
     Fatal(anyhow::Error),
     /// The worker is shutting down and gives the run back to the queue.
-    #[error("worker shutting down")]
+    #[error("handed back: worker shutting down")]
     HandedBack,
 }
 
@@ -86,6 +86,14 @@ impl RunContext {
     /// The attempt this context runs.
     pub fn attempt(&self) -> i32 {
         self.run.attempt
+    }
+
+    /// Whether someone may watch this run live: then a phase's start is written when it
+    /// starts and its lines before its end. A nightly child's phases take milliseconds and
+    /// nobody watches one: each phase is written once, at its end, with its start time, and
+    /// its lines with the run's end (or the periodic flush).
+    pub fn watched_live(&self) -> bool {
+        self.run.kind != RunKind::PortfolioDaily
     }
 
     /// Fails fast once the lease is known to be lost.
@@ -149,9 +157,12 @@ impl RunContext {
     ) -> Result<PhaseProgress<'_>, JobError> {
         self.check_lease()?;
         let total = i32::try_from(total).unwrap_or(i32::MAX);
-        let held =
-            phase_rows::start(&self.pool, self.run.id, self.attempt(), phase.id, total).await?;
-        self.fenced(held)?;
+        let write_start = self.watched_live();
+        if write_start {
+            let held =
+                phase_rows::start(&self.pool, self.run.id, self.attempt(), phase.id, total).await?;
+            self.fenced(held)?;
+        }
         self.heartbeat.beat();
         Ok(PhaseProgress {
             ctx: self,
@@ -159,6 +170,7 @@ impl RunContext {
             total,
             current: 0,
             written: Instant::now(),
+            started_at: (!write_start).then(chrono::Utc::now),
         })
     }
 }
@@ -170,6 +182,8 @@ pub struct PhaseProgress<'a> {
     total: i32,
     current: i32,
     written: Instant,
+    /// When the phase started, while its start is not written yet.
+    started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Minimum time between two progress writes of a phase.
@@ -187,14 +201,15 @@ impl PhaseProgress<'_> {
         self.current = self.current.min(self.total);
     }
 
-    /// Adds `n` done items; writes when the last write is old enough or the phase is done.
+    /// Adds `n` done items; writes when the last write is old enough (the phase's end
+    /// writes its last progress with its status, [`PhaseProgress::finish`]).
     pub async fn advance(&mut self, n: usize) -> Result<(), JobError> {
         self.current = self
             .current
             .saturating_add(i32::try_from(n).unwrap_or(i32::MAX))
             .min(self.total.max(0));
         self.ctx.heartbeat.beat();
-        if self.written.elapsed() >= PROGRESS_EVERY || self.current >= self.total {
+        if self.started_at.is_none() && self.written.elapsed() >= PROGRESS_EVERY {
             self.write().await?;
         }
         Ok(())
@@ -215,18 +230,19 @@ impl PhaseProgress<'_> {
         self.ctx.fenced(held)
     }
 
-    /// Ends the phase with `status` and a summary; flushes the activity first.
+    /// Ends the phase with `status`, a summary and its last progress; flushes the activity
+    /// first (but for a nightly child).
     pub async fn finish(
-        mut self,
+        self,
         status: PhaseStatus,
         summary: serde_json::Value,
     ) -> Result<(), JobError> {
-        if self.current < self.total && status.is_done() {
-            self.current = self.total;
+        self.ctx.check_lease()?;
+        // A phase's lines are in before its end shows, for whoever watches the run live.
+        if self.ctx.watched_live() {
+            let flushed = self.ctx.activity.flush().await?;
+            self.ctx.fenced(flushed)?;
         }
-        self.write().await?;
-        let flushed = self.ctx.activity.flush().await?;
-        self.ctx.fenced(flushed)?;
         let held = phase_rows::finish(
             &self.ctx.pool,
             self.ctx.run.id,
@@ -234,6 +250,11 @@ impl PhaseProgress<'_> {
             self.phase.id,
             status,
             &summary,
+            phase_rows::PhaseEnd {
+                current: self.current,
+                total: self.total,
+                started_at: self.started_at,
+            },
         )
         .await?;
         self.ctx.fenced(held)

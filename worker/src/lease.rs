@@ -21,7 +21,10 @@ pub async fn renew(
     loop {
         tokio::time::sleep(every).await;
         match runs::renew_lease(&pool, id, attempt, ttl).await {
-            Ok(true) => last_ok = tokio::time::Instant::now(),
+            Ok(true) => {
+                metrics::counter!(sigmasight_shared::metrics::LEASE_RENEWALS).increment(1);
+                last_ok = tokio::time::Instant::now();
+            }
             Ok(false) => {
                 lost.store(true, Ordering::SeqCst);
                 return;

@@ -6,6 +6,7 @@ mod activity;
 mod config;
 mod context;
 mod lease;
+mod metrics;
 pub mod phases;
 pub mod provider;
 mod reaper;
@@ -29,7 +30,11 @@ pub struct Worker {
 impl Worker {
     /// Connects (waiting up to 30 s for Postgres), migrates and builds the provider.
     pub async fn build(config: WorkerConfig) -> anyhow::Result<Self> {
-        let pool = sigmasight_shared::db::connect_and_migrate(&config.database).await?;
+        let pool = sigmasight_shared::db::connect_and_migrate(
+            &config.database,
+            sigmasight_shared::db::Commit::Asynchronous,
+        )
+        .await?;
         Self::with_pool(config, pool)
     }
 
@@ -54,6 +59,10 @@ impl Worker {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let metrics_server = match self.config.metrics_bind {
+            Some(bind) => Some(metrics::serve(bind).await?),
+            None => None,
+        };
         let scheduler = if self.config.scheduler == "on" {
             let cron = scheduler::parse(&self.config.daily_cron)?;
             let pool = self.pool.clone();
@@ -68,6 +77,9 @@ impl Worker {
         let result = runner::run(self.pool, self.config, self.chain, self.id, shutdown).await;
         if let Some(s) = scheduler {
             s.abort();
+        }
+        if let Some(m) = metrics_server {
+            m.abort();
         }
         result
     }

@@ -1,5 +1,6 @@
 //! The reaper: runs whose worker was lost on their last attempt are failed (naming the
-//! worker), and daily parents whose children all ended are ended.
+//! worker), and daily parents whose children all ended are ended; and, hourly, debug
+//! activity entries past their retention are deleted.
 
 use sigmasight_shared::db::{activity, runs};
 use sigmasight_shared::domain::ActivityLevel;
@@ -35,5 +36,20 @@ pub async fn reap(pool: &PgPool) {
         {
             warn!(error = %e, "could not record the reaped run");
         }
+    }
+}
+
+/// Debug entries deleted per statement (short statements: the table stays writable).
+const PRUNE_BATCH: i64 = 10_000;
+
+/// Deletes debug activity entries older than `days` (0: keep them); errors are logged.
+pub async fn prune_debug_activity(pool: &PgPool, days: u32) {
+    if days == 0 {
+        return;
+    }
+    match activity::prune_debug(pool, days, PRUNE_BATCH).await {
+        Ok(0) => {}
+        Ok(n) => info!(deleted = n, days, "pruned old debug activity entries"),
+        Err(e) => warn!(error = %e, "debug activity pruning failed"),
     }
 }

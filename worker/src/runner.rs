@@ -1,4 +1,4 @@
-//! The claim loop: wake on NOTIFY (1 s poll fallback), reap exhausted leases, claim while a
+//! The claim loop: wake on NOTIFY (1 s poll fallback), reap exhausted leases (on a timer), claim while a
 //! slot is free, and execute each claimed attempt with its lease renewed by its own task, a
 //! watchdog for hung phases, and a hand-back path for graceful shutdown.
 
@@ -54,8 +54,21 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     info!(worker.id = %shared.worker_id, concurrency = config.concurrency, "worker started");
+    // The reaper runs on a timer, not on every wake-up: its statements are cheap (partial
+    // indexes) but a busy worker wakes many times a second.
+    let reap_every = reap_interval(config.lease_ttl);
+    let mut last_reap: Option<tokio::time::Instant> = None;
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
-        crate::reaper::reap(&shared.pool).await;
+        if last_reap.is_none_or(|at| at.elapsed() >= reap_every) {
+            crate::reaper::reap(&shared.pool).await;
+            last_reap = Some(tokio::time::Instant::now());
+        }
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            crate::reaper::prune_debug_activity(&shared.pool, config.debug_activity_retention_days)
+                .await;
+            last_prune = Some(tokio::time::Instant::now());
+        }
         claim_while_free(&shared, &slots, &mut tasks).await;
         tokio::select! {
             () = &mut shutdown => break,
@@ -82,6 +95,15 @@ pub async fn run(
         while tasks.join_next().await.is_some() {}
     }
     Ok(())
+}
+
+/// How often old debug activity entries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How often the reaper runs: half a lease (a lost worker's exhausted run is failed within
+/// one and a half leases), between 1 and 10 s.
+fn reap_interval(lease_ttl: Duration) -> Duration {
+    (lease_ttl / 2).clamp(Duration::from_secs(1), Duration::from_secs(10))
 }
 
 async fn listen(pool: &PgPool) -> Option<PgListener> {
@@ -119,8 +141,21 @@ async fn claim_while_free(shared: &Shared, slots: &Arc<Semaphore>, tasks: &mut J
     while let Ok(permit) = slots.clone().try_acquire_owned() {
         match runs::claim_next(&shared.pool, &shared.worker_id, shared.config.lease_ttl).await {
             Ok(Some(claimed)) => {
+                crate::metrics::claimed(
+                    claimed.run.kind,
+                    claimed.prior_status == RunStatus::Running,
+                );
+                // Every line of the attempt (its phases, lease and activity tasks included)
+                // carries these fields.
                 let span = tracing::info_span!("run", run.id = %claimed.run.id, run.kind = %claimed.run.kind,
-                    run.attempt = claimed.run.attempt, worker.id = %shared.worker_id);
+                    run.attempt = claimed.run.attempt, portfolio.id = tracing::field::Empty,
+                    parent.id = tracing::field::Empty, worker.id = %shared.worker_id);
+                if let Some(p) = claimed.run.portfolio_id {
+                    span.record("portfolio.id", tracing::field::display(p));
+                }
+                if let Some(p) = claimed.run.parent_id {
+                    span.record("parent.id", tracing::field::display(p));
+                }
                 tasks.spawn(execute(shared.clone(), claimed, permit).instrument(span));
             }
             Ok(None) => break,
@@ -163,6 +198,7 @@ fn announce(buffer: &ActivityBuffer, claimed: &runs::ClaimedRun) {
 /// status.
 async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaphorePermit) {
     let run = claimed.run.clone();
+    let started = std::time::Instant::now();
     let lease_lost = Arc::new(AtomicBool::new(false));
     let buffer = Arc::new(ActivityBuffer::new(
         shared.pool.clone(),
@@ -170,14 +206,18 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         run.attempt,
     ));
     announce(&buffer, &claimed);
-    let renewer = tokio::spawn(crate::lease::renew(
-        shared.pool.clone(),
-        run.id,
-        run.attempt,
-        shared.config.lease_ttl,
-        lease_lost.clone(),
-    ));
-    let flusher = tokio::spawn(flush_periodically(buffer.clone(), lease_lost.clone()));
+    let renewer = tokio::spawn(
+        crate::lease::renew(
+            shared.pool.clone(),
+            run.id,
+            run.attempt,
+            shared.config.lease_ttl,
+            lease_lost.clone(),
+        )
+        .in_current_span(),
+    );
+    let flusher =
+        tokio::spawn(flush_periodically(buffer.clone(), lease_lost.clone()).in_current_span());
     let heartbeat = Arc::new(Heartbeat::new());
     heartbeat.beat();
     let ctx = Arc::new(RunContext {
@@ -189,12 +229,17 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         lease_lost: lease_lost.clone(),
         heartbeat: heartbeat.clone(),
     });
-    let work = tokio::spawn(phases::execute(ctx));
+    let work = tokio::spawn(phases::execute(ctx).in_current_span());
     let abort = work.abort_handle();
     let mut hand_back = shared.hand_back.clone();
     let outcome = tokio::select! {
         // A panic inside the phases ends that task, not the worker: it becomes a failed attempt.
-        joined = work => joined.unwrap_or_else(|join| Err(JobError::Retryable(anyhow::anyhow!("phase panicked: {join}")))),
+        joined = work => joined.unwrap_or_else(|join| {
+            if join.is_panic() {
+                metrics::counter!(sigmasight_shared::metrics::PANICS).increment(1);
+            }
+            Err(JobError::Retryable(anyhow::anyhow!("phase panicked: {join}")))
+        }),
         stalled = watchdog(&heartbeat, shared.config.phase_stall) => {
             abort.abort();
             Err(JobError::Retryable(anyhow::anyhow!("no progress for {:.0} s: the phase is hung", stalled.as_secs_f64())))
@@ -205,10 +250,24 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         }
     };
     flusher.abort();
+    let label = outcome_label(&outcome, run.attempt < run.max_attempts);
     let result = conclude(&shared, &run, &buffer, outcome).await;
+    crate::metrics::finished(run.kind, label, started.elapsed());
     renewer.abort();
     if let Err(e) = result {
         error!(error = %e, "could not record the end of the attempt");
+    }
+}
+
+/// The attempt's outcome as the `outcome` label of the run metrics.
+fn outcome_label(outcome: &Result<RunOutcome, JobError>, attempts_left: bool) -> &'static str {
+    match outcome {
+        Ok(done) if done.parked => "parked",
+        Ok(done) => done.status.as_str(),
+        Err(JobError::LeaseLost) => "lease_lost",
+        Err(JobError::HandedBack) => "handed_back",
+        Err(JobError::Retryable(_)) if attempts_left => "retried",
+        Err(JobError::Retryable(_) | JobError::Fatal(_)) => "failed",
     }
 }
 
@@ -234,7 +293,7 @@ async fn conclude(
     if let Err(e @ (JobError::HandedBack | JobError::Retryable(_) | JobError::Fatal(_))) = &outcome
     {
         // An aborted phase never wrote its own end.
-        sigmasight_shared::db::phases::fail_running(pool, run.id, run.attempt, &e.to_string())
+        sigmasight_shared::db::phases::close_unfinished(pool, run.id, run.attempt, &e.to_string())
             .await?;
     }
     match outcome {
@@ -252,7 +311,10 @@ async fn conclude(
                 end_parent(pool, run).await?;
             }
         }
-        Err(JobError::LeaseLost) => warn!("lease lost: another worker owns the run now; stopping"),
+        Err(JobError::LeaseLost) => {
+            metrics::counter!(sigmasight_shared::metrics::LEASES_LOST).increment(1);
+            warn!("lease lost: another worker owns the run now; stopping");
+        }
         Err(JobError::HandedBack) => {
             let msg = format!(
                 "Worker {} is shutting down; run handed back to the queue after attempt {}",
@@ -289,16 +351,19 @@ async fn conclude(
             error!("{msg}");
             buffer.push(ActivityLevel::Error, None, msg, false);
             buffer.flush().await?;
-            runs::finish(
+            let error = format!("{e:#}");
+            let ended = runs::finish(
                 pool,
                 run.id,
                 run.attempt,
                 RunStatus::Failed,
                 &run.summary,
-                Some(&format!("{e:#}")),
+                Some(&error),
             )
             .await?;
-            end_parent(pool, run).await?;
+            if ended {
+                end_parent(pool, run).await?;
+            }
         }
     }
     Ok(())
@@ -307,7 +372,9 @@ async fn conclude(
 /// A child run that ended may be its parent's last: end the parent then.
 async fn end_parent(pool: &PgPool, run: &runs::Run) -> Result<(), sqlx::Error> {
     if let Some(parent) = run.parent_id {
-        if runs::complete_parent_if_done(pool, parent).await? {
+        if runs::child_ended(pool, parent).await?
+            && runs::complete_parent_if_done(pool, parent).await?
+        {
             info!(parent.id = %parent, "daily batch finished with its last portfolio");
         }
     }

@@ -6,23 +6,73 @@ use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sigmasight_shared::db::{phases, portfolios, runs};
 use sigmasight_shared::domain::{RunKind, RunStatus};
 use sigmasight_shared::queue::daily::{enqueue_daily, BatchParams};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// Admin routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/admin/batch/run", post(run_batch))
-        .route("/api/v1/admin/batch/runs", get(list_runs))
-        .route("/api/v1/admin/batch/runs/{id}", get(get_run))
-        .route("/api/v1/admin/batch/runs/{id}/cancel", post(cancel_run))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(run_batch))
+        .routes(routes!(list_runs))
+        .routes(routes!(get_run))
+        .routes(routes!(cancel_run))
+}
+
+/// 202 answer of `POST /api/v1/admin/batch/run` (built as JSON; its documented shape).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunBatchResponse {
+    run_id: Uuid,
+    status: RunStatus,
+    /// The batch's parameters as stored on the run.
+    params: Value,
+    run_url: String,
+}
+
+/// The run history.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunList {
+    runs: Vec<runs::Run>,
+    count: usize,
+}
+
+/// One run with its current attempt's phases and, for a daily parent, its children by status.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunDetail {
+    run: runs::Run,
+    phases: Vec<RunPhase>,
+    /// Children by status, e.g. `{"completed": 998, "failed": 2}` (empty for other runs).
+    children: std::collections::BTreeMap<String, i64>,
+}
+
+/// A phase of the current attempt.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RunPhase {
+    phase_id: String,
+    phase_name: String,
+    status: sigmasight_shared::domain::PhaseStatus,
+    current: i32,
+    total: i32,
+    unit: String,
+    duration_seconds: Option<f64>,
+}
+
+/// The cancelled run.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CancelledRun {
+    run: runs::Run,
 }
 
 fn require_admin(user: &AuthUser) -> Result<(), ApiError> {
@@ -34,7 +84,7 @@ fn require_admin(user: &AuthUser) -> Result<(), ApiError> {
 }
 
 /// Body of `POST /api/v1/admin/batch/run`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunBatchRequest {
     #[serde(default)]
@@ -75,6 +125,21 @@ pub fn validate(req: &RunBatchRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Enqueues a daily batch (all portfolios, or the ones named) for the last trading day, or
+/// recomputes a date range with `force_rerun`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/batch/run",
+    tag = "admin",
+    request_body(content = Option<RunBatchRequest>, description = "Optional: no body runs every portfolio for the last trading day"),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The batch run, queued", body = RunBatchResponse),
+        (status = 403, description = "The token has no admin claim (forbidden)", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "The batch for that date already exists (not_found)", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "Dates without force_rerun, end before start, an empty or unknown portfolio list (ERR_BATCH_001 to 004), or a body of the wrong shape (ERR_JSON)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn run_batch(
     State(state): State<AppState>,
     user: AuthUser,
@@ -124,14 +189,30 @@ async fn run_batch(
 }
 
 /// Filters of the run history.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// queued, running, completed, partial, failed or cancelled.
     pub status: Option<String>,
+    /// onboarding, daily, portfolio_daily, symbol or admin.
     pub kind: Option<String>,
     pub portfolio_id: Option<Uuid>,
+    /// 1 to 500 (default 50); newest first.
     pub limit: Option<i64>,
 }
 
+/// The run history, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/batch/runs",
+    tag = "admin",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The runs", body = RunList),
+        (status = 403, description = "The token has no admin claim (forbidden)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn list_runs(
     State(state): State<AppState>,
     user: AuthUser,
@@ -160,6 +241,19 @@ async fn list_runs(
     Ok(Json(json!({ "runs": list, "count": list.len() })))
 }
 
+/// One run, its current attempt's phases and its children.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/batch/runs/{id}",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The run")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run", body = RunDetail),
+        (status = 403, description = "The token has no admin claim (forbidden)", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "No such run (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn get_run(
     State(state): State<AppState>,
     user: AuthUser,
@@ -184,6 +278,20 @@ async fn get_run(
     ))
 }
 
+/// Cancels a queued or running run (and a daily parent's unfinished children).
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/batch/runs/{id}/cancel",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The run")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cancelled run", body = CancelledRun),
+        (status = 403, description = "The token has no admin claim (forbidden)", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "No such run (not_found)", body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "The run already ended (ERR_RUN_ENDED)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn cancel_run(
     State(state): State<AppState>,
     user: AuthUser,

@@ -9,8 +9,7 @@ use crate::extract::AppQuery;
 use crate::extract::ReadablePortfolio;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -19,36 +18,20 @@ use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
 use sigmasight_shared::analytics::stress::Scenario;
 use sigmasight_shared::db::risk::{self, RiskTable};
 use sigmasight_shared::db::{positions, snapshots};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// Analytics routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/analytics/portfolio/{id}/snapshots",
-            get(list_snapshots),
-        )
-        .route("/api/v1/analytics/portfolio/{id}/overview", get(overview))
-        .route(
-            "/api/v1/analytics/portfolio/{id}/factor-exposures",
-            get(factor_exposures),
-        )
-        .route(
-            "/api/v1/analytics/portfolio/{id}/volatility",
-            get(volatility),
-        )
-        .route(
-            "/api/v1/analytics/portfolio/{id}/positions/factor-exposures",
-            get(position_factor_exposures),
-        )
-        .route(
-            "/api/v1/analytics/portfolio/{id}/correlation-matrix",
-            get(correlation_matrix),
-        )
-        .route(
-            "/api/v1/analytics/portfolio/{id}/stress-test",
-            get(stress_test),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_snapshots))
+        .routes(routes!(overview))
+        .routes(routes!(factor_exposures))
+        .routes(routes!(volatility))
+        .routes(routes!(position_factor_exposures))
+        .routes(routes!(correlation_matrix))
+        .routes(routes!(stress_test))
 }
 
 /// The common envelope: `{available, portfolio_id, calculation_date, …fields}`.
@@ -66,6 +49,17 @@ fn envelope(portfolio_id: Uuid, date: Option<NaiveDate>, fields: Value) -> Json<
 
 /// SigmaSight's overview (latest snapshot, exposures, P&L, counts) plus the phase 6 betas,
 /// volatility, concentration and sector exposure.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/overview",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Latest snapshot, exposures, P&L, counts, concentration, betas, volatility", body = super::analytics_doc::Overview),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn overview(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
@@ -161,6 +155,17 @@ fn portfolio_volatility(rows: &Value) -> Value {
 
 /// The 13 portfolio factors (SigmaSight's `factors[{name, beta, exposure_dollar}]`) and every
 /// position's betas.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/factor-exposures",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The portfolio's factor betas and every position's", body = super::analytics_doc::FactorExposures),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn factor_exposures(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
@@ -211,15 +216,30 @@ async fn factor_exposures(
 }
 
 /// `?limit=&offset=&symbols=A,B` of the per-position factor exposures.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PositionQuery {
+    /// 1 to 200 (default 50).
     pub limit: Option<i64>,
+    /// ≥ 0 (default 0).
     pub offset: Option<i64>,
+    /// Comma-separated symbols to keep.
     pub symbols: Option<String>,
 }
 
 /// SigmaSight's per-position factor exposures: `positions[{position_id, symbol,
 /// exposures: {factor: beta}}]`, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/positions/factor-exposures",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio"), PositionQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Per-position factor betas, paged", body = super::analytics_doc::PositionFactorExposures),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn position_factor_exposures(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
@@ -263,6 +283,17 @@ async fn position_factor_exposures(
 
 /// SigmaSight's volatility (`data{realized_volatility_21d, …}` of the portfolio) plus every
 /// position's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/volatility",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Realised and forecast volatility of the portfolio and its positions", body = super::analytics_doc::Volatility),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn volatility(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
@@ -310,6 +341,17 @@ async fn volatility(
 
 /// SigmaSight's correlation matrix (`data.matrix{SYM:{SYM:ρ}}`, `average_correlation`) plus
 /// the ordered form, the summaries and every pair.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/correlation-matrix",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The positions' correlation matrix", body = super::analytics_doc::CorrelationMatrix),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn correlation_matrix(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
@@ -377,15 +419,29 @@ async fn correlation_matrix(
 }
 
 /// `?scenarios=id,id` filters; `?include_inactive=true` adds the three historical ones.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StressQuery {
+    /// Also the inactive (historical) scenarios.
     #[serde(default)]
     pub include_inactive: bool,
+    /// Comma-separated scenario ids to keep.
     pub scenarios: Option<String>,
 }
 
 /// SigmaSight's stress test (`data.scenarios[{id, name, impact{dollar_impact, …}}]`, the
 /// correlated P&L as the impact) plus direct/correlated P&L, the cap and factor impacts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/stress-test",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio"), StressQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stress scenarios' impacts", body = super::analytics_doc::StressTest),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn stress_test(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
@@ -451,14 +507,17 @@ async fn stress_test(
 }
 
 /// Date range, both ends included; defaults: everything up to the newest snapshot.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
+    /// First date (default: the first snapshot).
     pub start: Option<NaiveDate>,
+    /// Last date (default: the newest snapshot).
     pub end: Option<NaiveDate>,
 }
 
 /// The answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SnapshotsResponse {
     pub portfolio_id: Uuid,
     /// The newest snapshot date (None before the first one).
@@ -466,6 +525,17 @@ pub struct SnapshotsResponse {
     pub snapshots: Vec<snapshots::StoredSnapshot>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/snapshots",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio"), Range),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Daily snapshots, oldest first", body = SnapshotsResponse),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn list_snapshots(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,

@@ -9,25 +9,22 @@ use crate::extract::{QueryReadablePortfolio, ReadablePortfolio};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::Router;
-use futures::stream::{self, Stream};
+use futures::stream::{self, Stream, StreamExt as _};
 use sigmasight_shared::status;
 use sqlx::PgPool;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// Changes arriving this close together are answered with one reload.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Event-stream routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/onboarding/status/{portfolio_id}/events",
-        get(status_events),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(status_events))
 }
 
 struct Watch {
@@ -37,6 +34,8 @@ struct Watch {
     rx: broadcast::Receiver<RunChange>,
     first: bool,
     done: bool,
+    /// The user's stream slot, freed when the stream ends.
+    _slot: crate::limits::StreamSlot,
 }
 
 /// The document's status (a run status, or `not_found`) is one nothing follows.
@@ -91,12 +90,30 @@ impl Watch {
     }
 }
 
+/// The status document as Server-Sent Events: sent at once, then on every change of the
+/// portfolio's run, ending after a terminal status (keep-alive comments every 15 s).
+#[utoipa::path(
+    get,
+    path = "/api/v1/onboarding/status/{portfolio_id}/events",
+    tag = "onboarding",
+    params(("portfolio_id" = Uuid, Path, description = "The portfolio")),
+    security(("bearer" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "`text/event-stream` of `status` events, each `data:` an OnboardingStatus document",
+            content_type = "text/event-stream", body = sigmasight_shared::status::OnboardingStatus),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "Too many open streams for the user or the server (too_many_streams), with Retry-After", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn status_events(
     State(state): State<AppState>,
-    QueryReadablePortfolio(ReadablePortfolio { portfolio, .. }): QueryReadablePortfolio,
+    QueryReadablePortfolio(ReadablePortfolio { portfolio, user }): QueryReadablePortfolio,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = state.limits.open_stream(&user.sub)?;
+    let mut closing = state.closing.subscribe();
     // Subscribe before the first load so no change between the two is missed.
     let watch = Watch {
+        _slot: slot,
         rx: state.events.subscribe(),
         db: state.db.clone(),
         portfolio_id: portfolio.id,
@@ -107,6 +124,13 @@ async fn status_events(
     let stream = stream::unfold(watch, |mut w| async move {
         let event = w.next_event().await?;
         Some((Ok(event), w))
+    })
+    // The server is stopping: end the stream (EventSource reconnects to another replica).
+    .take_until(async move {
+        if closing.wait_for(|c| *c).await.is_err() {
+            // The state (and its sender) is gone without a stop: never end for that.
+            std::future::pending::<()>().await;
+        }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -1,22 +1,68 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and the Prometheus scrape.
 
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// `/healthz`, `/readyz`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+/// `/healthz`, `/readyz`, `/metrics`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
+/// The Prometheus text exposition of this api process. Unauthenticated, like the probes:
+/// it names no user and no portfolio (restrict it at the network, as the manifests do).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((
+        status = 200,
+        description = "Prometheus text exposition (sigmasight_* series; see the README's list)",
+        content_type = "text/plain; version=0.0.4; charset=utf-8",
+        body = String
+    ))
+)]
+async fn metrics(State(state): State<AppState>) -> Response {
+    state.queue_gauges.refresh(&state.db).await;
+    ::metrics::gauge!(sigmasight_shared::metrics::SSE_OPEN)
+        .set(f64::from(state.limits.open_streams()));
+    (
+        [(
+            header::CONTENT_TYPE,
+            sigmasight_shared::telemetry::METRICS_CONTENT_TYPE,
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String))
+)]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`ready`", content_type = "text/plain", body = String),
+        (status = 503, description = "`database unavailable`", content_type = "text/plain", body = String)
+    )
+)]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     match sqlx::query("select 1").execute(&state.db).await {
         Ok(_) => (StatusCode::OK, "ready"),

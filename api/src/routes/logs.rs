@@ -9,30 +9,45 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use sigmasight_shared::status::log;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Log routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/onboarding/status/{portfolio_id}/logs",
-        get(download_log),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(download_log))
 }
 
 /// Query parameters of the download.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// `txt` (default) or `json`.
     #[serde(default)]
+    #[param(pattern = "^(txt|json)$")]
     pub format: Option<String>,
     /// Debug entries too (default false).
     #[serde(default)]
     pub include_debug: Option<bool>,
 }
 
+/// The full log of the portfolio's latest run, every attempt, as a download.
+#[utoipa::path(
+    get,
+    path = "/api/v1/onboarding/status/{portfolio_id}/logs",
+    tag = "onboarding",
+    params(("portfolio_id" = uuid::Uuid, Path, description = "The portfolio"), LogQuery),
+    security(("bearer" = []), ("access_token" = [])),
+    responses(
+        (status = 200, description = "The log (`Content-Disposition: attachment`)",
+            content(
+                (String = "text/plain; charset=utf-8"),
+                (log::SetupLog = "application/json")
+            )),
+        (status = 404, description = "No such portfolio, not the caller's, or no run yet (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn download_log(
     State(state): State<AppState>,
     QueryReadablePortfolio(ReadablePortfolio { portfolio, .. }): QueryReadablePortfolio,

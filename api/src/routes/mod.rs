@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod analytics;
+mod analytics_doc;
 pub mod events;
 pub mod health;
 pub mod logs;
@@ -13,11 +14,13 @@ pub mod retry;
 pub mod status;
 
 use crate::state::AppState;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
-/// Every route of the API.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route of the API with its OpenAPI description (each module registers its routes
+/// through `utoipa_axum::routes!` only, so none is left out of the document); all but the
+/// event stream answer within `request_timeout`.
+pub fn router(request_timeout: std::time::Duration) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(admin::router())
         .merge(health::router())
         .merge(market_data::router())
@@ -25,8 +28,12 @@ pub fn router() -> Router<AppState> {
         .merge(portfolios::router())
         .merge(status::router())
         .merge(logs::router())
-        .merge(events::router())
         .merge(retry::router())
         .merge(analytics::router())
         .merge(page::router())
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            crate::limits::request_timeout,
+        ))
+        .merge(events::router())
 }

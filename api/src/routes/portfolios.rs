@@ -7,27 +7,25 @@ use crate::extract::ReadablePortfolio;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sigmasight_shared::db::runs;
 use sigmasight_shared::domain::RunStatus;
 use sigmasight_shared::queue::lifecycle::{self, Started};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// Portfolio run routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/portfolios/{id}/calculate", post(calculate))
-        .route(
-            "/api/v1/portfolios/{id}/batch-status/{run_id}",
-            get(batch_status),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(calculate))
+        .routes(routes!(batch_status))
 }
 
 /// 202 body of calculate.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CalculateResponse {
     pub portfolio_id: Uuid,
     pub batch_run_id: Uuid,
@@ -37,6 +35,17 @@ pub struct CalculateResponse {
 }
 
 /// Returns the active run, or starts one: the next attempt of a failed run, else a new run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/portfolios/{id}/calculate",
+    tag = "portfolios",
+    params(("id" = uuid::Uuid, Path, description = "The portfolio")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The run that is (now) active", body = CalculateResponse),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn calculate(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
@@ -62,7 +71,7 @@ async fn calculate(
 }
 
 /// Body of batch-status (the original frontend's `BatchStatusResponse`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchStatusResponse {
     pub status: &'static str,
     pub batch_run_id: String,
@@ -85,11 +94,28 @@ fn frontend_status(status: RunStatus) -> &'static str {
     }
 }
 
+/// One run of the portfolio in the original frontend's four statuses (`idle` for a run id
+/// it does not have).
+#[utoipa::path(
+    get,
+    path = "/api/v1/portfolios/{id}/batch-status/{run_id}",
+    tag = "portfolios",
+    params(
+        ("id" = uuid::Uuid, Path, description = "The portfolio"),
+        ("run_id" = String, Path, description = "A run of the portfolio (any other value answers `idle`)")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run's status", body = BatchStatusResponse),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn batch_status(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
-    AppPath((_, run_id)): AppPath<(String, String)>,
+    AppPath(ids): AppPath<(String, String)>,
 ) -> Result<Json<BatchStatusResponse>, ApiError> {
+    let run_id = ids.1;
     let run = match Uuid::parse_str(&run_id) {
         Ok(rid) => runs::find(&state.db, rid)
             .await?

@@ -6,19 +6,20 @@ use crate::extract::ReadablePortfolio;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use sigmasight_shared::queue::lifecycle::{self, Retried};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 /// Retry routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/onboarding/{portfolio_id}/retry", post(retry_setup))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(retry_setup))
 }
 
 /// 202 body of a retry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RetryResponse {
     pub portfolio_id: Uuid,
     pub run_id: Uuid,
@@ -36,6 +37,20 @@ fn run_active(run_id: Uuid) -> ApiError {
     }
 }
 
+/// A new attempt of the portfolio's latest onboarding or calculate run (never a nightly
+/// child); earlier attempts' phases and activity stay in the log.
+#[utoipa::path(
+    post,
+    path = "/api/v1/onboarding/{portfolio_id}/retry",
+    tag = "onboarding",
+    params(("portfolio_id" = uuid::Uuid, Path, description = "The portfolio")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Requeued as the next attempt", body = RetryResponse),
+        (status = 404, description = "No such portfolio, not the caller's, or no run to retry (not_found)", body = crate::openapi::ErrorEnvelope),
+        (status = 409, description = "A run is already queued or running (ERR_RUN_ACTIVE; details.run_id)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn retry_setup(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,

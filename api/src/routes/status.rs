@@ -4,15 +4,29 @@ use crate::error::ApiError;
 use crate::extract::ReadablePortfolio;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use sigmasight_shared::status::{self, OnboardingStatus};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Status routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/onboarding/status/{portfolio_id}", get(get_status))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_status))
 }
 
+/// The status document of the portfolio's current run (the active one, else the latest);
+/// `status: not_found` when it has none. The status page polls it every 2 s.
+#[utoipa::path(
+    get,
+    path = "/api/v1/onboarding/status/{portfolio_id}",
+    tag = "onboarding",
+    params(("portfolio_id" = uuid::Uuid, Path, description = "The portfolio")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The status document", body = OnboardingStatus),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
 async fn get_status(
     State(state): State<AppState>,
     ReadablePortfolio { portfolio, .. }: ReadablePortfolio,

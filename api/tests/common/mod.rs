@@ -27,11 +27,19 @@ pub fn state(pool: PgPool) -> AppState {
             max_connections: 5,
         },
         bind: "127.0.0.1:0".parse().expect("addr"),
-        jwt_secret: Secret::new(SECRET),
+        jwt_secret: Some(Secret::new(SECRET)),
+        auth: Default::default(),
         max_attempts: 3,
         clock: sigmasight_shared::config::ClockConfig { as_of: None },
+        upload_limits: Default::default(),
+        // Handler tests post many uploads as one user; the rates have tests of their own.
+        limits: sigmasight_api::limits::LimitsConfig {
+            uploads_per_minute: 10_000,
+            requests_per_minute: 100_000,
+            ..Default::default()
+        },
     };
-    AppState::new(pool, config)
+    AppState::new(pool, config).expect("auth settings")
 }
 
 /// A token for `sub`.
@@ -170,6 +178,7 @@ pub async fn fail_attempt(pool: &PgPool) -> runs::Run {
         "phase_1",
         PhaseStatus::Failed,
         &err,
+        phases::PhaseEnd::at(0, 1),
     )
     .await
     .expect("phase failed");

@@ -68,7 +68,17 @@ fn parse_rows(rows: &[String]) -> Result<Vec<ParsedPosition>, CsvError> {
 
 fn row_errors(rows: &[String]) -> Vec<RowError> {
     match parse_rows(rows) {
-        Err(CsvError::Validation(errors)) => errors,
+        Err(CsvError::Validation { errors, total }) => {
+            assert_eq!(errors.len(), total, "every error is kept under the cap");
+            errors
+        }
+        other => panic!("expected validation errors, got {other:?}"),
+    }
+}
+
+fn validation(result: Result<Vec<ParsedPosition>, CsvError>) -> Vec<RowError> {
+    match result {
+        Err(CsvError::Validation { errors, .. }) => errors,
         other => panic!("expected validation errors, got {other:?}"),
     }
 }
@@ -155,11 +165,11 @@ fn err_csv_003_header_without_data_rows() {
 fn err_csv_004_required_column_missing() {
     let text = "Symbol,Quantity,Entry Price Per Share\nAAPL,1,2\n";
     let error = assert_file_error(parse_text(text), "ERR_CSV_004");
-    assert!(matches!(&error, CsvError::MissingColumn { column } if column == "Entry Date"));
+    assert!(matches!(&error, CsvError::MissingColumn { column, row: 1 } if column == "Entry Date"));
     assert!(error.to_string().contains("Entry Date"));
     let text = "Quantity,Entry Price Per Share,Entry Date\n1,2,2024-01-01\n";
     let error = assert_file_error(parse_text(text), "ERR_CSV_004");
-    assert!(matches!(&error, CsvError::MissingColumn { column } if column == "Symbol"));
+    assert!(matches!(&error, CsvError::MissingColumn { column, .. } if column == "Symbol"));
 }
 
 #[test]
@@ -250,7 +260,8 @@ fn options_row_without_symbol_takes_its_underlying() {
 fn err_pos_002_symbol_too_long() {
     let long = "A".repeat(101);
     let error = assert_row_error(row(STOCK, &[(SYMBOL, &long)]), "ERR_POS_002", "Symbol");
-    assert_eq!(error.symbol.as_deref(), Some(long.as_str()));
+    // Echoed cut to 100 characters, the last one "…".
+    assert_eq!(error.symbol, Some(format!("{}…", "A".repeat(99))));
     let ok = "B".repeat(100);
     assert_eq!(one(&[row(STOCK, &[(SYMBOL, &ok)])]).symbol, ok);
 }
@@ -637,7 +648,7 @@ fn every_error_of_every_row_is_reported_in_row_order() {
     );
     assert_eq!(errors[0].symbol.as_deref(), Some("BAD SYMBOL"));
     assert_eq!(errors[3].symbol.as_deref(), Some("SPY_C450"));
-    let error = CsvError::Validation(errors);
+    let error = CsvError::Validation { errors, total: 6 };
     assert_eq!(error.code(), "ERR_CSV_VALIDATION");
 }
 
@@ -653,25 +664,71 @@ fn bom_crlf_comments_and_blank_rows_are_accepted() {
     assert_eq!(positions.len(), 2);
     assert_eq!(positions[0].symbol, "AAPL");
     assert_eq!(positions[0].quantity, dec("10"));
-    assert_eq!(positions[0].row, 2);
-    // The blank record is row 3 and still uses its number.
+    // Rows are the lines an editor shows: comments and blank lines count.
+    assert_eq!(positions[0].row, 5);
     assert_eq!(positions[1].symbol, "MSFT");
-    assert_eq!(positions[1].row, 4);
+    assert_eq!(positions[1].row, 8);
 }
 
 #[test]
-fn row_numbers_skip_comments_but_count_blank_records() {
+fn rows_are_editor_lines_counting_comments_and_blank_lines() {
     let blank = ",".repeat(11);
     let text = format!(
-        "{HEADER}\n# comment\n{blank}\n{}\n",
+        "# one\n# two\n\n# four\n{HEADER}\n# comment\n{blank}\n\n{}\n",
         row(STOCK, &[(QUANTITY, "x")])
     );
-    let errors = match parse_text(&text) {
-        Err(CsvError::Validation(errors)) => errors,
-        other => panic!("{other:?}"),
-    };
+    let errors = validation(parse_text(&text));
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].row, 3);
+    assert_eq!(errors[0].row, 9, "the bad row is on line 9 of the file");
+    // The header's line is the missing column's row.
+    let text = "# note\n\nSymbol,Quantity,Entry Price Per Share\nAAPL,1,2\n";
+    let error = parse_text(text).unwrap_err();
+    assert!(
+        matches!(error, CsvError::MissingColumn { row: 3, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn lone_carriage_returns_are_line_breaks_too() {
+    // Old Mac files end lines with a lone \r; the CSV reader splits records there, so the
+    // line count must too, or two records would share a row (found by fuzzing).
+    let text = format!(
+        "# comment\r{HEADER}\r\r{}\r{}\r\n{}\n",
+        row(STOCK, &[(SYMBOL, "AAPL")]),
+        row(STOCK, &[(SYMBOL, "MSFT")]),
+        row(STOCK, &[(SYMBOL, "IBM")]),
+    );
+    let positions = parse_text(&text).unwrap();
+    let rows: Vec<_> = positions
+        .iter()
+        .map(|p| (p.symbol.as_str(), p.row))
+        .collect();
+    assert_eq!(rows, [("AAPL", 4), ("MSFT", 5), ("IBM", 6)]);
+}
+
+#[test]
+fn a_quoted_field_spanning_lines_moves_the_rows_after_it() {
+    let text = format!(
+        "{HEADER}\n\"AA\nPL\",10,150.00,2024-01-15,,,,,,,,\nMSFT,x,1.00,2024-01-15,,,,,,,,\r\n\r\nIBM,y,1.00,2024-01-15,,,,,,,,\n"
+    );
+    let errors = validation(parse_text(&text));
+    let rows: Vec<_> = errors.iter().map(|e| (e.row, e.code)).collect();
+    // The quoted field starts on line 2 and ends on line 3; MSFT is line 4, IBM line 6.
+    assert_eq!(
+        rows,
+        [(2, "ERR_POS_025"), (4, "ERR_POS_005"), (6, "ERR_POS_005")]
+    );
+}
+
+#[test]
+fn wrong_width_names_the_editor_line() {
+    let text = format!("# c\n{HEADER}\n\n{}\nMSFT,5\n", row(STOCK, &[]));
+    let CsvError::Malformed { message } = assert_file_error(parse_text(&text), "ERR_CSV_006")
+    else {
+        panic!("expected Malformed");
+    };
+    assert!(message.contains("row 5"), "{message}");
 }
 
 #[test]
@@ -681,11 +738,10 @@ fn quoted_fields_may_hold_commas_and_hash_lines() {
     assert_eq!(p[0].investment_subtype, "ETF");
     // A line starting with # inside a quoted field is not a comment.
     let text = format!("{HEADER}\n\"AAPL\n# inside\",10,150.00,2024-01-15,,,,,,,,\n");
-    let errors = match parse_text(&text) {
-        Err(CsvError::Validation(errors)) => errors,
-        other => panic!("{other:?}"),
-    };
-    assert_eq!(errors[0].code, "ERR_POS_003");
+    let errors = validation(parse_text(&text));
+    // The line break inside the quoted symbol is a control character.
+    assert_eq!(errors[0].code, "ERR_POS_025");
+    assert_eq!(errors.len(), 1);
 }
 
 #[test]
@@ -722,17 +778,37 @@ fn columns_in_another_order_and_optional_columns_omitted() {
 }
 
 #[test]
-fn option_fields_are_dropped_on_non_option_rows() {
-    let p = one(&[row(
+fn err_pos_026_option_columns_on_a_non_option_row_are_named() {
+    let errors = row_errors(&[row(
         STOCK,
         &[(UNDERLYING, "SPY"), (STRIKE, "1"), (OPTION_TYPE, "CALL")],
     )]);
-    assert_eq!(p.investment_class, InvestmentClass::Public);
-    assert_eq!(p.position_type, PositionType::Long);
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.row, e.code, e.column.as_deref().unwrap_or("")))
+        .collect();
     assert_eq!(
-        (p.underlying_symbol, p.strike_price, p.option_type),
-        (None, None, None)
+        found,
+        [
+            (2, "ERR_POS_026", "Underlying Symbol"),
+            (2, "ERR_POS_026", "Strike Price"),
+            (2, "ERR_POS_026", "Option Type"),
+        ]
     );
+    assert!(
+        errors[0].message.contains("PUBLIC"),
+        "{}",
+        errors[0].message
+    );
+    let private = row(
+        STOCK,
+        &[
+            (CLASS, "PRIVATE"),
+            (SUBTYPE, ""),
+            (EXPIRATION, "2024-03-15"),
+        ],
+    );
+    assert_row_error(private, "ERR_POS_026", "Expiration Date");
 }
 
 #[test]
@@ -795,6 +871,15 @@ fn template_parses() {
 }
 
 #[test]
+fn the_example_portfolio_imports_with_its_editor_lines() {
+    let text = include_str!("../../../examples/demo_portfolio.csv");
+    let positions = parse_positions("demo.csv", text.as_bytes(), date("2026-11-30")).unwrap();
+    assert_eq!(positions.len(), 20);
+    // Three comment lines and the header come first.
+    assert_eq!(positions[0].row, 5);
+}
+
+#[test]
 fn row_error_serializes_for_the_api() {
     let error = assert_row_error(row(STOCK, &[(QUANTITY, "")]), "ERR_POS_004", "Quantity");
     let json = serde_json::to_value(&error).unwrap();
@@ -804,14 +889,414 @@ fn row_error_serializes_for_the_api() {
     assert_eq!(json["symbol"], "AAPL");
 }
 
+// --- limits -----------------------------------------------------------
+
+fn limits() -> Limits {
+    Limits::default()
+}
+
+fn parse_limited(text: &str, limits: &Limits) -> Result<Vec<ParsedPosition>, CsvError> {
+    parse_positions_with("p.csv", text.as_bytes(), today(), limits)
+}
+
+fn bad_rows(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| row(STOCK, &[(SYMBOL, &format!("S{i}")), (QUANTITY, "x")]))
+        .collect();
+    file(&rows)
+}
+
+#[test]
+fn at_most_100_errors_are_kept_the_first_by_row_and_all_are_counted() {
+    match parse_text(&bad_rows(250)) {
+        Err(CsvError::Validation { errors, total }) => {
+            assert_eq!((errors.len(), total), (MAX_ERRORS_DEFAULT, 250));
+            let rows: Vec<usize> = errors.iter().map(|e| e.row).collect();
+            assert_eq!(rows, (2..102).collect::<Vec<_>>());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_error_cap_is_configurable() {
+    let limits = Limits {
+        max_errors: 3,
+        ..limits()
+    };
+    match parse_limited(&bad_rows(10), &limits) {
+        Err(CsvError::Validation { errors, total }) => {
+            assert_eq!((errors.len(), total), (3, 10));
+            assert_eq!(errors[2].row, 4);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn shown_cuts_on_a_char_boundary_with_an_ellipsis_and_hides_control_chars() {
+    assert_eq!(shown("AAPL", 100), "AAPL");
+    assert_eq!(shown(&"é".repeat(100), 100), "é".repeat(100));
+    let cut = shown(&"é".repeat(101), 100);
+    assert_eq!(cut.chars().count(), 100);
+    assert_eq!(cut, format!("{}…", "é".repeat(99)));
+    assert_eq!(shown("🚀🚀🚀", 2), "🚀…");
+    assert_eq!(shown("a\0b\u{1b}", 100), "a\u{fffd}b\u{fffd}");
+    assert_eq!(shown("abc", 1), "…");
+}
+
+#[test]
+fn every_echoed_value_is_cut_to_the_limit() {
+    let huge = "Z".repeat(1_000_000);
+    let text = file(&[row(
+        CALL,
+        &[
+            (SYMBOL, &format!("{huge}$")),
+            (QUANTITY, &format!("{huge}1")),
+            (ENTRY_PRICE, &format!("1.{}", "1".repeat(10_000))),
+            (ENTRY_DATE, &huge),
+            (SUBTYPE, &huge),
+            (UNDERLYING, &huge),
+            (STRIKE, &huge),
+            (EXPIRATION, &huge),
+            (OPTION_TYPE, &huge),
+            (EXIT_DATE, &huge),
+            (EXIT_PRICE, &huge),
+        ],
+    )]);
+    let errors = validation(parse_text(&text));
+    assert!(errors.len() >= 10, "{}", errors.len());
+    for e in &errors {
+        let symbol = e.symbol.as_deref().unwrap_or("");
+        assert!(symbol.chars().count() <= 100, "{}", symbol.len());
+        assert!(
+            e.message.chars().count() <= 300,
+            "{}: {}",
+            e.code,
+            e.message.len()
+        );
+        assert!(!e.message.contains(&"Z".repeat(100)), "{}", e.code);
+    }
+    let header = format!("{HEADER},{huge}\n");
+    let CsvError::UnknownColumn { column } = parse_text(&header).unwrap_err() else {
+        panic!("expected UnknownColumn");
+    };
+    assert_eq!(column.chars().count(), 100);
+    let error = parse_positions(&huge, b"x", today()).unwrap_err();
+    assert!(error.to_string().chars().count() < 200, "{error}");
+}
+
+#[test]
+fn err_csv_008_more_positions_than_the_limit() {
+    let rows: Vec<String> = (0..=MAX_POSITIONS_DEFAULT)
+        .map(|i| row(STOCK, &[(SYMBOL, &format!("S{i}"))]))
+        .collect();
+    let error = assert_file_error(parse_rows(&rows), "ERR_CSV_008");
+    assert!(
+        matches!(error, CsvError::TooManyPositions { max: MAX_POSITIONS_DEFAULT, row } if row == MAX_POSITIONS_DEFAULT + 2),
+        "{error:?}"
+    );
+    assert_eq!(
+        parse_rows(&rows[..MAX_POSITIONS_DEFAULT]).unwrap().len(),
+        MAX_POSITIONS_DEFAULT
+    );
+}
+
+#[test]
+fn err_csv_008_is_configurable_and_stops_reading_at_once() {
+    let limits = Limits {
+        max_positions: 2,
+        ..limits()
+    };
+    let blank = ",".repeat(11);
+    let text = format!(
+        "{HEADER}\n# c\n{}\n{blank}\n{}\n{}\nMSFT,1\n",
+        row(STOCK, &[]),
+        row(STOCK, &[(SYMBOL, "MSFT")]),
+        row(STOCK, &[(SYMBOL, "IBM")]),
+    );
+    // Blank records and comments do not count; the file is not read past line 6 (line 7,
+    // of the wrong width, would be ERR_CSV_006).
+    let error = parse_limited(&text, &limits).unwrap_err();
+    assert!(
+        matches!(error, CsvError::TooManyPositions { max: 2, row: 6 }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn err_pos_024_quantity_beyond_the_limit() {
+    for bad in [
+        "1000000000000.000001",
+        "-1000000000001",
+        "9999999999999999999999",
+        "99999999999999999999999999999999999",
+    ] {
+        assert_row_error(
+            row(STOCK, &[(QUANTITY, bad), (ENTRY_PRICE, "0.01")]),
+            "ERR_POS_024",
+            "Quantity",
+        );
+    }
+    let p = one(&[row(
+        STOCK,
+        &[(QUANTITY, "-1000000000000"), (ENTRY_PRICE, "0.01")],
+    )]);
+    assert_eq!(p.quantity, dec("-1000000000000"));
+}
+
+#[test]
+fn err_pos_024_prices_and_strike_beyond_the_limit() {
+    for bad in [
+        "1000000000.01",
+        "99999999999999999.00",
+        "1".repeat(40).as_str(),
+    ] {
+        let changed = row(STOCK, &[(QUANTITY, "0.001"), (ENTRY_PRICE, bad)]);
+        assert_row_error(changed, "ERR_POS_024", "Entry Price Per Share");
+        let changed = row(CALL, &[(QUANTITY, "0.001"), (STRIKE, bad)]);
+        assert_row_error(changed, "ERR_POS_024", "Strike Price");
+        let changed = row(
+            STOCK,
+            &[
+                (QUANTITY, "0.001"),
+                (EXIT_DATE, "2024-02-01"),
+                (EXIT_PRICE, bad),
+            ],
+        );
+        assert_row_error(changed, "ERR_POS_024", "Exit Price Per Share");
+    }
+    let p = one(&[row(
+        CALL,
+        &[
+            (QUANTITY, "0.001"),
+            (ENTRY_PRICE, "1000000000"),
+            (STRIKE, "1000000000"),
+        ],
+    )]);
+    assert_eq!(p.strike_price, Some(dec("1000000000")));
+}
+
+#[test]
+fn the_probe_that_panicked_is_two_row_errors() {
+    let text = "Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,9999999999999999999999,99999999999999999.00,2025-01-02\n";
+    let errors = validation(parse_text(text));
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.code, e.column.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ERR_POS_024", Some("Quantity")),
+            ("ERR_POS_024", Some("Entry Price Per Share"))
+        ]
+    );
+}
+
+#[test]
+fn numeric_limits_are_configurable() {
+    let limits = Limits {
+        max_quantity: dec("100"),
+        max_price: dec("50"),
+        ..limits()
+    };
+    let text = file(&[row(STOCK, &[(QUANTITY, "101"), (ENTRY_PRICE, "50.01")])]);
+    let codes: Vec<_> = validation(parse_limited(&text, &limits))
+        .iter()
+        .map(|e| e.code)
+        .collect();
+    assert_eq!(codes, ["ERR_POS_024", "ERR_POS_024"]);
+    let text = file(&[row(STOCK, &[(QUANTITY, "100"), (ENTRY_PRICE, "50")])]);
+    assert!(parse_limited(&text, &limits).is_ok());
+}
+
+#[test]
+fn strike_and_exit_price_fit_their_four_decimal_columns() {
+    assert_row_error(
+        row(CALL, &[(STRIKE, "450.00001")]),
+        "ERR_POS_020",
+        "Strike Price",
+    );
+    let changed = row(STOCK, &[(EXIT_DATE, "2024-02-01"), (EXIT_PRICE, "1.00001")]);
+    assert_row_error(changed, "ERR_POS_018", "Exit Price Per Share");
+    let p = one(&[row(CALL, &[(STRIKE, "450.1250")])]);
+    assert_eq!(p.strike_price, Some(dec("450.125")));
+}
+
+#[test]
+fn err_csv_009_total_notional_beyond_the_limit() {
+    // 1e12 shares at 2.00 cost 2e12.
+    let text = file(&[row(
+        STOCK,
+        &[(QUANTITY, "1000000000000"), (ENTRY_PRICE, "2")],
+    )]);
+    let error = assert_file_error(parse_text(&text), "ERR_CSV_009");
+    assert!(matches!(error, CsvError::NotionalTooLarge { .. }));
+    // An option's notional counts its strike and the multiplier: 1e8 contracts × 450 × 100.
+    let text = file(&[row(CALL, &[(QUANTITY, "100000000"), (ENTRY_PRICE, "0.01")])]);
+    assert_file_error(parse_text(&text), "ERR_CSV_009");
+    // So does an exit price: 1e6 shares exited at 1e9.
+    let text = file(&[row(
+        STOCK,
+        &[
+            (QUANTITY, "1000000"),
+            (EXIT_DATE, "2024-02-01"),
+            (EXIT_PRICE, "1000000000"),
+        ],
+    )]);
+    assert_file_error(parse_text(&text), "ERR_CSV_009");
+    // Many rows add up; each alone is fine.
+    let rows: Vec<String> = (0..3)
+        .map(|i| {
+            row(
+                STOCK,
+                &[
+                    (SYMBOL, &format!("S{i}")),
+                    (QUANTITY, "400000000000"),
+                    (ENTRY_PRICE, "1"),
+                ],
+            )
+        })
+        .collect();
+    assert_file_error(parse_rows(&rows), "ERR_CSV_009");
+    assert!(parse_rows(&rows[..2]).is_ok());
+    let limits = Limits {
+        max_notional: dec("1000"),
+        ..limits()
+    };
+    let text = file(&[row(STOCK, &[(QUANTITY, "10"), (ENTRY_PRICE, "100.01")])]);
+    assert_file_error(parse_limited(&text, &limits), "ERR_CSV_009");
+}
+
+#[test]
+fn notional_uses_checked_arithmetic() {
+    let mut p = one(&[row(STOCK, &[])]);
+    assert_eq!(notional(&p), Some(dec("1500.00")));
+    p.quantity = Decimal::MAX;
+    p.entry_price = dec("2");
+    assert_eq!(notional(&p), None);
+}
+
+#[test]
+fn err_pos_025_control_characters_in_any_cell_name_the_column() {
+    for (column, name) in COLUMNS.iter().enumerate() {
+        for bad in ["A\0B", "\u{1}", "x\ty", "\u{7f}", "\u{9b}", "ok\t"] {
+            let base = if (UNDERLYING..=OPTION_TYPE).contains(&column) {
+                CALL
+            } else {
+                STOCK
+            };
+            let quoted = format!("\"{bad}\"");
+            let error = assert_row_error(row(base, &[(column, &quoted)]), "ERR_POS_025", name);
+            assert!(error.message.contains("U+"), "{}", error.message);
+        }
+    }
+    let errors = row_errors(&[row(STOCK, &[(QUANTITY, "1\u{0}"), (ENTRY_DATE, "\u{0}")])]);
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.code, e.column.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ERR_POS_025", Some("Quantity")),
+            ("ERR_POS_025", Some("Entry Date"))
+        ]
+    );
+}
+
+#[test]
+fn a_control_character_in_the_header_is_an_unknown_column() {
+    let text = format!("{}\0\n{}\n", HEADER, row(STOCK, &[]));
+    let error = assert_file_error(parse_text(&text), "ERR_CSV_007");
+    let CsvError::UnknownColumn { column } = error else {
+        panic!("expected UnknownColumn");
+    };
+    assert_eq!(column, "Exit Price Per Share\u{fffd}");
+}
+
+#[test]
+fn err_pos_018_exit_price_needs_an_exit_date() {
+    let error = assert_row_error(
+        row(STOCK, &[(EXIT_PRICE, "160")]),
+        "ERR_POS_018",
+        "Exit Date",
+    );
+    assert!(
+        error.message.contains("Exit Price Per Share"),
+        "{}",
+        error.message
+    );
+    // An exit date alone is still accepted (exit price unknown).
+    assert_eq!(
+        one(&[row(STOCK, &[(EXIT_DATE, "2024-02-01")])]).exit_price,
+        None
+    );
+}
+
+#[test]
+fn limit_settings_refuse_values_beyond_the_columns() {
+    assert!(parse_quantity_limit("1000000000000000").is_ok());
+    assert!(parse_quantity_limit("1000000000000001").is_err());
+    assert!(parse_price_limit("1000000000000").is_ok());
+    assert!(parse_price_limit("1000000000000.01").is_err());
+    assert!(parse_notional_limit("1000000000000001").is_err());
+    for bad in ["0", "-1", "1e9", "", "x"] {
+        assert!(parse_price_limit(bad).is_err(), "{bad}");
+        assert!(parse_count(bad).is_err(), "{bad}");
+    }
+    assert_eq!(parse_count("5000"), Ok(5000));
+}
+
+#[test]
+fn limits_come_from_the_environment_variables() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        limits: Limits,
+    }
+    let defaults = Cli::try_parse_from(["x"]).unwrap().limits;
+    assert_eq!(defaults, Limits::default());
+    let set = Cli::try_parse_from([
+        "x",
+        "--max-positions",
+        "7",
+        "--max-csv-errors",
+        "5",
+        "--max-echo-chars",
+        "20",
+        "--max-quantity",
+        "10",
+        "--max-price",
+        "3",
+        "--max-notional",
+        "30",
+    ])
+    .unwrap()
+    .limits;
+    assert_eq!(
+        (set.max_positions, set.max_errors, set.max_echo_chars),
+        (7, 5, 20)
+    );
+    assert_eq!(
+        (set.max_quantity, set.max_price, set.max_notional),
+        (dec("10"), dec("3"), dec("30"))
+    );
+    assert!(Cli::try_parse_from(["x", "--max-quantity", "1e30"]).is_err());
+}
+
 fn check_outcome(result: Result<Vec<ParsedPosition>, CsvError>) -> Result<(), TestCaseError> {
     match result {
         Ok(positions) => prop_assert!(!positions.is_empty()),
-        Err(CsvError::Validation(errors)) => {
-            prop_assert!(!errors.is_empty());
+        Err(CsvError::Validation { errors, total }) => {
+            prop_assert!(!errors.is_empty() && errors.len() <= MAX_ERRORS_DEFAULT);
+            prop_assert!(total >= errors.len());
             prop_assert!(errors.windows(2).all(|w| w[0].row <= w[1].row));
             for e in errors {
                 prop_assert!(e.row >= 2 && e.code.starts_with("ERR_POS_"));
+                prop_assert!(e.symbol.map_or(0, |s| s.chars().count()) <= MAX_ECHO_CHARS_DEFAULT);
             }
         }
         Err(other) => prop_assert!(other.code().starts_with("ERR_CSV_0")),
@@ -833,9 +1318,9 @@ proptest! {
     #[test]
     fn a_valid_generated_row_parses_back_to_the_same_quantity(
         symbol in "[A-Z][A-Z0-9._-]{0,9}",
-        mantissa in any::<i64>().prop_filter("non-zero", |m| *m != 0),
+        mantissa in (-1_000_000_000i64..=1_000_000_000).prop_filter("non-zero", |m| *m != 0),
         scale in 0u32..=6,
-        cents in 1i64..100_000_000,
+        cents in 1i64..100_000,
         age in 0u64..36_500,
         short in any::<bool>(),
     ) {

@@ -1,5 +1,6 @@
-//! `run_activity`: the activity entries of every attempt. Never capped here: the feed shows
-//! the last 50 non-debug entries, the download everything.
+//! `run_activity`: the activity entries of every attempt. Never capped per run: the feed shows
+//! the last 50 non-debug entries, the download everything; debug entries older than the
+//! retention are pruned ([`prune_debug`]).
 
 use crate::domain::ActivityLevel;
 use chrono::{DateTime, Utc};
@@ -125,4 +126,39 @@ pub async fn all(
     .bind(include_debug)
     .fetch_all(db)
     .await
+}
+
+/// Deletes debug entries older than `days` days, at most `batch` per statement until none
+/// is left, in one worker at a time (a transaction-scoped advisory lock: the others skip).
+/// Returns how many were deleted. Info entries, warnings and errors are never deleted.
+pub async fn prune_debug(pool: &sqlx::PgPool, days: u32, batch: i64) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mine: bool =
+        sqlx::query_scalar("select pg_try_advisory_xact_lock(hashtext('sigmasight.prune_debug'))")
+            .fetch_one(&mut *tx)
+            .await?;
+    if !mine {
+        return Ok(0);
+    }
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "delete from run_activity where id in (
+                 select id from run_activity
+                 where debug and ts < now() - make_interval(days => $1)
+                 limit $2)",
+        )
+        .bind(i32::try_from(days).unwrap_or(i32::MAX))
+        .bind(batch)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        deleted += n;
+        // A short batch was the last one.
+        if n == 0 || i64::try_from(n).unwrap_or(i64::MAX) < batch {
+            break;
+        }
+    }
+    tx.commit().await?;
+    Ok(deleted)
 }

@@ -63,7 +63,7 @@ pub async fn symbols_with_date(
 }
 
 /// Metrics with profile fields, as the read endpoint returns them.
-#[derive(Debug, Clone, PartialEq, FromRow, Serialize)]
+#[derive(Debug, Clone, PartialEq, FromRow, Serialize, utoipa::ToSchema)]
 pub struct MetricsWithProfile {
     pub symbol: String,
     pub metric_date: NaiveDate,

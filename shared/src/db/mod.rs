@@ -26,13 +26,39 @@ use std::time::Duration;
 /// The schema: `migrations/` at the workspace root, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// When a session's commits return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// After the commit is on disk (Postgres's default): the api, whose answers promise it.
+    Durable,
+    /// Before the commit is flushed (`synchronous_commit = off`): the worker, whose progress
+    /// rows, activity and results are rewritten by the next attempt if a Postgres crash loses
+    /// their last fraction of a second. A run's end ([`runs::finish`], [`runs::requeue`])
+    /// commits durably whatever the session, which flushes everything the session wrote
+    /// before it too (the WAL is one sequence).
+    Asynchronous,
+}
+
 /// Connects, retrying with backoff for up to `wait` (Postgres may still be starting).
 pub async fn connect(
     url: &str,
     max_connections: u32,
     wait: Duration,
 ) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?.application_name("sigmasight");
+    connect_with(url, max_connections, wait, Commit::Durable).await
+}
+
+/// [`connect`] with the sessions' commit mode.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    wait: Duration,
+    commit: Commit,
+) -> Result<PgPool, sqlx::Error> {
+    let mut options = PgConnectOptions::from_str(url)?.application_name("sigmasight");
+    if commit == Commit::Asynchronous {
+        options = options.options([("synchronous_commit", "off")]);
+    }
     let deadline = tokio::time::Instant::now() + wait;
     let mut delay = Duration::from_millis(100);
     loop {
@@ -69,11 +95,19 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
 }
 
 /// What both binaries do at start: connect (waiting up to 30 s for Postgres) and migrate.
-pub async fn connect_and_migrate(config: &crate::config::DatabaseConfig) -> anyhow::Result<PgPool> {
+pub async fn connect_and_migrate(
+    config: &crate::config::DatabaseConfig,
+    commit: Commit,
+) -> anyhow::Result<PgPool> {
     use anyhow::Context as _;
-    let pool = connect(&config.url, config.max_connections, Duration::from_secs(30))
-        .await
-        .context("connecting to DATABASE_URL")?;
+    let pool = connect_with(
+        &config.url,
+        config.max_connections,
+        Duration::from_secs(30),
+        commit,
+    )
+    .await
+    .context("connecting to DATABASE_URL")?;
     migrate(&pool).await.context("running migrations")?;
     Ok(pool)
 }

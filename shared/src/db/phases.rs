@@ -7,7 +7,7 @@ use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
 /// A phase row (serialised as the log download's phase entry: without run id and ordinal).
-#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct PhaseRow {
     #[serde(skip)]
     pub run_id: Uuid,
@@ -29,6 +29,11 @@ pub struct PhaseRow {
 
 /// Creates the phase rows of a new attempt: `carried` phases (completed in an earlier attempt)
 /// start as completed and carried over, the others pending. False when the lease was lost.
+///
+/// In the same statement, earlier attempts' unfinished phases are closed: a phase still
+/// `running` there belonged to a worker that was lost (a worker that ends an attempt itself
+/// closes its phases, [`close_unfinished`]), so it becomes `failed` with "worker lost"; a
+/// `pending` one never ran and becomes `skipped`. No old attempt keeps showing `running`.
 pub async fn init_attempt(
     db: impl PgExecutor<'_>,
     run_id: Uuid,
@@ -41,7 +46,20 @@ pub async fn init_attempt(
     let names: Vec<&str> = phases.iter().map(|p| p.name).collect();
     let units: Vec<&str> = phases.iter().map(|p| p.unit).collect();
     let result = sqlx::query(
-        "insert into run_phases (run_id, attempt, phase_id, ordinal, phase_name, unit, status, carried_over,
+        "with closed as (
+             update run_phases
+             set status = case when status = 'running' then 'failed' else 'skipped' end,
+                 finished_at = case when status = 'running' then now() else finished_at end,
+                 duration_seconds = case when status = 'running'
+                     then extract(epoch from now() - coalesce(started_at, now()))::float8
+                     else duration_seconds end,
+                 summary = jsonb_build_object('error', case when status = 'running'
+                     then 'worker lost' else 'not run: attempt ' || attempt || ' ended first' end),
+                 updated_at = now()
+             where run_id = $1 and attempt < $2 and status in ('running', 'pending')
+               and exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')
+         )
+         insert into run_phases (run_id, attempt, phase_id, ordinal, phase_name, unit, status, carried_over,
                                  current, total, duration_seconds, started_at, finished_at, summary)
          select $1, $2, u.id, u.ordinal, u.name, u.unit,
                 case when prev.phase_id is null then 'pending' else prev.status end,
@@ -143,7 +161,28 @@ pub async fn progress(
     Ok(result.rows_affected() == 1)
 }
 
-/// Ends a phase with `status` (completed, warning, failed, skipped). False when the lease was lost.
+/// How far a phase got when it ended, and when it started if its start was never written
+/// (a nightly child writes its phases once, at their end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseEnd {
+    pub current: i32,
+    pub total: i32,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+impl PhaseEnd {
+    /// `current` of `total`, the start already written.
+    pub fn at(current: i32, total: i32) -> Self {
+        Self {
+            current,
+            total,
+            started_at: None,
+        }
+    }
+}
+
+/// Ends a phase with `status` (completed, warning, failed, skipped) and its last progress in
+/// the same statement: a done phase shows `total` of `total`. False when the lease was lost.
 pub async fn finish(
     db: impl PgExecutor<'_>,
     run_id: Uuid,
@@ -151,17 +190,24 @@ pub async fn finish(
     phase_id: &str,
     status: crate::domain::PhaseStatus,
     summary: &serde_json::Value,
+    end: PhaseEnd,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(fenced_phase_update!(
         "set status = $4, summary = $5, finished_at = now(), updated_at = now(),
-             current = case when $4 in ('completed', 'warning') then p.total else p.current end,
-             duration_seconds = extract(epoch from now() - coalesce(p.started_at, now()))::float8"
+             total = greatest($7, $6),
+             current = case when $4 in ('completed', 'warning') then greatest($7, $6)
+                            else greatest(p.current, $6) end,
+             started_at = coalesce($8, p.started_at),
+             duration_seconds = extract(epoch from now() - coalesce($8, p.started_at, now()))::float8"
     ))
     .bind(run_id)
     .bind(attempt)
     .bind(phase_id)
     .bind(status)
     .bind(summary)
+    .bind(end.current)
+    .bind(end.total)
+    .bind(end.started_at)
     .execute(db)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -186,9 +232,10 @@ pub async fn list(
     .await
 }
 
-/// Marks the running phases of an attempt failed (hung phase, hand-back). Unfenced: the
-/// attempt is ending either way.
-pub async fn fail_running(
+/// Closes the unfinished phases of an attempt that ends without finishing them (hung phase,
+/// failure, hand-back): `running` ones become `failed` with `reason`, `pending` ones `skipped`
+/// with the same reason. Unfenced: the attempt is ending either way.
+pub async fn close_unfinished(
     db: impl PgExecutor<'_>,
     run_id: Uuid,
     attempt: i32,
@@ -196,10 +243,14 @@ pub async fn fail_running(
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query(
         "update run_phases
-         set status = 'failed', finished_at = now(), updated_at = now(),
-             duration_seconds = extract(epoch from now() - coalesce(started_at, now()))::float8,
-             summary = jsonb_build_object('error', $3::text)
-         where run_id = $1 and attempt = $2 and status = 'running'",
+         set status = case when status = 'running' then 'failed' else 'skipped' end,
+             finished_at = case when status = 'running' then now() else finished_at end,
+             duration_seconds = case when status = 'running'
+                 then extract(epoch from now() - coalesce(started_at, now()))::float8
+                 else duration_seconds end,
+             summary = jsonb_build_object('error', $3::text),
+             updated_at = now()
+         where run_id = $1 and attempt = $2 and status in ('running', 'pending')",
     )
     .bind(run_id)
     .bind(attempt)

@@ -109,6 +109,37 @@ pub async fn closes(
     .await
 }
 
+/// One symbol's closes in a date range: two arrays of the same length, by date.
+#[derive(Debug, Clone, FromRow)]
+pub struct Series {
+    pub symbol: String,
+    pub dates: Vec<NaiveDate>,
+    pub closes: Vec<f64>,
+}
+
+/// Every close of the listed symbols in [start, end], one row per symbol: the same index-only
+/// scan as [`closes`], but a run's thousands of closes cross the wire and are decoded as a
+/// few dozen arrays instead of one row each.
+pub async fn series(
+    db: impl PgExecutor<'_>,
+    symbols: &[String],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<Series>, sqlx::Error> {
+    sqlx::query_as(
+        "select symbol, array_agg(price_date order by price_date) as dates,
+                array_agg(close order by price_date) as closes
+         from market_prices
+         where symbol = any($1) and price_date between $2 and $3
+         group by symbol",
+    )
+    .bind(symbols)
+    .bind(start)
+    .bind(end)
+    .fetch_all(db)
+    .await
+}
+
 /// A remembered availability verdict.
 #[derive(Debug, Clone, FromRow)]
 pub struct Availability {

@@ -25,39 +25,85 @@ fn to_json<T: Serialize>(rows: &[T]) -> Value {
 /// Replaces every phase 6 row of (portfolio, date) and fills the snapshot's risk columns.
 pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
     delete_date(conn, w).await?;
-    insert_factor_exposures(conn, w).await?;
-    insert_position_factor_exposures(conn, w).await?;
-    insert_volatility(conn, w).await?;
-    insert_correlations(conn, w).await?;
-    insert_stress(conn, w).await?;
-    update_snapshot(conn, w).await
+    insert_all(conn, w).await
 }
 
-/// The date's earlier results, all tables.
+/// The date's earlier results, all tables, in one statement (pairs go with their matrix).
 async fn delete_date(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
-    for table in [
-        "portfolio_factor_exposures",
-        "position_factor_exposures",
-        "volatility_metrics",
-        "correlation_calculations",
-        "stress_test_results",
-    ] {
-        sqlx::query(&format!(
-            "delete from {table} where portfolio_id = $1 and calculation_date = $2"
-        ))
-        .bind(w.portfolio_id)
-        .bind(w.date)
-        .execute(&mut *conn)
-        .await?;
-    }
+    sqlx::query(
+        "with f as (delete from portfolio_factor_exposures where portfolio_id = $1 and calculation_date = $2),
+              p as (delete from position_factor_exposures where portfolio_id = $1 and calculation_date = $2),
+              v as (delete from volatility_metrics where portfolio_id = $1 and calculation_date = $2),
+              c as (delete from correlation_calculations where portfolio_id = $1 and calculation_date = $2),
+              s as (delete from stress_test_results where portfolio_id = $1 and calculation_date = $2)
+         select 1",
+    )
+    .bind(w.portfolio_id)
+    .bind(w.date)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
-/// The portfolio's factor exposures, in display order.
-async fn insert_factor_exposures(
-    conn: &mut PgConnection,
-    w: &RiskWrite<'_>,
-) -> Result<(), sqlx::Error> {
+/// Every table's rows of the date, and the snapshot's risk columns, in one statement (one
+/// data-modifying CTE per table: a nightly child's phase 6 is one round trip, not seven).
+/// The pairs' foreign key to their matrix holds: it is checked at the statement's end.
+const INSERT_ALL_SQL: &str = "with
+     factors as (
+         insert into portfolio_factor_exposures
+             (portfolio_id, calculation_date, factor, ordinal, beta, exposure_dollar, positions_used,
+              missing_symbols, run_id)
+         select $1, $2, r.f->>'factor', r.ordinal, (r.f->>'beta')::float8,
+                (r.f->>'exposure_dollar')::float8, (r.f->>'positions_used')::int,
+                r.f->'missing_symbols', $3
+         from jsonb_to_recordset($4) as r(ordinal int, f jsonb)),
+     position_factors as (
+         insert into position_factor_exposures
+             (portfolio_id, calculation_date, position_id, symbol, factor, beta, weight, exposure_dollar)
+         select $1, $2, r.position_id, r.symbol, r.factor, r.beta, r.weight, r.exposure_dollar
+         from unnest($5::uuid[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::float8[])
+              as r(position_id, symbol, factor, beta, weight, exposure_dollar)),
+     volatility as (
+         insert into volatility_metrics
+             (portfolio_id, calculation_date, position_id, symbol, realized_vol_21d, realized_vol_63d,
+              expected_vol_1d, expected_vol_21d, har_coefficients, model_r_squared, vol_trend,
+              vol_trend_strength, vol_percentile, observations, run_id)
+         select $1, $2, r.position_id, r.symbol, r.realized_vol_21d, r.realized_vol_63d,
+                r.expected_vol_1d, r.expected_vol_21d, r.har_coefficients, r.model_r_squared, r.vol_trend,
+                r.vol_trend_strength, r.vol_percentile, r.observations, $3
+         from jsonb_to_recordset($11) as r(position_id uuid, symbol text, realized_vol_21d float8,
+              realized_vol_63d float8, expected_vol_1d float8, expected_vol_21d float8,
+              har_coefficients jsonb, model_r_squared float8, vol_trend text, vol_trend_strength float8,
+              vol_percentile float8, observations int)),
+     matrix as (
+         insert into correlation_calculations
+             (portfolio_id, calculation_date, lookback_returns, overall_correlation, effective_positions,
+              psd_repaired, min_eigenvalue, symbols, matrix, excluded, run_id)
+         values ($1, $2, $12, $13, $14, $15, $16, $17, $18, $19, $3)),
+     pairs as (
+         insert into pairwise_correlations
+             (portfolio_id, calculation_date, symbol_1, symbol_2, correlation, data_points, p_value, flagged)
+         select $1, $2, r.symbol_1, r.symbol_2, r.correlation, r.data_points, r.p_value, r.flagged
+         from jsonb_to_recordset($20) as r(symbol_1 text, symbol_2 text, correlation float8,
+                                            data_points int, p_value float8, flagged bool)),
+     stress as (
+         insert into stress_test_results
+             (portfolio_id, calculation_date, scenario_id, ordinal, scenario_name, category, active,
+              direct_pnl, correlated_pnl, correlation_effect, capped, direct_pnl_raw, correlated_pnl_raw,
+              factor_impacts, metadata, run_id)
+         select $1, $2, r.s->>'id', r.ordinal, r.s->>'name', r.s->>'category', (r.s->>'active')::bool,
+                (r.s->>'direct_pnl')::float8, (r.s->>'correlated_pnl')::float8,
+                (r.s->>'correlation_effect')::float8, (r.s->>'capped')::bool,
+                (r.s->>'direct_pnl_raw')::float8, (r.s->>'correlated_pnl_raw')::float8,
+                r.s->'factor_impacts', $21, $3
+         from jsonb_to_recordset($22) as r(ordinal int, s jsonb))
+     update portfolio_snapshots set
+         beta_calculated_90d = $23, beta_provider_1y = $24, realized_vol_21d = $25,
+         realized_vol_63d = $26, expected_vol_21d = $27, expected_vol_1d = $28, updated_at = now()
+     where portfolio_id = $1 and snapshot_date = $2";
+
+/// Writes every table's rows of the date (after [`delete_date`]).
+async fn insert_all(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
     let out = w.output;
     let factors: Vec<Value> = out
         .factors
@@ -65,145 +111,14 @@ async fn insert_factor_exposures(
         .enumerate()
         .map(|(i, f)| json!({"ordinal": i + 1, "f": f}))
         .collect();
-    sqlx::query(
-        "insert into portfolio_factor_exposures
-            (portfolio_id, calculation_date, factor, ordinal, beta, exposure_dollar, positions_used,
-             missing_symbols, run_id)
-         select $1, $2, r.f->>'factor', r.ordinal, (r.f->>'beta')::float8,
-                (r.f->>'exposure_dollar')::float8, (r.f->>'positions_used')::int,
-                r.f->'missing_symbols', $3
-         from jsonb_to_recordset($4) as r(ordinal int, f jsonb)",
-    )
-    .bind(w.portfolio_id)
-    .bind(w.date)
-    .bind(w.run_id)
-    .bind(Value::Array(factors))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Every position's exposure to every factor.
-async fn insert_position_factor_exposures(
-    conn: &mut PgConnection,
-    w: &RiskWrite<'_>,
-) -> Result<(), sqlx::Error> {
-    let out = w.output;
-    sqlx::query(
-        "insert into position_factor_exposures
-            (portfolio_id, calculation_date, position_id, symbol, factor, beta, weight, exposure_dollar)
-         select $1, $2, r.position_id, r.symbol, r.factor, r.beta, r.weight, r.exposure_dollar
-         from jsonb_to_recordset($3) as r(position_id uuid, symbol text, factor text, beta float8,
-                                           weight float8, exposure_dollar float8)",
-    )
-    .bind(w.portfolio_id)
-    .bind(w.date)
-    .bind(to_json(&out.position_factors))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Realised and forecast volatility of the portfolio and its positions.
-async fn insert_volatility(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
-    let out = w.output;
-    sqlx::query(
-        "insert into volatility_metrics
-            (portfolio_id, calculation_date, position_id, symbol, realized_vol_21d, realized_vol_63d,
-             expected_vol_1d, expected_vol_21d, har_coefficients, model_r_squared, vol_trend,
-             vol_trend_strength, vol_percentile, observations, run_id)
-         select $1, $2, r.position_id, r.symbol, r.realized_vol_21d, r.realized_vol_63d,
-                r.expected_vol_1d, r.expected_vol_21d, r.har_coefficients, r.model_r_squared, r.vol_trend,
-                r.vol_trend_strength, r.vol_percentile, r.observations, $3
-         from jsonb_to_recordset($4) as r(position_id uuid, symbol text, realized_vol_21d float8,
-              realized_vol_63d float8, expected_vol_1d float8, expected_vol_21d float8,
-              har_coefficients jsonb, model_r_squared float8, vol_trend text, vol_trend_strength float8,
-              vol_percentile float8, observations int)",
-    )
-    .bind(w.portfolio_id)
-    .bind(w.date)
-    .bind(w.run_id)
-    .bind(to_json(&out.volatility))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The correlation matrix and every pair.
-async fn insert_correlations(
-    conn: &mut PgConnection,
-    w: &RiskWrite<'_>,
-) -> Result<(), sqlx::Error> {
-    let out = w.output;
-    let c = &out.correlation;
-    sqlx::query(
-        "insert into correlation_calculations
-            (portfolio_id, calculation_date, lookback_returns, overall_correlation, effective_positions,
-             psd_repaired, min_eigenvalue, symbols, matrix, excluded, run_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(w.portfolio_id)
-    .bind(w.date)
-    .bind(crate::analytics::correlations::WINDOW_RETURNS as i32)
-    .bind(c.overall_correlation)
-    .bind(c.effective_positions)
-    .bind(c.psd_repaired)
-    .bind(c.min_eigenvalue)
-    .bind(json!(c.symbols))
-    .bind(json!(c.matrix))
-    .bind(&out.correlation_excluded)
-    .bind(w.run_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "insert into pairwise_correlations
-            (portfolio_id, calculation_date, symbol_1, symbol_2, correlation, data_points, p_value, flagged)
-         select $1, $2, r.symbol_1, r.symbol_2, r.correlation, r.data_points, r.p_value, r.flagged
-         from jsonb_to_recordset($3) as r(symbol_1 text, symbol_2 text, correlation float8,
-                                           data_points int, p_value float8, flagged bool)",
-    )
-    .bind(w.portfolio_id)
-    .bind(w.date)
-    .bind(to_json(&c.pairs))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Every stress scenario's result.
-async fn insert_stress(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
-    let out = w.output;
+    let pf = &out.position_factors;
     let stress: Vec<Value> = out
         .stress
         .iter()
         .enumerate()
         .map(|(i, s)| json!({"ordinal": i + 1, "s": s}))
         .collect();
-    sqlx::query(
-        "insert into stress_test_results
-            (portfolio_id, calculation_date, scenario_id, ordinal, scenario_name, category, active,
-             direct_pnl, correlated_pnl, correlation_effect, capped, direct_pnl_raw, correlated_pnl_raw,
-             factor_impacts, metadata, run_id)
-         select $1, $2, r.s->>'id', r.ordinal, r.s->>'name', r.s->>'category', (r.s->>'active')::bool,
-                (r.s->>'direct_pnl')::float8, (r.s->>'correlated_pnl')::float8,
-                (r.s->>'correlation_effect')::float8, (r.s->>'capped')::bool,
-                (r.s->>'direct_pnl_raw')::float8, (r.s->>'correlated_pnl_raw')::float8,
-                r.s->'factor_impacts', $3, $4
-         from jsonb_to_recordset($5) as r(ordinal int, s jsonb)",
-    )
-    .bind(w.portfolio_id)
-    .bind(w.date)
-    .bind(&out.stress_metadata)
-    .bind(w.run_id)
-    .bind(Value::Array(stress))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// The snapshot of the date gets the portfolio's betas and volatility.
-async fn update_snapshot(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
-    let out = w.output;
+    let c = &out.correlation;
     let factor_beta = |name: &str| {
         out.factors
             .iter()
@@ -211,24 +126,39 @@ async fn update_snapshot(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(
             .and_then(|f| f.beta)
     };
     let portfolio_vol = out.volatility.iter().find(|v| v.position_id.is_none());
-    sqlx::query(
-        "update portfolio_snapshots set
-             beta_calculated_90d = $3, beta_provider_1y = $4, realized_vol_21d = $5,
-             realized_vol_63d = $6, expected_vol_21d = $7, expected_vol_1d = $8, updated_at = now()
-         where portfolio_id = $1 and snapshot_date = $2",
-    )
-    .bind(w.portfolio_id)
-    .bind(w.date)
-    .bind(factor_beta(crate::analytics::factors::MARKET_BETA_FACTOR))
-    .bind(factor_beta(
-        crate::analytics::exposures::PROVIDER_BETA_FACTOR,
-    ))
-    .bind(portfolio_vol.and_then(|v| v.metrics.realized_vol_21d))
-    .bind(portfolio_vol.and_then(|v| v.metrics.realized_vol_63d))
-    .bind(portfolio_vol.and_then(|v| v.metrics.expected_vol_21d))
-    .bind(portfolio_vol.and_then(|v| v.metrics.expected_vol_1d))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(INSERT_ALL_SQL)
+        .bind(w.portfolio_id)
+        .bind(w.date)
+        .bind(w.run_id)
+        .bind(Value::Array(factors))
+        .bind(pf.iter().map(|r| r.position_id).collect::<Vec<Uuid>>())
+        .bind(pf.iter().map(|r| r.symbol.as_str()).collect::<Vec<&str>>())
+        .bind(pf.iter().map(|r| r.factor.as_str()).collect::<Vec<&str>>())
+        .bind(pf.iter().map(|r| r.beta).collect::<Vec<Option<f64>>>())
+        .bind(pf.iter().map(|r| r.weight).collect::<Vec<Option<f64>>>())
+        .bind(pf.iter().map(|r| r.exposure_dollar).collect::<Vec<f64>>())
+        .bind(to_json(&out.volatility))
+        .bind(crate::analytics::correlations::WINDOW_RETURNS as i32)
+        .bind(c.overall_correlation)
+        .bind(c.effective_positions)
+        .bind(c.psd_repaired)
+        .bind(c.min_eigenvalue)
+        .bind(json!(c.symbols))
+        .bind(json!(c.matrix))
+        .bind(&out.correlation_excluded)
+        .bind(to_json(&c.pairs))
+        .bind(&out.stress_metadata)
+        .bind(Value::Array(stress))
+        .bind(factor_beta(crate::analytics::factors::MARKET_BETA_FACTOR))
+        .bind(factor_beta(
+            crate::analytics::exposures::PROVIDER_BETA_FACTOR,
+        ))
+        .bind(portfolio_vol.and_then(|v| v.metrics.realized_vol_21d))
+        .bind(portfolio_vol.and_then(|v| v.metrics.realized_vol_63d))
+        .bind(portfolio_vol.and_then(|v| v.metrics.expected_vol_21d))
+        .bind(portfolio_vol.and_then(|v| v.metrics.expected_vol_1d))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 pub const ONE_ACTIVE_PER_PORTFOLIO: &str = "runs_one_active_per_portfolio";
 
 /// A run row.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Run {
     pub id: Uuid,
     pub kind: RunKind,
@@ -78,9 +78,15 @@ async fn insert_with(
     new: &NewRun,
     on_conflict: &str,
 ) -> Result<Option<Run>, sqlx::Error> {
+    // The owner is the portfolio's user; `fair_seq` the run's place in its owner's queue at
+    // this priority (see the fair-share migration).
     let sql = format!(
-        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts, idempotency_key)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts,
+                           idempotency_key, owner_id, fair_seq)
+         select $1, $2, $3, $4, $5, $6, $7, $8, $9, o.user_id,
+                1 + coalesce((select max(q.fair_seq) from runs q
+                              where q.owner_id = o.user_id and q.status = 'queued' and q.priority = $7), 0)
+         from (select (select user_id from portfolios where id = $4) as user_id) o
          {on_conflict}
          returning *"
     );
@@ -98,39 +104,72 @@ async fn insert_with(
         .await
 }
 
-/// Claims the next due run, or a running run whose lease expired (a takeover), as the next
-/// attempt. One statement; `skip locked` keeps concurrent claimers apart.
+/// The claim's update of the run picked by `$pick` (a select of `id` and `prior_status`,
+/// locked with `skip locked`), as the next attempt of `$1` with a lease of `$2` seconds.
+macro_rules! claim_sql {
+    ($pick:literal) => {
+        concat!(
+            "with next as (",
+            $pick,
+            ")
+             update runs r
+             set status = 'running',
+                 attempt = r.attempt + 1,
+                 worker_id = $1,
+                 lease_expires_at = now() + make_interval(secs => $2),
+                 previous_worker_id = next.prior_worker,
+                 started_at = coalesce(r.started_at, now()),
+                 finished_at = null
+             from next
+             where r.id = next.id
+             returning r.*, next.prior_status"
+        )
+    };
+}
+
+/// A running run whose lease expired with attempts left, oldest expiry first
+/// (`runs_lease_idx`).
+pub const CLAIM_TAKEOVER_SQL: &str = claim_sql!(
+    "select id, status as prior_status, worker_id as prior_worker
+     from runs
+     where status = 'running' and lease_expires_at < now() and attempt < max_attempts
+     order by lease_expires_at
+     for update skip locked
+     limit 1"
+);
+
+/// The first due queued run by (priority, fair_seq, run_at): round-robin across owners
+/// within a priority, in the order of `runs_claimable_idx`, so the claim reads the index
+/// from its start and stops at the first due row, never sorting the backlog.
+pub const CLAIM_DUE_SQL: &str = claim_sql!(
+    "select id, status as prior_status, worker_id as prior_worker
+     from runs
+     where status = 'queued' and run_at <= now()
+     order by priority, fair_seq, run_at
+     for update skip locked
+     limit 1"
+);
+
+/// Claims a running run whose lease expired (a takeover: stuck work first), else the next
+/// due run, as the next attempt. Two statements, each an index scan that stops at its first
+/// row; `skip locked` keeps concurrent claimers apart. (One statement with an OR of the two
+/// conditions cannot use either index in order and sorts every queued row.)
 pub async fn claim_next(
-    db: impl PgExecutor<'_>,
+    db: &sqlx::PgPool,
     worker_id: &str,
     lease_ttl: Duration,
 ) -> Result<Option<ClaimedRun>, sqlx::Error> {
-    sqlx::query_as(
-        "with next as (
-             select id, status as prior_status, worker_id as prior_worker
-             from runs
-             where (status = 'queued' and run_at <= now())
-                or (status = 'running' and lease_expires_at < now() and attempt < max_attempts)
-             order by priority, run_at
-             for update skip locked
-             limit 1
-         )
-         update runs r
-         set status = 'running',
-             attempt = r.attempt + 1,
-             worker_id = $1,
-             lease_expires_at = now() + make_interval(secs => $2),
-             previous_worker_id = next.prior_worker,
-             started_at = coalesce(r.started_at, now()),
-             finished_at = null
-         from next
-         where r.id = next.id
-         returning r.*, next.prior_status",
-    )
-    .bind(worker_id)
-    .bind(lease_ttl.as_secs_f64())
-    .fetch_optional(db)
-    .await
+    for sql in [CLAIM_TAKEOVER_SQL, CLAIM_DUE_SQL] {
+        let claimed = sqlx::query_as(sql)
+            .bind(worker_id)
+            .bind(lease_ttl.as_secs_f64())
+            .fetch_optional(db)
+            .await?;
+        if claimed.is_some() {
+            return Ok(claimed);
+        }
+    }
+    Ok(None)
 }
 
 /// A run whose worker was lost after its last allowed attempt.
@@ -141,12 +180,8 @@ pub struct ExhaustedRun {
     pub worker_id: Option<String>,
 }
 
-/// Fails runs whose lease expired on their last allowed attempt (they cannot be taken over).
-pub async fn fail_exhausted_leases(
-    db: impl PgExecutor<'_>,
-) -> Result<Vec<ExhaustedRun>, sqlx::Error> {
-    sqlx::query_as(
-        "update runs
+/// Runs whose lease expired on their last attempt, failed (`runs_lease_idx`).
+pub const FAIL_EXHAUSTED_SQL: &str = "update runs
          set status = 'failed',
              finished_at = now(),
              lease_expires_at = null,
@@ -154,10 +189,13 @@ pub async fn fail_exhausted_leases(
          where status = 'running'
            and lease_expires_at < now()
            and attempt >= max_attempts
-         returning id, attempt, worker_id",
-    )
-    .fetch_all(db)
-    .await
+         returning id, attempt, worker_id";
+
+/// Fails runs whose lease expired on their last allowed attempt (they cannot be taken over).
+pub async fn fail_exhausted_leases(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<ExhaustedRun>, sqlx::Error> {
+    sqlx::query_as(FAIL_EXHAUSTED_SQL).fetch_all(db).await
 }
 
 /// Extends the lease of a running attempt. False when the lease was lost.
@@ -197,7 +235,17 @@ pub async fn hold_fence(
     Ok(row.is_some())
 }
 
-/// Ends a running attempt with a final status. False when the lease was lost.
+/// Makes the statement's own transaction commit durably (`synchronous_commit = on` for it
+/// alone) whatever the session's mode: appended to the `where` of a run's ending, it is
+/// evaluated once the run's row is found, and the commit then waits for the disk.
+macro_rules! durable {
+    () => {
+        " and set_config('synchronous_commit', 'on', true) = 'on'"
+    };
+}
+
+/// Ends a running attempt with a final status, durably (see [`crate::db::Commit`]). False
+/// when the lease was lost.
 pub async fn finish(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -206,11 +254,12 @@ pub async fn finish(
     summary: &serde_json::Value,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+    let result = sqlx::query(concat!(
         "update runs
-         set status = $3, summary = $4, error = $5, finished_at = now(), lease_expires_at = null
-         where id = $1 and attempt = $2 and status = 'running'",
-    )
+             set status = $3, summary = $4, error = $5, finished_at = now(), lease_expires_at = null
+             where id = $1 and attempt = $2 and status = 'running'",
+        durable!()
+    ))
     .bind(id)
     .bind(attempt)
     .bind(status)
@@ -221,7 +270,8 @@ pub async fn finish(
     Ok(result.rows_affected() == 1)
 }
 
-/// Hands a failed attempt back to the queue, due at `retry_at`. False when the lease was lost.
+/// Hands a failed attempt back to the queue, due at `retry_at`, durably. False when the
+/// lease was lost.
 pub async fn requeue(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -230,10 +280,13 @@ pub async fn requeue(
     retry_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
-        "update runs
-         set status = 'queued', run_at = $4, error = $3, worker_id = null, lease_expires_at = null,
-             previous_worker_id = worker_id
-         where id = $1 and attempt = $2 and status = 'running'",
+        concat!(
+            "update runs
+             set status = 'queued', run_at = $4, error = $3, worker_id = null, lease_expires_at = null,
+                 previous_worker_id = worker_id
+             where id = $1 and attempt = $2 and status = 'running'",
+            durable!()
+        ),
     )
     .bind(id)
     .bind(attempt)
@@ -252,14 +305,32 @@ pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Run>, sqlx
         .await
 }
 
-/// The newest run of a portfolio (the one its status shows).
+/// The run a portfolio's status shows: its active (queued or running) run when it has one
+/// (a retried onboarding can be older than the last nightly child), else its newest run.
 pub async fn latest_for_portfolio(
     db: impl PgExecutor<'_>,
     portfolio_id: Uuid,
 ) -> Result<Option<Run>, sqlx::Error> {
     sqlx::query_as(
+        "(select * from runs where portfolio_id = $1 and status in ('queued', 'running') limit 1)
+         union all
+         (select * from runs where portfolio_id = $1 order by created_at desc, id desc limit 1)
+         limit 1",
+    )
+    .bind(portfolio_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The newest run a user may retry: the portfolio's latest onboarding or calculate (`admin`)
+/// run. A nightly child (`portfolio_daily`, possibly an admin's forced range) never is.
+pub async fn latest_retryable_for_portfolio(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+) -> Result<Option<Run>, sqlx::Error> {
+    sqlx::query_as(
         "select * from runs
-         where portfolio_id = $1
+         where portfolio_id = $1 and kind in ('onboarding', 'admin')
          order by created_at desc, id desc
          limit 1",
     )
@@ -323,8 +394,10 @@ pub async fn insert_children(
     only: Option<&[Uuid]>,
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query(
-        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts)
-         select gen_random_uuid(), 'portfolio_daily', $1, p.id, $2, $3, 50, $4
+        "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts,
+                           owner_id, fair_seq)
+         select gen_random_uuid(), 'portfolio_daily', $1, p.id, $2, $3, 50, $4, p.user_id,
+                row_number() over (partition by p.user_id order by p.id)
          from portfolios p
          where ($5::uuid[] is null or p.id = any($5))
            and exists (select 1 from positions x where x.portfolio_id = p.id)
@@ -354,15 +427,8 @@ pub async fn park(db: impl PgExecutor<'_>, id: Uuid, attempt: i32) -> Result<boo
     Ok(result.rows_affected() == 1)
 }
 
-/// Ends a parked parent once none of its children is queued or running: `partial` when some
-/// failed or were cancelled, else `completed`. Also moves its progress to children done.
-/// The last child to finish always sees the others done, so exactly one call ends it.
-pub async fn complete_parent_if_done(
-    db: impl PgExecutor<'_>,
-    parent_id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    let ended: Option<Uuid> = sqlx::query_scalar(
-        "with counts as (
+/// The parent completion: its children counted through `runs_parent_idx`.
+pub const COMPLETE_PARENT_SQL: &str = "with counts as (
              select count(*) filter (where status in ('queued', 'running')) as active,
                     count(*) filter (where status in ('failed', 'cancelled')) as failed,
                     count(*) filter (where status not in ('queued', 'running')) as done,
@@ -383,24 +449,55 @@ pub async fn complete_parent_if_done(
              summary = r.summary || jsonb_build_object('portfolios', counts.total, 'portfolios_failed', counts.failed)
          from counts
          where r.id = $1 and r.status = 'running' and r.lease_expires_at is null and counts.active = 0
-         returning r.id",
-    )
-    .bind(parent_id)
-    .fetch_optional(db)
-    .await?;
+         returning r.id";
+
+/// Ends a parked parent once none of its children is queued or running: `partial` when some
+/// failed or were cancelled, else `completed`. Also moves its progress to children done.
+/// The last child to finish always sees the others done, so exactly one call ends it.
+pub async fn complete_parent_if_done(
+    db: impl PgExecutor<'_>,
+    parent_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let ended: Option<Uuid> = sqlx::query_scalar(COMPLETE_PARENT_SQL)
+        .bind(parent_id)
+        .fetch_optional(db)
+        .await?;
     Ok(ended.is_some())
 }
+
+/// A child ended: one more on its parent's `portfolios` phase, through the phase row's key.
+/// Returns whether the count reached the total, i.e. whether this may have been the last
+/// child (then [`complete_parent_if_done`] counts them once to be sure). Constant cost per
+/// child, where counting every sibling each time made a batch quadratic.
+pub const CHILD_ENDED_SQL: &str =
+    "update run_phases ph set current = ph.current + 1, updated_at = now()
+     from runs r
+     where r.id = $1 and r.status = 'running'
+       and ph.run_id = r.id and ph.attempt = r.attempt and ph.phase_id = 'portfolios'
+     returning ph.current >= ph.total";
+
+/// Counts an ended child on its parent; true when the parent may be done.
+pub async fn child_ended(db: impl PgExecutor<'_>, parent_id: Uuid) -> Result<bool, sqlx::Error> {
+    let maybe_last: Option<bool> = sqlx::query_scalar(CHILD_ENDED_SQL)
+        .bind(parent_id)
+        .fetch_optional(db)
+        .await?;
+    // No row: the parent is not running, or its fan-out has not written its phase yet.
+    Ok(maybe_last.unwrap_or(false))
+}
+
+/// Parked parents none of whose children is active (`runs_parked_idx`, then
+/// `runs_parent_idx` per parent).
+pub const ORPHANED_PARENTS_SQL: &str = "select id from runs p
+     where p.status = 'running' and p.lease_expires_at is null and p.kind = 'daily'
+       and not exists (select 1 from runs c where c.parent_id = p.id and c.status in ('queued', 'running'))";
 
 /// Ends parked parents whose children are all done (a child's worker may have died between
 /// finishing and ending its parent). Returns how many were ended.
 pub async fn complete_orphaned_parents(pool: &sqlx::PgPool) -> Result<usize, sqlx::Error> {
-    let parked: Vec<Uuid> = sqlx::query_scalar(
-        "select id from runs p
-         where p.status = 'running' and p.lease_expires_at is null and p.kind = 'daily'
-           and not exists (select 1 from runs c where c.parent_id = p.id and c.status in ('queued', 'running'))",
-    )
-    .fetch_all(pool)
-    .await?;
+    let parked: Vec<Uuid> = sqlx::query_scalar(ORPHANED_PARENTS_SQL)
+        .fetch_all(pool)
+        .await?;
     let mut ended = 0;
     for id in parked {
         if complete_parent_if_done(pool, id).await? {
@@ -463,15 +560,52 @@ pub async fn cancel(db: &sqlx::PgPool, id: Uuid) -> Result<Option<Run>, sqlx::Er
     Ok(run)
 }
 
+/// A parent's children by status (`runs_parent_idx`).
+pub const CHILDREN_COUNTS_SQL: &str =
+    "select status, count(*) from runs where parent_id = $1 group by status order by status";
+
 /// How many children of a parent run are in each status.
 pub async fn children_counts(
     db: impl PgExecutor<'_>,
     parent_id: Uuid,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "select status, count(*) from runs where parent_id = $1 group by status order by status",
+    sqlx::query_as(CHILDREN_COUNTS_SQL)
+        .bind(parent_id)
+        .fetch_all(db)
+        .await
+}
+
+/// What the api's queue gauges show: active runs by kind and status, and the due backlog.
+#[derive(Debug, Clone, Default)]
+pub struct QueueGauges {
+    /// (kind, status, count) of the queued and running runs.
+    pub active: Vec<(RunKind, RunStatus, i64)>,
+    /// Queued runs whose `run_at` has come.
+    pub due: i64,
+    /// Seconds since the oldest due queued run became due (0 when none is).
+    pub oldest_due_age_secs: f64,
+}
+
+/// Reads [`QueueGauges`]: both statements read only the queued and running runs (the
+/// partial indexes), never the history.
+pub async fn queue_gauges(db: &sqlx::PgPool) -> Result<QueueGauges, sqlx::Error> {
+    let active: Vec<(RunKind, RunStatus, i64)> = sqlx::query_as(
+        "select kind, status, count(*) from runs
+         where status in ('queued', 'running')
+         group by kind, status",
     )
-    .bind(parent_id)
     .fetch_all(db)
-    .await
+    .await?;
+    let (due, oldest_due_age_secs): (i64, f64) = sqlx::query_as(
+        "select count(*),
+                coalesce(extract(epoch from now() - min(run_at)), 0)::float8
+         from runs where status = 'queued' and run_at <= now()",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(QueueGauges {
+        active,
+        due,
+        oldest_due_age_secs,
+    })
 }

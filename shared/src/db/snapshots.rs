@@ -83,7 +83,7 @@ pub async fn upsert_many(
 }
 
 /// A stored snapshot, money as f64 for reading.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct StoredSnapshot {
     pub snapshot_date: NaiveDate,
     pub total_value: f64,

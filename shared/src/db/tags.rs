@@ -61,6 +61,25 @@ pub async fn replace_sector_tags(
     Ok(done.rows_affected())
 }
 
+/// The `Sector:` tag names the listed positions carry, as (position, tag name) pairs.
+pub async fn sector_tags(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    position_ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select pt.position_id, t.name
+         from position_tags pt
+         join tags t on t.id = pt.tag_id
+         where pt.position_id = any($1) and t.user_id = $2 and t.name like $3",
+    )
+    .bind(position_ids)
+    .bind(user_id)
+    .bind(format!("{SECTOR_TAG_PREFIX}%"))
+    .fetch_all(db)
+    .await
+}
+
 /// The tags of a portfolio's positions, by symbol.
 pub async fn for_portfolio(
     db: impl PgExecutor<'_>,

@@ -181,6 +181,40 @@ pub async fn fetch(
     provider: Provider,
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, ProviderError> {
+    let started = std::time::Instant::now();
+    let answer = fetch_unmeasured(provider, request).await;
+    let name = provider.name();
+    metrics::counter!(
+        crate::metrics::PROVIDER_REQUESTS,
+        "provider" => name,
+        "outcome" => request_outcome(&answer),
+    )
+    .increment(1);
+    metrics::histogram!(crate::metrics::PROVIDER_DURATION, "provider" => name)
+        .record(started.elapsed().as_secs_f64());
+    answer
+}
+
+/// The `outcome` label of a provider request, from its HTTP answer (what the body then says,
+/// e.g. FMP's "Limit Reach" under a 200, is the chain's to judge).
+fn request_outcome(answer: &Result<Answer, ProviderError>) -> &'static str {
+    match answer {
+        Err(_) => "transient",
+        Ok(a) if a.status.is_success() => "ok",
+        Ok(a) => match a.status.as_u16() {
+            404 => "not_found",
+            429 => "rate_limited",
+            401 | 403 => "refused",
+            408 | 500..=599 => "transient",
+            _ => "error",
+        },
+    }
+}
+
+async fn fetch_unmeasured(
+    provider: Provider,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer, ProviderError> {
     let mut response = request
         .send()
         .await

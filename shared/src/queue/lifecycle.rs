@@ -74,10 +74,14 @@ pub enum Retried {
     NoRun,
 }
 
-/// Reopens the portfolio's latest run as its next attempt (its earlier attempts' phases and
-/// activity stay), with an activity entry saying so.
+/// Reopens the portfolio's latest onboarding or calculate run as its next attempt (its earlier
+/// attempts' phases and activity stay), with an activity entry saying so. Never a nightly
+/// child; nothing while any run of the portfolio is queued or running.
 pub async fn retry(pool: &PgPool, portfolio_id: Uuid) -> Result<Retried, sqlx::Error> {
-    let Some(latest) = runs::latest_for_portfolio(pool, portfolio_id).await? else {
+    if let Some(active) = runs::active_for_portfolio(pool, portfolio_id).await? {
+        return Ok(Retried::Active(active.id));
+    }
+    let Some(latest) = runs::latest_retryable_for_portfolio(pool, portfolio_id).await? else {
         return Ok(Retried::NoRun);
     };
     if !latest.is_terminal() {

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use uuid::Uuid;
 
 /// The downloadable log (the json format is this document as is).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SetupLog {
     pub portfolio_id: Uuid,
     pub portfolio_name: String,
@@ -31,7 +31,7 @@ pub struct SetupLog {
 }
 
 /// The summary block.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LogSummary {
     pub positions_analyzed: Option<i64>,
     pub positions_total: Option<i64>,
@@ -44,7 +44,7 @@ pub struct LogSummary {
 }
 
 /// One activity entry.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LogEntry {
     pub timestamp: DateTime<Utc>,
     pub attempt: i32,

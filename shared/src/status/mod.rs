@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub const FEED_ENTRIES: i64 = 50;
 
 /// `overall_progress`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct OverallProgress {
     pub current_phase: Option<String>,
     pub current_phase_name: Option<String>,
@@ -25,7 +25,7 @@ pub struct OverallProgress {
 }
 
 /// `current_phase_progress`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CurrentPhaseProgress {
     pub current: i32,
     pub total: i32,
@@ -33,7 +33,7 @@ pub struct CurrentPhaseProgress {
 }
 
 /// One `activity_log` item.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ActivityItem {
     pub timestamp: DateTime<Utc>,
     pub message: String,
@@ -43,7 +43,7 @@ pub struct ActivityItem {
 }
 
 /// One `phases` item.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PhaseItem {
     pub phase_id: String,
     pub phase_name: String,
@@ -58,10 +58,11 @@ pub struct PhaseItem {
 }
 
 /// The status document of `GET /api/v1/onboarding/status/{portfolio_id}`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct OnboardingStatus {
     pub portfolio_id: Uuid,
     /// queued | running | completed | partial | failed | cancelled | not_found
+    #[schema(example = "running")]
     pub status: String,
     pub started_at: Option<DateTime<Utc>>,
     pub elapsed_seconds: f64,

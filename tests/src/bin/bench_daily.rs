@@ -1,11 +1,21 @@
-//! `sigmasight-bench-daily`: the daily batch at scale. Inserts `BENCH_PORTFOLIOS` portfolios
-//! of 20 positions over a universe of `BENCH_SYMBOLS` synthetic symbols straight into the
-//! database (no onboarding runs), then runs one admin batch on `BENCH_WORKERS` worker
-//! processes and prints the wall time and each phase's duration — phases 1.5 and 1.75 over
-//! the whole universe included. Run by `scripts/bench.sh`.
+//! `sigmasight-bench-daily`: the nightly batch at scale. Inserts `BENCH_PORTFOLIOS`
+//! portfolios of 20 positions over a universe of `BENCH_SYMBOLS` synthetic symbols straight
+//! into the database (no onboarding runs), runs a first batch for the day before the last
+//! trading day (it fetches every symbol's history and writes every snapshot since the first
+//! entry), vacuums as autovacuum would between two nights, then times the batch of the last
+//! trading day on `BENCH_WORKERS` worker processes: a night's real work, one new date per
+//! portfolio. While it runs, a load generator asks the status endpoint `BENCH_STATUS_RPS`
+//! times a second (0: none) for `BENCH_STATUS_SECS` seconds, over all the portfolios.
+//!
+//! `BENCH_HISTORY=1` runs it all twice, on an empty database and on one that first gets
+//! `BENCH_HISTORY_RUNS` finished runs and `BENCH_HISTORY_ACTIVITY` activity rows (a few
+//! years of nights), and prints the ratio. `BENCH_PROFILE=1` makes the workers log every
+//! statement and prints the statements of a child run (slower: not a timing).
+//! Run by `scripts/bench.sh`.
 
 use serde_json::json;
-use sigmasight_tests::{start_worker, Api, TestDb};
+use sigmasight_tests::{queue_history, start_worker, start_worker_logged, Api, Process, TestDb};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -43,8 +53,126 @@ async fn seed(pool: &sqlx::PgPool, portfolios: usize, symbols: usize) -> anyhow:
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Years of finished nights: `runs` finished runs (children of daily parents of 1,000
+/// each, as [`queue_history::finished`] builds them) and `activity` activity rows spread over
+/// the children, a third of them debug entries.
+async fn seed_history(pool: &sqlx::PgPool, runs: usize, activity: usize) -> anyhow::Result<()> {
+    let parents = (runs / 1000).max(1);
+    let per_run = (activity / runs.max(1)).max(1);
+    queue_history::finished(pool, i64::try_from(runs)?, i64::try_from(parents)?).await?;
+    for sql in [
+        format!(
+            "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
+             select r.id, 1, r.finished_at, 'info', 'phase_3',
+                    'Creating snapshot for 2024-01-02... (' || k || '/' || {per_run} || ')', k % 3 = 0
+             from runs r, generate_series(1, {per_run}) k
+             where r.kind = 'portfolio_daily'"
+        ),
+        "vacuum analyze runs".to_owned(),
+        "vacuum analyze run_activity".to_owned(),
+        // The bulk load's dirty pages go to disk now, not in a checkpoint during the night
+        // (that would time the load, not the history).
+        "checkpoint".to_owned(),
+    ] {
+        sqlx::query(&sql).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// Figures of one timed night.
+struct Night {
+    wall: f64,
+    children_wall: f64,
+    child_median: f64,
+    child_p90: f64,
+    status_p50_ms: f64,
+    status_p99_ms: f64,
+    status_rps: f64,
+}
+
+/// Enqueues a batch (its date is the workers' last trading day) and waits for its end;
+/// returns its id and detail document.
+async fn run_batch(api: &Api) -> anyhow::Result<(String, serde_json::Value)> {
+    let started = Instant::now();
+    let (code, body) = api
+        .admin_post("/api/v1/admin/batch/run", &json!({}))
+        .await?;
+    anyhow::ensure!(code == 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    loop {
+        let (_, d) = api
+            .admin_get(&format!("/api/v1/admin/batch/runs/{run_id}"))
+            .await?;
+        if matches!(
+            d["run"]["status"].as_str(),
+            Some("completed" | "partial" | "failed" | "cancelled")
+        ) {
+            return Ok((run_id, d));
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(3600),
+            "daily batch did not finish: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asks the status document of the portfolios in turn, `rps` times a second for `secs`
+/// seconds (open loop: a slow answer does not slow the asking); returns each latency.
+async fn status_load(api: &Api, portfolios: Vec<Uuid>, rps: usize, secs: u64) -> Vec<f64> {
+    let mut answers = tokio::task::JoinSet::new();
+    if rps == 0 || portfolios.is_empty() {
+        return Vec::new();
+    }
+    let token = Api::token("bench");
+    let period = Duration::from_secs_f64(1.0 / rps as f64);
+    let mut tick = tokio::time::interval(period);
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut k = 0usize;
+    while Instant::now() < end {
+        tick.tick().await;
+        let url = format!(
+            "{}/api/v1/onboarding/status/{}",
+            api.base,
+            portfolios[k % portfolios.len()]
+        );
+        k += 1;
+        let request = api.client.get(url).bearer_auth(&token);
+        answers.spawn(async move {
+            let sent = Instant::now();
+            let ok = match request.send().await {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            (ok, sent.elapsed().as_secs_f64())
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0usize;
+    while let Some(Ok((ok, secs))) = answers.join_next().await {
+        if ok {
+            latencies.push(secs);
+        } else {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        println!("  status load: {failed} requests failed");
+    }
+    latencies
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// One database: seed, first night, vacuum, the timed night with the status load.
+async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
     let (portfolios, symbols, workers) = (
         env_usize("BENCH_PORTFOLIOS", 1000),
         env_usize("BENCH_SYMBOLS", 1200),
@@ -53,35 +181,74 @@ async fn main() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
     let pool = db.pool().await?;
     seed(&pool, portfolios, symbols).await?;
-    let api = Api::start(&db.url, &[]).await?;
-    let started = Instant::now();
-    let (code, body) = api
-        .admin_post("/api/v1/admin/batch/run", &json!({}))
-        .await?;
-    anyhow::ensure!(code == 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let _workers: Vec<_> = (0..workers)
-        .map(|_| start_worker(&db.url, &[]))
-        .collect::<Result<_, _>>()?;
-    let detail = loop {
-        let (_, d) = api
-            .admin_get(&format!("/api/v1/admin/batch/runs/{run_id}"))
-            .await?;
-        if matches!(
-            d["run"]["status"].as_str(),
-            Some("completed" | "partial" | "failed" | "cancelled")
-        ) {
-            break d;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(1800),
-            "daily batch did not finish: {d}"
+    if with_history {
+        let (runs, activity) = (
+            env_usize("BENCH_HISTORY_RUNS", 1_000_000),
+            env_usize("BENCH_HISTORY_ACTIVITY", 10_000_000),
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let wall = started.elapsed().as_secs_f64();
+        let t = Instant::now();
+        seed_history(&pool, runs, activity).await?;
+        println!(
+            "{label}: {runs} finished runs and {activity} activity rows inserted in {:.0} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let api = Api::start(&db.url, &[]).await?;
+    let last = sigmasight_shared::clock::last_trading_day();
+    let before = sigmasight_shared::calendar::previous_trading_day(last);
+    // The first night, on workers whose business date is the day before.
+    let first_workers: Vec<Process> = (0..workers)
+        .map(|_| start_worker(&db.url, &[("SIGMASIGHT_AS_OF", before.to_string())]))
+        .collect::<Result<_, _>>()?;
+    let t = Instant::now();
+    let (_, first) = run_batch(&api).await?;
     println!(
-        "daily batch: {portfolios} portfolios x 20 positions over {symbols} symbols (+8 ETFs) on {workers} workers: {wall:.1} s wall, status {}, children {}",
+        "{label}: first night ({before}: every symbol's history, every snapshot since the first entry): {:.1} s, status {}",
+        t.elapsed().as_secs_f64(),
+        first["run"]["status"]
+    );
+    drop(first_workers);
+    sqlx::query("vacuum analyze").execute(&pool).await?;
+
+    // BENCH_PROFILE=1: the workers log every statement (sqlx at debug, JSON), counted per
+    // child below; slower, so its wall time is not the benchmark's figure.
+    let profile = std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "1");
+    let as_of = ("SIGMASIGHT_AS_OF", last.to_string());
+    let processes: Vec<Process> = (0..workers)
+        .map(|_| {
+            if profile {
+                start_worker_logged(
+                    &db.url,
+                    &[
+                        ("RUST_LOG", "info,sqlx::query=debug".to_owned()),
+                        ("LOG_FORMAT", "json".to_owned()),
+                        as_of.clone(),
+                    ],
+                )
+            } else {
+                start_worker(&db.url, std::slice::from_ref(&as_of))
+            }
+        })
+        .collect::<Result<_, _>>()?;
+
+    let ids: Vec<Uuid> = sqlx::query_scalar("select id from portfolios")
+        .fetch_all(&pool)
+        .await?;
+    let load = status_load(
+        &api,
+        ids,
+        env_usize("BENCH_STATUS_RPS", 500),
+        u64::try_from(env_usize("BENCH_STATUS_SECS", 30)).unwrap_or(30),
+    );
+    let started = Instant::now();
+    let night = async {
+        let r = run_batch(&api).await;
+        (r, started.elapsed().as_secs_f64())
+    };
+    let (night, mut latencies) = tokio::join!(night, load);
+    let ((run_id, detail), wall) = (night.0?, night.1);
+    println!(
+        "{label}: the night of {last}: {portfolios} portfolios x 20 positions over {symbols} symbols (+8 ETFs) on {workers} workers: {wall:.2} s wall, status {}, children {}",
         detail["run"]["status"], detail["children"]
     );
     for p in detail["phases"].as_array().cloned().unwrap_or_default() {
@@ -99,9 +266,19 @@ async fn main() -> anyhow::Result<()> {
     .bind(&run_id)
     .fetch_all(&pool)
     .await?;
-    if let (Some(med), Some(max)) = (per_child.get(per_child.len() / 2), per_child.last()) {
-        println!("  per-portfolio child run: median {med:.3} s, max {max:.3} s");
-    }
+    let children_wall: f64 = sqlx::query_scalar(
+        "select coalesce(extract(epoch from max(finished_at) - min(started_at))::float8, 0) from runs where parent_id = $1::uuid",
+    )
+    .bind(&run_id)
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "  {} child runs in {children_wall:.2} s: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+        per_child.len(),
+        quantile(&per_child, 0.5) * 1000.0,
+        quantile(&per_child, 0.9) * 1000.0,
+        per_child.last().copied().unwrap_or(f64::NAN) * 1000.0
+    );
     let phases: Vec<(String, f64, f64)> = sqlx::query_as(
         "select ph.phase_id, avg(ph.duration_seconds)::float8, sum(ph.duration_seconds)::float8
          from run_phases ph join runs r on r.id = ph.run_id
@@ -117,8 +294,116 @@ async fn main() -> anyhow::Result<()> {
             mean * 1000.0
         );
     }
+    latencies.sort_by(f64::total_cmp);
+    let secs = env_usize("BENCH_STATUS_SECS", 30);
+    let rps = latencies.len() as f64 / secs.max(1) as f64;
+    if !latencies.is_empty() {
+        println!(
+            "  status endpoint under load ({} answers, {rps:.0}/s over {secs} s, the night inside it): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            latencies.len(),
+            quantile(&latencies, 0.5) * 1000.0,
+            quantile(&latencies, 0.99) * 1000.0,
+            latencies.last().copied().unwrap_or(f64::NAN) * 1000.0
+        );
+    }
+    if profile {
+        print_statements(&processes, per_child.len().max(1), &run_id);
+    }
+    drop(processes);
     pool.close().await;
     drop(api);
     db.drop_database().await;
+    Ok(Night {
+        wall,
+        children_wall,
+        child_median: quantile(&per_child, 0.5),
+        child_p90: quantile(&per_child, 0.9),
+        status_p50_ms: quantile(&latencies, 0.5) * 1000.0,
+        status_p99_ms: quantile(&latencies, 0.99) * 1000.0,
+        status_rps: rps,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let empty = scenario("empty history", false).await?;
+    if std::env::var("BENCH_HISTORY").is_ok_and(|v| v == "1") {
+        let full = scenario("full history", true).await?;
+        println!("history          | night wall | children | child median | child p90 | status p50 | status p99 (rps)");
+        for (label, n) in [("empty", &empty), ("full", &full)] {
+            println!(
+                "{label:<16} | {:>8.2} s | {:>6.2} s | {:>9.1} ms | {:>6.1} ms | {:>7.2} ms | {:>7.2} ms ({:.0})",
+                n.wall,
+                n.children_wall,
+                n.child_median * 1000.0,
+                n.child_p90 * 1000.0,
+                n.status_p50_ms,
+                n.status_p99_ms,
+                n.status_rps
+            );
+        }
+        println!(
+            "full / empty     | {:>8.2}x  | {:>6.2}x  | {:>9.2}x",
+            full.wall / empty.wall,
+            full.children_wall / empty.children_wall,
+            full.child_median / empty.child_median
+        );
+    }
     Ok(())
+}
+
+/// Statements the child runs of `parent` sent, per child: by phase, then the costliest kinds.
+fn print_statements(workers: &[Process], children: usize, parent: &str) {
+    let mut by_phase: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    let mut by_summary: BTreeMap<(String, String), (usize, f64)> = BTreeMap::new();
+    let text: String = workers.iter().map(Process::log_text).collect();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        // A statement's line (the binaries log without targets).
+        if v.get("elapsed_secs").is_none() || v.get("summary").is_none() {
+            continue;
+        }
+        let spans = v["spans"].as_array().cloned().unwrap_or_default();
+        if !spans
+            .iter()
+            .any(|s| s["parent.id"].as_str() == Some(parent))
+        {
+            continue;
+        }
+        let phase = spans
+            .iter()
+            .find_map(|s| s["phase"].as_str())
+            .unwrap_or("(run)")
+            .to_owned();
+        let secs = v["elapsed_secs"].as_f64().unwrap_or(0.0);
+        let summary = v["summary"].as_str().unwrap_or("?").to_owned();
+        let e = by_phase.entry(phase.clone()).or_default();
+        e.0 += 1;
+        e.1 += secs;
+        let e = by_summary.entry((phase, summary)).or_default();
+        e.0 += 1;
+        e.1 += secs;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let per = |n: usize| n as f64 / children as f64;
+    let total: usize = by_phase.values().map(|(n, _)| n).sum();
+    println!("  statements per child: {:.1}", per(total));
+    for (phase, (n, secs)) in &by_phase {
+        println!(
+            "    {phase:<11} {:>5.1} statements, {:>6.2} ms in the database",
+            per(*n),
+            secs * 1000.0 / children as f64
+        );
+    }
+    let mut costly: Vec<_> = by_summary.into_iter().collect();
+    costly.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+    for ((phase, summary), (n, secs)) in costly.into_iter().take(20) {
+        println!(
+            "    {:>6.2} ms {:>4.1}x  {phase:<11} {summary}",
+            secs * 1000.0 / children as f64,
+            per(n)
+        );
+    }
 }

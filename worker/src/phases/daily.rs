@@ -5,11 +5,12 @@
 use super::loaders::SymbolScope;
 use super::RunOutcome;
 use crate::context::{JobError, RunContext};
-use sigmasight_shared::db::{positions, runs};
+use sigmasight_shared::db::{phases as phase_rows, positions, runs};
 use sigmasight_shared::domain::RunStatus;
 use sigmasight_shared::domain::FACTOR_ETFS;
 use sigmasight_shared::phases::{PhaseDef, PORTFOLIOS};
 use sigmasight_shared::queue::daily::BatchParams;
+use tracing::Instrument as _;
 
 /// Runs the parent of a daily batch.
 pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
@@ -44,9 +45,15 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
             continue;
         }
         match super::work(phase)? {
-            super::Work::Symbols(run) => run(ctx, &scope)
-                .await
-                .map_err(|e| super::record_failure(ctx, phase, e))?,
+            super::Work::Symbols(run) => {
+                let started = std::time::Instant::now();
+                let span = super::phase_span(phase);
+                let result = run(ctx, &scope).instrument(span.clone()).await;
+                span.in_scope(|| {
+                    crate::metrics::phase_ended(phase, result.is_ok(), started.elapsed());
+                });
+                result.map_err(|e| super::record_failure(ctx, phase, e))?;
+            }
             _ => {
                 return Err(JobError::Fatal(anyhow::anyhow!(
                     "{} is not a symbol-level phase of a daily batch",
@@ -73,10 +80,13 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         only,
     )
     .await?;
+    // The phase's total is written with the children, so each child that ends counts
+    // against it (`runs::child_ended`); none can end before this commits.
+    let total = i32::try_from(children).unwrap_or(i32::MAX);
+    let held = phase_rows::start(&mut *tx, ctx.run.id, ctx.attempt(), PORTFOLIOS.id, total).await?;
+    ctx.fenced(held)?;
     tx.commit().await?;
-    let _progress = ctx
-        .start_phase(&PORTFOLIOS, usize::try_from(children).unwrap_or(usize::MAX))
-        .await?;
+    ctx.heartbeat.beat();
     ctx.info(
         &PORTFOLIOS,
         format!("Queued {children} portfolio runs up to {end}; any worker may take them"),

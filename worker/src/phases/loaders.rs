@@ -52,10 +52,14 @@ pub async fn load_prices(
         .iter()
         .map(|s| (s.clone(), vec![None; dates.len()]))
         .collect();
-    for row in prices::closes(&ctx.pool, symbols, start, end).await? {
-        if let (Some(series), Some(&i)) = (closes.get_mut(&row.symbol), index.get(&row.price_date))
-        {
-            series[i] = Some(row.close);
+    for row in prices::series(&ctx.pool, symbols, start, end).await? {
+        let Some(series) = closes.get_mut(&row.symbol) else {
+            continue;
+        };
+        for (date, close) in row.dates.iter().zip(row.closes) {
+            if let Some(&i) = index.get(date) {
+                series[i] = Some(close);
+            }
         }
     }
     Ok(PriceTable { dates, closes })

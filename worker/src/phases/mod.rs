@@ -21,10 +21,11 @@ use anyhow::anyhow;
 use futures::future::BoxFuture;
 use loaders::SymbolScope;
 use scope::PortfolioScope;
-use sigmasight_shared::db::{phases as phase_rows, prices};
+use sigmasight_shared::db::phases as phase_rows;
 use sigmasight_shared::domain::{ActivityLevel, RunKind, RunStatus};
 use sigmasight_shared::phases::{self as defs, PhaseDef};
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 /// How a run ended well.
 #[derive(Debug, Clone)]
@@ -57,31 +58,55 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     let carried = begin_attempt(ctx, &plan).await?;
     let mut scope = PortfolioScope::load(ctx, portfolio_id).await?;
     let symbols = scope.symbol_scope();
-    let mut verdicts_read = false;
+    // Set once a symbol-level phase has run: phase 1 may have changed which symbols have no
+    // data, which the portfolio phases then read again.
+    let mut verdicts_stale = false;
     for phase in plan {
         if carried_over(ctx, phase, &carried) {
             continue;
         }
         ctx.check_lease()?;
+        let started = std::time::Instant::now();
+        let span = phase_span(phase);
         let result = match work(phase)? {
-            Work::Symbols(run) => run(ctx, &symbols).await,
+            Work::Symbols(run) => {
+                verdicts_stale = true;
+                run(ctx, &symbols).instrument(span.clone()).await
+            }
             Work::Portfolio(run) => {
-                if !verdicts_read {
+                if verdicts_stale {
                     // Phase 1 has decided which symbols have no data: the portfolio phases
                     // name them.
                     scope.refresh_left_out(ctx).await?;
-                    verdicts_read = true;
+                    verdicts_stale = false;
                 }
-                run(ctx, &scope).await
+                run(ctx, &scope).instrument(span.clone()).await
             }
             Work::FanOut => Err(JobError::Fatal(anyhow!(
                 "{} runs in a daily batch only",
                 phase.name
             ))),
         };
-        result.map_err(|e| record_failure(ctx, phase, e))?;
+        span.in_scope(|| crate::metrics::phase_ended(phase, result.is_ok(), started.elapsed()));
+        if let Err(e) = result {
+            if !ctx.watched_live() && !matches!(e, JobError::LeaseLost) {
+                // This phase's start was never written: show it running, so the attempt's
+                // end marks it failed (not skipped) with the error.
+                phase_rows::start(&ctx.pool, ctx.run.id, ctx.attempt(), phase.id, 0).await?;
+            }
+            return Err(record_failure(ctx, phase, e));
+        }
     }
-    outcome(ctx, &scope).await
+    if verdicts_stale {
+        scope.refresh_left_out(ctx).await?;
+    }
+    Ok(outcome(ctx, &scope))
+}
+
+/// The span of one phase: its lines carry `phase` beside the run's fields. Its end is
+/// logged at debug level with the time it took.
+pub(super) fn phase_span(phase: &PhaseDef) -> tracing::Span {
+    tracing::info_span!("phase", phase = phase.id)
 }
 
 /// A phase's work, over the run's symbols or its portfolio.
@@ -192,13 +217,8 @@ fn record_failure(ctx: &RunContext, phase: &PhaseDef, e: JobError) -> JobError {
 }
 
 /// Summary: positions analyzed/total, unavailable symbols, trading days.
-async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome, JobError> {
-    let verdicts = prices::availability(&ctx.pool, &scope.symbols).await?;
-    let mut unavailable: Vec<String> = verdicts
-        .into_iter()
-        .filter(|v| !v.available)
-        .map(|v| v.symbol)
-        .collect();
+fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> RunOutcome {
+    let mut unavailable = scope.unavailable.clone();
     unavailable.sort();
     let analyzed = scope
         .positions
@@ -241,11 +261,11 @@ async fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> Result<RunOutcome,
         },
         false,
     );
-    Ok(RunOutcome {
+    RunOutcome {
         status,
         summary,
         parked: false,
-    })
+    }
 }
 
 #[cfg(test)]

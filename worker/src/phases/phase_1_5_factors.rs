@@ -90,10 +90,6 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         "Factor Analysis complete: {} symbols ({} calculated, {} cached, {limited} with too little history)",
         symbols.len(), results.len(), done.len()
     ));
-    let status = if limited == 0 {
-        PhaseStatus::Completed
-    } else {
-        PhaseStatus::Warning
-    };
+    let status = PhaseStatus::finished(limited != 0);
     work.progress.finish(status, serde_json::json!({ "symbols": symbols.len(), "calculated": results.len(), "cached": done.len(), "limited": limited, "calculation_date": date })).await
 }

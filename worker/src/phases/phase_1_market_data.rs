@@ -110,9 +110,65 @@ struct Tally {
     served_by: BTreeMap<&'static str, usize>,
 }
 
-/// Runs phase 1.
+/// The symbols of the run sorted by what phase 1 must do with them.
+struct Work {
+    /// Symbols whose stored prices already cover the range.
+    cached: usize,
+    /// Symbols to ask of the chain, with the range each needs.
+    to_fetch: Vec<(String, Plan)>,
+    /// Symbols remembered as unavailable (within the TTL).
+    known: Vec<(String, Remembered)>,
+}
+
+/// Runs phase 1: sort the symbols by need, announce, fetch the rest through the chain
+/// (`provider_concurrency` at a time), store what was served, and summarise.
 pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> {
     let started = Instant::now();
+    let work = plan_work(ctx, scope).await?;
+    let mut progress = ctx.start_phase(&PHASE_1, scope.symbols.len()).await?;
+    let mut tally = Tally::default();
+    announce(ctx, scope, &work, &mut tally);
+    progress
+        .advance(scope.symbols.len() - work.to_fetch.len())
+        .await?;
+
+    let market = ctx.market.clone();
+    let mut results = stream::iter(work.to_fetch)
+        .map(|(symbol, plan)| {
+            let market = market.clone();
+            async move {
+                let range_plan = plan.clone();
+                let answer = market
+                    .history(&symbol, move |p| range_plan.range_for(p))
+                    .await;
+                (symbol, plan, answer)
+            }
+        })
+        .buffer_unordered(ctx.config.provider_concurrency.max(1));
+    while let Some((symbol, plan, answer)) = results.next().await {
+        ctx.check_lease()?;
+        for notice in ctx.market.take_notices() {
+            ctx.warn(&PHASE_1, notice);
+        }
+        record_answer(ctx, &mut tally, symbol, &plan, answer).await?;
+        progress.advance(1).await?;
+    }
+    for notice in ctx.market.take_notices() {
+        ctx.warn(&PHASE_1, notice);
+    }
+    if !tally.undecided.is_empty() {
+        // Every symbol that could be fetched is stored: the next attempt asks only for these.
+        return Err(JobError::Retryable(anyhow::anyhow!(
+            "market data unavailable for now for {} symbol(s): {}",
+            tally.undecided.len(),
+            cut(&tally.undecided.join("; "), 1000)
+        )));
+    }
+    finish(ctx, scope, progress, tally, work.cached, started).await
+}
+
+/// Sorts the run's symbols: cached, to fetch (with their ranges) or known unavailable.
+async fn plan_work(ctx: &RunContext, scope: &SymbolScope) -> Result<Work, JobError> {
     let first_needed = calendar::next_trading_day(scope.history_start - chrono::Duration::days(1));
     let coverage: HashMap<String, prices::Coverage> = prices::coverage(&ctx.pool, &scope.symbols)
         .await?
@@ -137,9 +193,11 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         )
     })
     .collect();
-    let mut cached = 0usize;
-    let mut to_fetch = Vec::new();
-    let mut known = Vec::new();
+    let mut work = Work {
+        cached: 0,
+        to_fetch: Vec::new(),
+        known: Vec::new(),
+    };
     for symbol in &scope.symbols {
         let need = match remembered.get(symbol) {
             Some(r) => Need::KnownUnavailable(r.clone()),
@@ -151,12 +209,16 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
             ),
         };
         match need {
-            Need::Cached => cached += 1,
-            Need::Fetch(plan) => to_fetch.push((symbol.clone(), plan)),
-            Need::KnownUnavailable(r) => known.push((symbol.clone(), r)),
+            Need::Cached => work.cached += 1,
+            Need::Fetch(plan) => work.to_fetch.push((symbol.clone(), plan)),
+            Need::KnownUnavailable(r) => work.known.push((symbol.clone(), r)),
         }
     }
-    let mut progress = ctx.start_phase(&PHASE_1, scope.symbols.len()).await?;
+    Ok(work)
+}
+
+/// The phase's opening lines, and one warning per symbol known to be unavailable.
+fn announce(ctx: &RunContext, scope: &SymbolScope, work: &Work, tally: &mut Tally) {
     ctx.info(
         &PHASE_1,
         format!(
@@ -167,17 +229,16 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
             ctx.market.chain().describe()
         ),
     );
-    if cached > 0 {
+    if work.cached > 0 {
         ctx.info(
             &PHASE_1,
             format!(
-                "{cached} symbols already have prices through {} (cached)",
-                scope.end
+                "{} symbols already have prices through {} (cached)",
+                work.cached, scope.end
             ),
         );
     }
-    let mut tally = Tally::default();
-    for (symbol, r) in &known {
+    for (symbol, r) in &work.known {
         // One warning per unavailable symbol per run: an earlier attempt of this run gave it.
         if !r.this_run {
             ctx.warn(
@@ -191,80 +252,54 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         }
         tally.unavailable.push(symbol.clone());
     }
-    progress
-        .advance(scope.symbols.len() - to_fetch.len())
-        .await?;
+}
 
-    let market = ctx.market.clone();
-    let mut results = stream::iter(to_fetch)
-        .map(|(symbol, plan)| {
-            let market = market.clone();
-            async move {
-                let range_plan = plan.clone();
-                let answer = market
-                    .history(&symbol, move |p| range_plan.range_for(p))
-                    .await;
-                (symbol, plan, answer)
-            }
-        })
-        .buffer_unordered(ctx.config.provider_concurrency.max(1));
-
-    while let Some((symbol, plan, answer)) = results.next().await {
-        ctx.check_lease()?;
-        for notice in ctx.market.take_notices() {
-            ctx.warn(&PHASE_1, notice);
+/// Stores, remembers or notes one symbol's answer from the chain.
+async fn record_answer(
+    ctx: &RunContext,
+    tally: &mut Tally,
+    symbol: String,
+    plan: &Plan,
+    answer: Result<Served<Vec<DailyBar>>, ChainError>,
+) -> Result<(), JobError> {
+    match answer {
+        Ok(served) => {
+            let rows = store_served(ctx, &symbol, plan, served).await?;
+            tally.rows += rows.rows;
+            tally.fetched += 1;
+            *tally.served_by.entry(rows.provider).or_default() += 1;
         }
-        match answer {
-            Ok(served) => {
-                let rows = store_served(ctx, &symbol, &plan, served).await?;
-                tally.rows += rows.rows;
-                tally.fetched += 1;
-                *tally.served_by.entry(rows.provider).or_default() += 1;
-            }
-            Err(ChainError::Unavailable { reason, asked }) => {
-                prices::remember_availability(
-                    &ctx.pool,
-                    &symbol,
-                    false,
-                    Some(&cut(&reason, 500)),
-                    &asked.join(","),
-                    ctx.run.id,
-                )
-                .await?;
-                ctx.warn(
-                    &PHASE_1,
-                    format!(
-                        "{symbol}: Symbol unavailable (delisted or unknown to {})",
-                        asked.join(", ")
-                    ),
-                );
-                tally.unavailable.push(symbol);
-            }
-            Err(ChainError::Undecided(reason)) => {
-                ctx.debug(
-                    &PHASE_1,
-                    format!("{symbol}: no answer: {}", cut(&reason, 500)),
-                );
-                tally
-                    .undecided
-                    .push(format!("{symbol} ({})", cut(&reason, 300)));
-            }
-            Err(e @ ChainError::Unsupported { .. }) => return Err(JobError::Fatal(e.into())),
+        Err(ChainError::Unavailable { reason, asked }) => {
+            prices::remember_availability(
+                &ctx.pool,
+                &symbol,
+                false,
+                Some(&cut(&reason, 500)),
+                &asked.join(","),
+                ctx.run.id,
+            )
+            .await?;
+            ctx.warn(
+                &PHASE_1,
+                format!(
+                    "{symbol}: Symbol unavailable (delisted or unknown to {})",
+                    asked.join(", ")
+                ),
+            );
+            tally.unavailable.push(symbol);
         }
-        progress.advance(1).await?;
+        Err(ChainError::Undecided(reason)) => {
+            ctx.debug(
+                &PHASE_1,
+                format!("{symbol}: no answer: {}", cut(&reason, 500)),
+            );
+            tally
+                .undecided
+                .push(format!("{symbol} ({})", cut(&reason, 300)));
+        }
+        Err(e @ ChainError::Unsupported { .. }) => return Err(JobError::Fatal(e.into())),
     }
-    for notice in ctx.market.take_notices() {
-        ctx.warn(&PHASE_1, notice);
-    }
-    if !tally.undecided.is_empty() {
-        // Every symbol that could be fetched is stored: the next attempt asks only for these.
-        return Err(JobError::Retryable(anyhow::anyhow!(
-            "market data unavailable for now for {} symbol(s): {}",
-            tally.undecided.len(),
-            cut(&tally.undecided.join("; "), 1000)
-        )));
-    }
-    finish(ctx, scope, progress, tally, cached, started).await
+    Ok(())
 }
 
 async fn finish(
@@ -284,11 +319,7 @@ async fn finish(
         scope.symbols.len(), tally.fetched, tally.unavailable.len(), tally.rows,
         if by.is_empty() { "none".to_owned() } else { by.join(", ") }
     ));
-    let status = if tally.unavailable.is_empty() {
-        PhaseStatus::Completed
-    } else {
-        PhaseStatus::Warning
-    };
+    let status = PhaseStatus::finished(!tally.unavailable.is_empty());
     progress
         .finish(
             status,

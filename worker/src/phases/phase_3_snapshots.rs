@@ -1,8 +1,8 @@
 //! Phase 3 — P&L Calculation & Snapshots: every trading day from the earliest entry date to
 //! the last trading day, computed over the whole range at once and upserted in chunks.
 
-use super::loaders::{load_prices, params};
-use super::scope::PortfolioScope;
+use super::loaders::params;
+use super::scope::{PortfolioScope, SNAPSHOT_LOOKBACK_DAYS};
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
 use sigmasight_shared::analytics::sectors::normalize_sector;
@@ -12,8 +12,6 @@ use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_3;
 use sigmasight_shared::status::feed::is_date_in_feed;
 
-/// Calendar days of closes loaded before the first snapshot day (63 returns for option vol).
-const PRICE_LOOKBACK_DAYS: i64 = 120;
 /// Snapshots written per statement (and per progress step).
 const CHUNK: usize = 250;
 
@@ -37,10 +35,12 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             scope.days.last().copied().unwrap_or(first_day)
         ),
     );
-    let table_start = scope.first_entry - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
-    let table = load_prices(ctx, &scope.symbols, table_start, scope.end).await?;
+    // The computation reads no close before its first day's lookback: a daily run loads
+    // months, not the portfolio's whole history.
+    let table_start = first_day - chrono::Duration::days(SNAPSHOT_LOOKBACK_DAYS);
+    let table = scope.prices(ctx, table_start, scope.end).await?;
     let mut inputs = scope.inputs();
-    let sectors = super::loaders::sectors(ctx, &scope.symbols).await?;
+    let sectors = scope.sectors(ctx).await?;
     for p in inputs.iter_mut().filter(|p| p.sector.is_none()) {
         p.sector = normalize_sector(sectors.get(&p.symbol).map(String::as_str));
     }
@@ -52,10 +52,21 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             .map_err(|e| {
                 JobError::Retryable(anyhow::anyhow!("snapshot computation panicked: {e}"))
             })?;
+    // Snapshots from `first_day` on are rewritten; from the first entry on, all of them:
+    // the portfolio's pending recompute is cleared with the last chunk.
+    let covered_from = if first_day <= scope.first_entry {
+        NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(first_day)
+    } else {
+        first_day
+    };
+    let chunks = rows.len().div_ceil(CHUNK);
     let mut warned = std::collections::BTreeSet::new();
     for (chunk_no, chunk) in rows.chunks(CHUNK).enumerate() {
         let mut tx = ctx.begin_fenced().await?;
         snapshots::upsert_many(&mut tx, scope.portfolio.id, ctx.run.id, chunk).await?;
+        if chunk_no + 1 == chunks {
+            portfolios::clear_recompute(&mut *tx, scope.portfolio.id, covered_from).await?;
+        }
         tx.commit().await?;
         for (k, row) in chunk.iter().enumerate() {
             let i = chunk_no * CHUNK + k + 1;
@@ -92,14 +103,5 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             }
         ),
     );
-    // Snapshots from `first_day` on are rewritten; from the first entry on, all of them.
-    let covered_from = if first_day <= scope.first_entry {
-        NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(first_day)
-    } else {
-        first_day
-    };
-    let mut tx = ctx.begin_fenced().await?;
-    portfolios::clear_recompute(&mut *tx, scope.portfolio.id, covered_from).await?;
-    tx.commit().await?;
     progress.finish(PhaseStatus::Completed, serde_json::json!({ "snapshots": rows.len(), "first_date": rows.first().map(|r| r.date), "last_date": last.map(|r| r.date) })).await
 }

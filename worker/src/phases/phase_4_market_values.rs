@@ -1,8 +1,8 @@
 //! Phase 4 — Position Market Value Updates: last price, market value, unrealized P&L (and
 //! model value and delta for options) of every open position, as of the calculation date.
 
-use super::loaders::{load_prices, params};
-use super::scope::PortfolioScope;
+use super::loaders::params;
+use super::scope::{PortfolioScope, SNAPSHOT_LOOKBACK_DAYS};
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::snapshots::position_values;
 use sigmasight_shared::db::positions;
@@ -12,8 +12,8 @@ use sigmasight_shared::phases::PHASE_4;
 /// Runs phase 4.
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
     let inputs = scope.inputs();
-    let table_start = scope.end - chrono::Duration::days(120);
-    let table = load_prices(ctx, &scope.symbols, table_start, scope.end).await?;
+    let table_start = scope.end - chrono::Duration::days(SNAPSHOT_LOOKBACK_DAYS);
+    let table = scope.prices(ctx, table_start, scope.end).await?;
     let values = position_values(&inputs, &table, scope.end, &params(ctx, scope));
     let mut progress = ctx.start_phase(&PHASE_4, values.len()).await?;
     let updates: Vec<positions::ValueUpdate> = values
@@ -72,11 +72,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
         ),
     );
     progress.advance(values.len()).await?;
-    let status = if unpriced.is_empty() {
-        PhaseStatus::Completed
-    } else {
-        PhaseStatus::Warning
-    };
+    let status = PhaseStatus::finished(!unpriced.is_empty());
     progress
         .finish(
             status,

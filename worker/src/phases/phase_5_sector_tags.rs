@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
     let n = scope.positions.len();
     let mut progress = ctx.start_phase(&PHASE_5, n).await?;
-    let by_symbol = super::loaders::sectors(ctx, &scope.symbols).await?;
+    let by_symbol = scope.sectors(ctx).await?;
     let assignments: Vec<(uuid::Uuid, String, &str)> = scope
         .positions
         .iter()
@@ -27,9 +27,25 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             (p.id, tag, color)
         })
         .collect();
-    let mut tx = ctx.begin_fenced().await?;
-    let tagged = tags::replace_sector_tags(&mut tx, scope.portfolio.user_id, &assignments).await?;
-    tx.commit().await?;
+    // A nightly run mostly finds every tag already right: it reads them and writes nothing.
+    let ids: Vec<uuid::Uuid> = assignments.iter().map(|a| a.0).collect();
+    let mut current = tags::sector_tags(&ctx.pool, scope.portfolio.user_id, &ids).await?;
+    current.sort();
+    let mut wanted: Vec<(uuid::Uuid, String)> = assignments
+        .iter()
+        .map(|(id, tag, _)| (*id, tag.clone()))
+        .collect();
+    wanted.sort();
+    let tagged = if current == wanted {
+        ctx.debug(&PHASE_5, "Sector tags unchanged");
+        u64::try_from(n).unwrap_or(u64::MAX)
+    } else {
+        let mut tx = ctx.begin_fenced().await?;
+        let tagged =
+            tags::replace_sector_tags(&mut tx, scope.portfolio.user_id, &assignments).await?;
+        tx.commit().await?;
+        tagged
+    };
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, tag, _) in &assignments {
         *counts.entry(tag.as_str()).or_default() += 1;

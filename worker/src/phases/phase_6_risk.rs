@@ -3,7 +3,7 @@
 //! snapshot equity and the symbol betas, computes everything off the async runtime, and
 //! replaces the date's results in one fenced transaction.
 
-use super::loaders::{load_prices, params};
+use super::loaders::params;
 use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
@@ -50,11 +50,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             scope.left_out_note()
         ),
     );
-    let status = if output.warnings.is_empty() {
-        PhaseStatus::Completed
-    } else {
-        PhaseStatus::Warning
-    };
+    let status = PhaseStatus::finished(!output.warnings.is_empty());
     progress
         .finish(
             status,
@@ -90,7 +86,7 @@ async fn compute_risk(
 ) -> Result<(RiskOutput, f64), JobError> {
     let d = scope.end;
     let table_start = d - chrono::Duration::days(PRICE_LOOKBACK_DAYS);
-    let table = load_prices(ctx, &scope.symbols, table_start, d).await?;
+    let table = scope.prices(ctx, table_start, d).await?;
     let equity = match d
         .succ_opt()
         .map(|next| snapshots::prior(&ctx.pool, scope.portfolio.id, next))

@@ -1,10 +1,12 @@
 //! The portfolio a run works on: its positions, the symbols they need, the date range.
 
+use super::loaders::load_prices;
 use crate::context::{JobError, RunContext};
 use anyhow::anyhow;
 use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
-use sigmasight_shared::analytics::snapshots::{PositionInput, PriorSnapshot};
+use sigmasight_shared::analytics::risk::PRICE_LOOKBACK_DAYS as RISK_LOOKBACK_DAYS;
+use sigmasight_shared::analytics::snapshots::{PositionInput, PriceTable, PriorSnapshot};
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{
     portfolios,
@@ -14,10 +16,14 @@ use sigmasight_shared::db::{prices, snapshots};
 use sigmasight_shared::domain::RunKind;
 use sigmasight_shared::domain::{InvestmentClass, FACTOR_ETFS};
 use sigmasight_shared::queue::daily::BatchParams;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Calendar days of price history fetched before the earliest entry date.
 pub const LOOKBACK_DAYS: i64 = 365;
+/// Calendar days of closes phases 3 and 4 read before their first day (63 returns for an
+/// option's volatility, and the newest close within the stale-price window).
+pub const SNAPSHOT_LOOKBACK_DAYS: i64 = 120;
 
 /// A loaded portfolio and its date range.
 pub struct PortfolioScope {
@@ -39,6 +45,13 @@ pub struct PortfolioScope {
     /// Position symbols (and option underlyings) no provider had: phase 1 warned about them
     /// once; later phases name them in their summaries, never as new warnings.
     pub left_out: Vec<String>,
+    /// The scope's symbols remembered as having no market data.
+    pub unavailable: Vec<String>,
+    /// Closes of `symbols` over every window a portfolio phase reads, loaded once (after
+    /// phase 1, which may fetch them) by the first phase that asks.
+    prices: tokio::sync::OnceCell<PriceTable>,
+    /// The profile sector of each symbol that has one, loaded once.
+    sectors: tokio::sync::OnceCell<HashMap<String, String>>,
 }
 
 /// First day that gets a snapshot: the earliest entry for an onboarding; for a daily run the
@@ -124,6 +137,9 @@ impl PortfolioScope {
         let mut scope = Self {
             portfolio,
             left_out: Vec::new(),
+            unavailable: Vec::new(),
+            prices: tokio::sync::OnceCell::new(),
+            sectors: tokio::sync::OnceCell::new(),
             history_start: first_entry - chrono::Duration::days(LOOKBACK_DAYS),
             days,
             prior,
@@ -150,11 +166,47 @@ impl PortfolioScope {
             .filter(|p| price_symbol(p).is_some_and(|s| unavailable.iter().any(|u| u == s)))
             .map(|p| p.symbol.clone())
             .collect();
-        left_out.extend(unavailable);
+        left_out.extend(unavailable.iter().cloned());
         left_out.sort();
         left_out.dedup();
         self.left_out = left_out;
+        self.unavailable = unavailable;
         Ok(())
+    }
+
+    /// The first day any portfolio phase reads a close of: phase 3's lookback before its
+    /// first day, phase 6's before the calculation date.
+    fn prices_from(&self) -> NaiveDate {
+        let first = self.days.first().copied().unwrap_or(self.end);
+        (first - chrono::Duration::days(SNAPSHOT_LOOKBACK_DAYS))
+            .min(self.end - chrono::Duration::days(RISK_LOOKBACK_DAYS))
+            .min(self.end - chrono::Duration::days(SNAPSHOT_LOOKBACK_DAYS))
+    }
+
+    /// The closes of the scope's symbols on the trading days of `[start, end]`: one query
+    /// for the run's portfolio phases together, each taking its window of it.
+    pub async fn prices(
+        &self,
+        ctx: &RunContext,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<PriceTable, JobError> {
+        let from = self.prices_from();
+        if start < from || end > self.end {
+            return load_prices(ctx, &self.symbols, start, end).await;
+        }
+        let all = self
+            .prices
+            .get_or_try_init(|| load_prices(ctx, &self.symbols, from, self.end))
+            .await?;
+        Ok(all.window(start, end))
+    }
+
+    /// The profile sector of each of the scope's symbols that has one (loaded once).
+    pub async fn sectors(&self, ctx: &RunContext) -> Result<&HashMap<String, String>, JobError> {
+        self.sectors
+            .get_or_try_init(|| super::loaders::sectors(ctx, &self.symbols))
+            .await
     }
 
     /// The symbol scope of phase 1.

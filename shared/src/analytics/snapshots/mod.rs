@@ -119,6 +119,26 @@ pub struct PriceTable {
     pub closes: HashMap<String, Vec<Option<f64>>>,
 }
 
+impl PriceTable {
+    /// The part of the table on trading days in `[start, end]`: what loading that range
+    /// would have given.
+    pub fn window(&self, start: NaiveDate, end: NaiveDate) -> Self {
+        let lo = self.dates.partition_point(|d| *d < start);
+        let hi = self.dates.partition_point(|d| *d <= end).max(lo);
+        Self {
+            dates: self.dates[lo..hi].to_vec(),
+            closes: self
+                .closes
+                .iter()
+                .map(|(s, c)| {
+                    let part = c.get(lo..hi.min(c.len())).unwrap_or_default().to_vec();
+                    (s.clone(), part)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The snapshot stored just before the first requested date.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PriorSnapshot {
@@ -545,6 +565,81 @@ struct RowAcc {
     entries: Vec<(usize, usize, f64)>,
 }
 
+impl RowAcc {
+    /// Adds one active position's mark to this row's exposures, counts and entries.
+    fn add(&mut self, mk: Mark, q: f64, m: f64, sym: usize, sector: usize) {
+        let mv = mk.value * q * m;
+        let exposure = mk.delta_s.map_or(mv, |ds| ds * q * m);
+        if exposure > 0.0 {
+            self.long += exposure;
+        } else {
+            self.short += exposure;
+        }
+        self.gross += exposure.abs();
+        self.net += exposure;
+        self.num += 1;
+        if q > 0.0 {
+            self.num_long += 1;
+        } else if q < 0.0 {
+            self.num_short += 1;
+        }
+        self.stale = self.stale.max(mk.stale);
+        self.entries.push((sym, sector, mv.abs()));
+    }
+}
+
+/// Per-row state built up by the steps of [`compute_snapshots`].
+struct Rows {
+    /// Exposure accumulators.
+    acc: Vec<RowAcc>,
+    /// Total P&L of each row.
+    pnl: Vec<f64>,
+    /// Realized P&L of each row.
+    realized: Vec<f64>,
+    /// Warnings of each row.
+    warnings: Vec<Vec<String>>,
+}
+
+/// Series, marking kinds and symbol/sector ids of the positions.
+struct Prepared<'a> {
+    /// Forward-filled series (with realised vol for option underlyings).
+    series: Vec<Series<'a>>,
+    /// Per position: (marking kind, symbol id, sector id).
+    positions: Vec<(Kind, usize, usize)>,
+    /// Sector names by sector id.
+    sector_names: Vec<&'a str>,
+}
+
+/// P&L per table index over `[lo, hi]` and the warnings met while accumulating it.
+struct RangeAcc<'v> {
+    /// First table index of a row.
+    lo: usize,
+    /// Last table index of a row.
+    hi: usize,
+    /// (row number, table index) of rows with a table index.
+    valid: &'v [(usize, usize)],
+    /// Total P&L per table index (offset by `lo`).
+    pnl: Vec<f64>,
+    /// Realized P&L per table index (offset by `lo`).
+    realized: Vec<f64>,
+    /// (table index, warning) pairs.
+    warns: Vec<(usize, String)>,
+    /// Scratch marks of the current position.
+    marks: Vec<Mark>,
+}
+
+/// Where a position is active on the table.
+struct Span {
+    /// First table index on or after the entry date.
+    e: usize,
+    /// First table index on or after the exit date (at least `e`; `n` if none).
+    x: usize,
+    /// End (exclusive) of the active indices.
+    a_end: usize,
+    /// Whether an exit is booked as realized P&L.
+    books_exit: bool,
+}
+
 /// Computes one snapshot per day in `days` (ascending trading days, each
 /// present in `prices.dates`), rolling equity from `params.prior` (or B).
 ///
@@ -561,9 +656,50 @@ pub fn compute_snapshots(
     params: &SnapshotParams,
 ) -> Vec<SnapshotRow> {
     let dates = prices.dates.as_slice();
-    let n = dates.len();
-    let mut row_warnings: Vec<Vec<String>> = vec![Vec::new(); days.len()];
+    let (valid, warnings) = row_indices(dates, days, params);
+    let mut rows = Rows {
+        acc: vec![RowAcc::default(); days.len()],
+        pnl: vec![0.0_f64; days.len()],
+        realized: vec![0.0_f64; days.len()],
+        warnings,
+    };
+    let mut sector_names: Vec<&str> = Vec::new();
 
+    if let (Some(&(_, lo)), Some(&(_, hi))) = (valid.first(), valid.last()) {
+        let prepared = prepare_positions(positions, prices, lo, hi);
+        sector_names = prepared.sector_names;
+        let ctx = Ctx {
+            dates,
+            series: &prepared.series,
+            params,
+        };
+        // P&L per table index over [lo, hi].
+        let mut st = RangeAcc {
+            lo,
+            hi,
+            valid: &valid,
+            pnl: vec![0.0_f64; hi - lo + 1],
+            realized: vec![0.0_f64; hi - lo + 1],
+            warns: Vec::new(),
+            marks: Vec::new(),
+        };
+        for (p, &prep) in positions.iter().zip(&prepared.positions) {
+            accumulate_position(&ctx, p, prep, &mut st, &mut rows.acc);
+        }
+        assign_warnings(&valid, std::mem::take(&mut st.warns), &mut rows.warnings);
+        row_pnl(&st, &mut rows);
+    }
+
+    assemble_rows(days, params, rows, &sector_names)
+}
+
+/// (row, table index) pairs of the rows with a trading day on or before them, and per-row warnings.
+fn row_indices(
+    dates: &[NaiveDate],
+    days: &[NaiveDate],
+    params: &SnapshotParams,
+) -> (Vec<(usize, usize)>, Vec<Vec<String>>) {
+    let mut row_warnings: Vec<Vec<String>> = vec![Vec::new(); days.len()];
     // Rows → table indices (non-decreasing since both lists ascend).
     let row_idx: Vec<Option<usize>> = days.iter().map(|d| on_or_before(dates, *d)).collect();
     for (k, (d, idx)) in days.iter().zip(&row_idx).enumerate() {
@@ -592,187 +728,246 @@ pub fn compute_snapshots(
         .enumerate()
         .filter_map(|(k, i)| i.map(|i| (k, i)))
         .collect();
+    (valid, row_warnings)
+}
 
-    let mut acc = vec![RowAcc::default(); days.len()];
-    let mut row_pnl = vec![0.0_f64; days.len()];
-    let mut row_realized = vec![0.0_f64; days.len()];
+/// Symbol, sector and series ids and marking kind per position, plus underlyings' realised vol.
+fn prepare_positions<'a>(
+    positions: &'a [PositionInput],
+    prices: &'a PriceTable,
+    lo: usize,
+    hi: usize,
+) -> Prepared<'a> {
+    let n = prices.dates.len();
+    // Symbol, sector and series ids.
+    let mut sym_ids: HashMap<&str, usize> = HashMap::new();
+    let mut sector_ids: HashMap<&str, usize> = HashMap::new();
+    let mut series_ids: HashMap<&str, usize> = HashMap::new();
+    let mut series: Vec<Series> = Vec::new();
     let mut sector_names: Vec<&str> = Vec::new();
-
-    if let (Some(&(_, lo)), Some(&(_, hi))) = (valid.first(), valid.last()) {
-        // Symbol, sector and series ids.
-        let mut sym_ids: HashMap<&str, usize> = HashMap::new();
-        let mut sector_ids: HashMap<&str, usize> = HashMap::new();
-        let mut series_ids: HashMap<&str, usize> = HashMap::new();
-        let mut series: Vec<Series> = Vec::new();
-        let mut prepared: Vec<(Kind, usize, usize)> = Vec::with_capacity(positions.len());
-        for p in positions {
-            let next = sym_ids.len();
-            let sym = *sym_ids.entry(p.symbol.as_str()).or_insert(next);
-            let sector_name = sector_of(p);
-            let next = sector_ids.len();
-            let sector = *sector_ids.entry(sector_name).or_insert_with(|| {
-                sector_names.push(sector_name);
-                next
-            });
-            let kind = if p.investment_class == InvestmentClass::Private {
-                Kind::Flat
-            } else if p.position_type.is_option() {
-                match (p.strike_price, p.expiration_date) {
-                    (Some(strike), Some(expiry)) if strike.is_finite() && strike > 0.0 => {
-                        let name = underlying_of(p);
-                        let id = lookup_series(name, prices, n, &mut series_ids, &mut series);
-                        series[id].needs_vol = true;
-                        Kind::Option {
-                            series: id,
-                            kind: option_kind(p),
-                            strike,
-                            expiry,
-                        }
+    let mut prepared: Vec<(Kind, usize, usize)> = Vec::with_capacity(positions.len());
+    for p in positions {
+        let next = sym_ids.len();
+        let sym = *sym_ids.entry(p.symbol.as_str()).or_insert(next);
+        let sector_name = sector_of(p);
+        let next = sector_ids.len();
+        let sector = *sector_ids.entry(sector_name).or_insert_with(|| {
+            sector_names.push(sector_name);
+            next
+        });
+        let kind = if p.investment_class == InvestmentClass::Private {
+            Kind::Flat
+        } else if p.position_type.is_option() {
+            match (p.strike_price, p.expiration_date) {
+                (Some(strike), Some(expiry)) if strike.is_finite() && strike > 0.0 => {
+                    let name = underlying_of(p);
+                    let id = lookup_series(name, prices, n, &mut series_ids, &mut series);
+                    series[id].needs_vol = true;
+                    Kind::Option {
+                        series: id,
+                        kind: option_kind(p),
+                        strike,
+                        expiry,
                     }
-                    _ => Kind::Flat,
                 }
-            } else {
-                let id = lookup_series(p.symbol.as_str(), prices, n, &mut series_ids, &mut series);
-                Kind::Linear { series: id }
-            };
-            prepared.push((kind, sym, sector));
-        }
-        let vol_lo = lo.saturating_sub(1);
-        for s in series.iter_mut().filter(|s| s.needs_vol) {
-            s.vol_offset = vol_lo;
-            s.vol = (vol_lo..=hi)
-                .map(|i| realized_vol_63(s.closes, i))
-                .collect();
-        }
-
-        let ctx = Ctx {
-            dates,
-            series: &series,
-            params,
+                _ => Kind::Flat,
+            }
+        } else {
+            let id = lookup_series(p.symbol.as_str(), prices, n, &mut series_ids, &mut series);
+            Kind::Linear { series: id }
         };
-        // P&L per table index over [lo, hi].
-        let mut pnl = vec![0.0_f64; hi - lo + 1];
-        let mut realized = vec![0.0_f64; hi - lo + 1];
-        let mut warns: Vec<(usize, String)> = Vec::new();
-        let mut marks: Vec<Mark> = Vec::new();
+        prepared.push((kind, sym, sector));
+    }
+    let vol_lo = lo.saturating_sub(1);
+    for s in series.iter_mut().filter(|s| s.needs_vol) {
+        s.vol_offset = vol_lo;
+        s.vol = (vol_lo..=hi)
+            .map(|i| realized_vol_63(s.closes, i))
+            .collect();
+    }
+    Prepared {
+        series,
+        positions: prepared,
+        sector_names,
+    }
+}
 
-        for (p, &(kind, sym, sector)) in positions.iter().zip(&prepared) {
-            if !(p.quantity.is_finite() && p.entry_price.is_finite()) {
-                warns.push((
-                    lo,
-                    format!(
-                        "{} ({}): non-finite quantity or entry price; position skipped",
-                        p.symbol, p.id
-                    ),
-                ));
-                continue;
-            }
-            let mut flags = PosWarnings::default();
-            let m = p.position_type.multiplier();
-            let q = p.quantity;
-            let e = first_on_or_after(dates, p.entry_date);
-            let x = p
-                .exit_date
-                .map_or(n, |xd| first_on_or_after(dates, xd))
-                .max(e);
-            let (end_exp, books_exit) = match kind {
-                Kind::Option { expiry, .. } => (
-                    dates.partition_point(|d| *d <= expiry),
-                    p.exit_date.is_some_and(|xd| xd <= expiry),
-                ),
-                _ => (n, p.exit_date.is_some()),
-            };
-            let a_end = x.min(end_exp);
-            let unpriceable_option = p.position_type.is_option()
-                && matches!(kind, Kind::Flat)
-                && p.investment_class != InvestmentClass::Private;
-            if unpriceable_option && e.max(lo) < a_end.min(hi + 1) {
-                warns.push((
-                    e.max(lo),
-                    format!(
-                        "{} ({}): option without a positive strike or an expiration date; valued at entry price",
-                        p.symbol, p.id
-                    ),
-                ));
-            }
+/// Entry, exit and end-of-activity table indices of a position.
+fn position_span(dates: &[NaiveDate], p: &PositionInput, kind: Kind) -> Span {
+    let n = dates.len();
+    let e = first_on_or_after(dates, p.entry_date);
+    let x = p
+        .exit_date
+        .map_or(n, |xd| first_on_or_after(dates, xd))
+        .max(e);
+    let (end_exp, books_exit) = match kind {
+        Kind::Option { expiry, .. } => (
+            dates.partition_point(|d| *d <= expiry),
+            p.exit_date.is_some_and(|xd| xd <= expiry),
+        ),
+        _ => (n, p.exit_date.is_some()),
+    };
+    Span {
+        e,
+        x,
+        a_end: x.min(end_exp),
+        books_exit,
+    }
+}
 
-            // Marks on [start, stop).
-            let start = e.max(lo.saturating_sub(1));
-            let stop = a_end.min(hi + 1);
-            marks.clear();
-            for i in start..stop {
-                marks.push(ctx.mark(p, kind, i, &mut flags, &mut warns));
-            }
-            // Unrealized P&L on active indices within [lo, hi].
-            for i in start.max(lo)..stop {
-                let base = if i > e {
-                    marks[i - 1 - start].value
-                } else {
-                    p.entry_price
-                };
-                pnl[i - lo] += (marks[i - start].value - base) * q * m;
-            }
-            // Realized P&L on the exit index.
-            if books_exit && x < n && (lo..=hi).contains(&x) {
-                let base = if x > e && x > start && x - 1 < stop {
-                    marks[x - 1 - start].value
-                } else {
-                    p.entry_price
-                };
-                let exit_value = match p.exit_price.filter(|v| v.is_finite()) {
-                    Some(v) => v,
-                    None => ctx.mark(p, kind, x, &mut flags, &mut warns).value,
-                };
-                let r = (exit_value - base) * q * m;
-                pnl[x - lo] += r;
-                realized[x - lo] += r;
-            }
-            // Exposures on the rows the position is active on.
-            let r0 = valid.partition_point(|&(_, i)| i < e);
-            let r1 = valid.partition_point(|&(_, i)| i < a_end);
-            for &(k, i) in valid.get(r0..r1).unwrap_or(&[]) {
-                let mk = marks[i - start];
-                let mv = mk.value * q * m;
-                let exposure = mk.delta_s.map_or(mv, |ds| ds * q * m);
-                let a = &mut acc[k];
-                if exposure > 0.0 {
-                    a.long += exposure;
-                } else {
-                    a.short += exposure;
-                }
-                a.gross += exposure.abs();
-                a.net += exposure;
-                a.num += 1;
-                if q > 0.0 {
-                    a.num_long += 1;
-                } else if q < 0.0 {
-                    a.num_short += 1;
-                }
-                a.stale = a.stale.max(mk.stale);
-                a.entries.push((sym, sector, mv.abs()));
-            }
-        }
-
-        // Assign warnings to the first row on or after their index.
-        for (i, w) in warns {
-            let j = valid
-                .partition_point(|&(_, ri)| ri < i)
-                .min(valid.len() - 1);
-            row_warnings[valid[j].0].push(w);
-        }
-        // P&L per row: (previous row's index, this row's index].
-        let mut prev: Option<usize> = None;
-        for &(k, i) in &valid {
-            let from = prev.map_or(i, |pi| pi + 1);
-            if from <= i {
-                row_pnl[k] = pnl[from - lo..=i - lo].iter().sum();
-                row_realized[k] = realized[from - lo..=i - lo].iter().sum();
-            }
-            prev = Some(i);
-        }
+/// Adds one position's P&L over `[lo, hi]` to `st` and its exposures to the rows it is active on.
+fn accumulate_position(
+    ctx: &Ctx<'_>,
+    p: &PositionInput,
+    (kind, sym, sector): (Kind, usize, usize),
+    st: &mut RangeAcc<'_>,
+    acc: &mut [RowAcc],
+) {
+    let (lo, hi, n) = (st.lo, st.hi, ctx.dates.len());
+    if !(p.quantity.is_finite() && p.entry_price.is_finite()) {
+        st.warns.push((
+            lo,
+            format!(
+                "{} ({}): non-finite quantity or entry price; position skipped",
+                p.symbol, p.id
+            ),
+        ));
+        return;
+    }
+    let mut flags = PosWarnings::default();
+    let m = p.position_type.multiplier();
+    let q = p.quantity;
+    let Span {
+        e,
+        x,
+        a_end,
+        books_exit,
+    } = position_span(ctx.dates, p, kind);
+    let unpriceable_option = p.position_type.is_option()
+        && matches!(kind, Kind::Flat)
+        && p.investment_class != InvestmentClass::Private;
+    if unpriceable_option && e.max(lo) < a_end.min(hi + 1) {
+        st.warns.push((
+            e.max(lo),
+            format!(
+                "{} ({}): option without a positive strike or an expiration date; valued at entry price",
+                p.symbol, p.id
+            ),
+        ));
     }
 
-    // Roll equity and assemble rows.
+    // Marks on [start, stop).
+    let start = e.max(lo.saturating_sub(1));
+    let stop = a_end.min(hi + 1);
+    st.marks.clear();
+    for i in start..stop {
+        st.marks
+            .push(ctx.mark(p, kind, i, &mut flags, &mut st.warns));
+    }
+    let marks = &st.marks;
+    // Unrealized P&L on active indices within [lo, hi].
+    for i in start.max(lo)..stop {
+        let base = if i > e {
+            marks[i - 1 - start].value
+        } else {
+            p.entry_price
+        };
+        st.pnl[i - lo] += (marks[i - start].value - base) * q * m;
+    }
+    // Realized P&L on the exit index.
+    if books_exit && x < n && (lo..=hi).contains(&x) {
+        let base = if x > e && x > start && x - 1 < stop {
+            marks[x - 1 - start].value
+        } else {
+            p.entry_price
+        };
+        let exit_value = match p.exit_price.filter(|v| v.is_finite()) {
+            Some(v) => v,
+            None => ctx.mark(p, kind, x, &mut flags, &mut st.warns).value,
+        };
+        let r = (exit_value - base) * q * m;
+        st.pnl[x - lo] += r;
+        st.realized[x - lo] += r;
+    }
+    // Exposures on the rows the position is active on.
+    let r0 = st.valid.partition_point(|&(_, i)| i < e);
+    let r1 = st.valid.partition_point(|&(_, i)| i < a_end);
+    for &(k, i) in st.valid.get(r0..r1).unwrap_or(&[]) {
+        acc[k].add(marks[i - start], q, m, sym, sector);
+    }
+}
+
+/// Assigns each (table index, warning) to the first row on or after its index.
+fn assign_warnings(
+    valid: &[(usize, usize)],
+    warns: Vec<(usize, String)>,
+    row_warnings: &mut [Vec<String>],
+) {
+    for (i, w) in warns {
+        let j = valid
+            .partition_point(|&(_, ri)| ri < i)
+            .min(valid.len() - 1);
+        row_warnings[valid[j].0].push(w);
+    }
+}
+
+/// Sums the per-index P&L into rows: (previous row's index, this row's index].
+fn row_pnl(st: &RangeAcc<'_>, rows: &mut Rows) {
+    let lo = st.lo;
+    let mut prev: Option<usize> = None;
+    for &(k, i) in st.valid {
+        let from = prev.map_or(i, |pi| pi + 1);
+        if from <= i {
+            rows.pnl[k] = st.pnl[from - lo..=i - lo].iter().sum();
+            rows.realized[k] = st.realized[from - lo..=i - lo].iter().sum();
+        }
+        prev = Some(i);
+    }
+}
+
+/// Concentration metrics and sector exposure (over `equity`) of one row's entries.
+fn row_concentration(
+    a: &mut RowAcc,
+    equity: f64,
+    sector_names: &[&str],
+    per_symbol: &mut Vec<f64>,
+    sector_scratch: &mut [f64],
+    sector_seen: &mut [bool],
+) -> (Option<Concentration>, BTreeMap<String, f64>) {
+    a.entries.sort_unstable_by_key(|t| t.0);
+    per_symbol.clear();
+    let mut last_sym = None;
+    for &(sym, sector, v) in &a.entries {
+        if last_sym == Some(sym) {
+            if let Some(x) = per_symbol.last_mut() {
+                *x += v;
+            }
+        } else {
+            per_symbol.push(v);
+            last_sym = Some(sym);
+        }
+        sector_scratch[sector] += v;
+        sector_seen[sector] = true;
+    }
+    let conc = concentration(per_symbol);
+    let mut sector_exposure = BTreeMap::new();
+    for (s, seen) in sector_seen.iter_mut().enumerate() {
+        if *seen && equity > 0.0 {
+            sector_exposure.insert(sector_names[s].to_string(), sector_scratch[s] / equity);
+        }
+        *seen = false;
+        sector_scratch[s] = 0.0;
+    }
+    (conc, sector_exposure)
+}
+
+/// Rolls equity and cumulative P&L over the rows and assembles the snapshots.
+fn assemble_rows(
+    days: &[NaiveDate],
+    params: &SnapshotParams,
+    mut rows: Rows,
+    sector_names: &[&str],
+) -> Vec<SnapshotRow> {
     let b = params.equity_balance;
     let mut equity = params.prior.map_or(b, |p| p.equity);
     let mut cumulative = params.prior.map_or(0.0, |p| p.cumulative_pnl);
@@ -781,43 +976,26 @@ pub fn compute_snapshots(
     let mut per_symbol: Vec<f64> = Vec::new();
     let mut out = Vec::with_capacity(days.len());
     for (k, d) in days.iter().enumerate() {
-        let a = &mut acc[k];
-        let daily = row_pnl[k];
+        let a = &mut rows.acc[k];
+        let daily = rows.pnl[k];
         let e_prev = equity;
         equity += daily;
         cumulative += daily;
-
-        a.entries.sort_unstable_by_key(|t| t.0);
-        per_symbol.clear();
-        let mut last_sym = None;
-        for &(sym, sector, v) in &a.entries {
-            if last_sym == Some(sym) {
-                if let Some(x) = per_symbol.last_mut() {
-                    *x += v;
-                }
-            } else {
-                per_symbol.push(v);
-                last_sym = Some(sym);
-            }
-            sector_scratch[sector] += v;
-            sector_seen[sector] = true;
-        }
-        let conc = concentration(&per_symbol);
-        let mut sector_exposure = BTreeMap::new();
-        for (s, seen) in sector_seen.iter_mut().enumerate() {
-            if *seen && equity > 0.0 {
-                sector_exposure.insert(sector_names[s].to_string(), sector_scratch[s] / equity);
-            }
-            *seen = false;
-            sector_scratch[s] = 0.0;
-        }
+        let (conc, sector_exposure) = row_concentration(
+            a,
+            equity,
+            sector_names,
+            &mut per_symbol,
+            &mut sector_scratch,
+            &mut sector_seen,
+        );
 
         out.push(SnapshotRow {
             date: *d,
             total_value: equity,
             equity_balance: equity,
             daily_pnl: daily,
-            daily_realized_pnl: row_realized[k],
+            daily_realized_pnl: rows.realized[k],
             daily_return: (e_prev > 0.0).then(|| daily / e_prev),
             cumulative_pnl: cumulative,
             cumulative_return: (b > 0.0).then(|| equity / b - 1.0),
@@ -835,7 +1013,7 @@ pub fn compute_snapshots(
             top_10_concentration: conc.map(|c| c.top_10),
             sector_exposure,
             max_price_staleness_days: to_i32(a.stale),
-            warnings: std::mem::take(&mut row_warnings[k]),
+            warnings: std::mem::take(&mut rows.warnings[k]),
         });
     }
     out

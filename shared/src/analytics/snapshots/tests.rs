@@ -1051,3 +1051,33 @@ fn five_years_of_three_hundred_positions_stay_finite_and_warn_once_per_option() 
     let warnings: usize = rows.iter().map(|r| r.warnings.len()).sum();
     assert!(warnings <= positions.len());
 }
+
+#[test]
+fn a_window_of_a_price_table_is_the_table_of_that_range() {
+    let dates = crate::calendar::trading_days(date(2026, 1, 2), date(2026, 3, 31));
+    let n = dates.len();
+    let mut closes = HashMap::new();
+    #[allow(clippy::cast_precision_loss)]
+    let full: Vec<Option<f64>> = (0..n).map(|i| (i % 7 != 3).then_some(i as f64)).collect();
+    closes.insert("A".to_owned(), full.clone());
+    // A series whose missing tail is left out (shorter than the dates).
+    closes.insert("B".to_owned(), full[..10].to_vec());
+    let table = PriceTable { dates, closes };
+
+    // Bounds that are not trading days (a weekend) snap inward, as loading that range would.
+    let w = table.window(date(2026, 2, 1), date(2026, 2, 28));
+    let want = crate::calendar::trading_days(date(2026, 2, 1), date(2026, 2, 28));
+    assert_eq!(w.dates, want);
+    let lo = table.dates.iter().position(|d| *d == want[0]).unwrap();
+    assert_eq!(w.closes["A"], full[lo..lo + want.len()].to_vec());
+    assert!(
+        w.closes["B"].is_empty(),
+        "B has nothing after its tenth day"
+    );
+
+    // The whole range gives the table back; an empty range gives no dates.
+    assert_eq!(table.window(date(2025, 1, 1), date(2027, 1, 1)), table);
+    let none = table.window(date(2026, 3, 1), date(2026, 2, 1));
+    assert!(none.dates.is_empty());
+    assert!(none.closes.values().all(Vec::is_empty));
+}

@@ -1,0 +1,154 @@
+//! A `runs` table at the size of years of history, for the queue's plan test and bench:
+//! finished daily parents, their finished children, tonight's parked parent with a backlog
+//! of queued children (a tenth in retry backoff), and a few running ones (two whose worker
+//! died, one of them on its last attempt).
+
+use sigmasight_shared::db::runs;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// How much history and backlog to build.
+#[derive(Debug, Clone, Copy)]
+pub struct Size {
+    /// Finished child runs.
+    pub finished: i64,
+    /// Queued children of tonight's parent.
+    pub queued: i64,
+    /// Finished daily parents the finished children belong to.
+    pub parents: i64,
+}
+
+/// The size of the issue's measurements: 1,000,000 finished, 100,000 queued.
+pub const YEARS: Size = Size {
+    finished: 1_000_000,
+    queued: 100_000,
+    parents: 1_000,
+};
+
+/// The id of tonight's parked parent.
+pub async fn tonight(pool: &PgPool) -> anyhow::Result<Uuid> {
+    Ok(sqlx::query_scalar("select md5('tonight')::uuid")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Fills `runs` (then analyzes it).
+pub async fn fill(pool: &PgPool, size: Size) -> anyhow::Result<()> {
+    finished(pool, size.finished, size.parents).await?;
+    let queued = size.queued;
+    for sql in [
+        // Tonight's parent, parked while its children wait.
+        "insert into runs (id, kind, status, source, attempt, run_at, started_at)
+         values (md5('tonight')::uuid, 'daily', 'running', 'cron', 1, now(), now())"
+            .to_owned(),
+        // The backlog: its children, a tenth of them in retry backoff.
+        format!(
+            "insert into runs (id, kind, parent_id, status, source, priority, run_at)
+             select gen_random_uuid(), 'portfolio_daily', md5('tonight')::uuid, 'queued', 'cron', 200,
+                    case when i % 10 = 0 then now() + interval '5 minutes' else now() - make_interval(secs => i) end
+             from generate_series(1, {queued}) i"
+        ),
+        // A few running with live leases, and two whose worker died.
+        "insert into runs (id, kind, parent_id, status, source, priority, attempt, worker_id, lease_expires_at, started_at)
+         select gen_random_uuid(), 'portfolio_daily', md5('tonight')::uuid, 'running', 'cron', 200,
+                case when i = 1 then 3 else 1 end, 'w' || i,
+                case when i <= 2 then now() - interval '1 minute' else now() + interval '30 seconds' end, now()
+         from generate_series(1, 8) i"
+            .to_owned(),
+        "analyze runs".to_owned(),
+    ] {
+        sqlx::query(&sql).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// Past nights only: `parents` finished daily parents (one a day back from yesterday) and
+/// `finished` finished children spread over them, one in fifty failed.
+pub async fn finished(pool: &PgPool, finished: i64, parents: i64) -> anyhow::Result<()> {
+    for sql in [
+        // Finished daily parents, deterministic ids so children can point at them.
+        format!(
+            "insert into runs (id, kind, status, source, attempt, run_at, created_at, finished_at)
+             select md5('parent' || i)::uuid, 'daily', 'completed', 'cron', 1,
+                    now() - make_interval(days => i::int), now() - make_interval(days => i::int),
+                    now() - make_interval(days => i::int)
+             from generate_series(1, {parents}) i"
+        ),
+        // The finished children of those parents.
+        format!(
+            "insert into runs (id, kind, parent_id, status, source, attempt, run_at, created_at, finished_at)
+             select gen_random_uuid(), 'portfolio_daily', md5('parent' || (1 + i % {parents}))::uuid,
+                    case when i % 50 = 0 then 'failed' else 'completed' end, 'cron', 1,
+                    now() - make_interval(days => (i % {parents})::int),
+                    now() - make_interval(days => (i % {parents})::int),
+                    now() - make_interval(days => (i % {parents})::int)
+             from generate_series(1, {finished}) i"
+        ),
+    ] {
+        sqlx::query(&sql).execute(pool).await?;
+    }
+    Ok(())
+}
+
+/// The parameters a queue statement takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Binds {
+    None,
+    /// A claim: worker id and lease seconds.
+    Claim,
+    /// A parent run's id.
+    Parent(Uuid),
+}
+
+/// The queue's statements, each with what it is and its parameters (`tonight` the parked
+/// parent of [`fill`]).
+pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 7] {
+    let parent = Binds::Parent(tonight);
+    [
+        ("claim: takeover", runs::CLAIM_TAKEOVER_SQL, Binds::Claim),
+        ("claim: due run", runs::CLAIM_DUE_SQL, Binds::Claim),
+        (
+            "reaper: exhausted leases",
+            runs::FAIL_EXHAUSTED_SQL,
+            Binds::None,
+        ),
+        (
+            "reaper: orphaned parents",
+            runs::ORPHANED_PARENTS_SQL,
+            Binds::None,
+        ),
+        (
+            "a child's end counted on its parent",
+            runs::CHILD_ENDED_SQL,
+            parent,
+        ),
+        (
+            "parent completion (every child counted)",
+            runs::COMPLETE_PARENT_SQL,
+            parent,
+        ),
+        (
+            "a parent's children by status",
+            runs::CHILDREN_COUNTS_SQL,
+            parent,
+        ),
+    ]
+}
+
+/// `EXPLAIN (<options>, FORMAT JSON)` of `sql` with `binds` bound as the application binds
+/// them: Postgres's JSON plan document.
+pub async fn explain(
+    conn: &mut PgConnection,
+    options: &str,
+    sql: &str,
+    binds: Binds,
+) -> anyhow::Result<serde_json::Value> {
+    let explain = format!("explain ({options}format json) {sql}");
+    let q = sqlx::query_scalar::<_, serde_json::Value>(&explain);
+    let q = match binds {
+        Binds::None => q,
+        Binds::Claim => q.bind("w-new").bind(30.0_f64),
+        Binds::Parent(id) => q.bind(id),
+    };
+    Ok(q.fetch_one(conn).await?)
+}
