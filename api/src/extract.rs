@@ -67,7 +67,14 @@ async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiErro
             ApiError::Unauthorized(e.to_string())
         }
     })?;
-    let id = db::users::find_or_create(&state.db, &identity.sub).await?;
+    let id = match state.users.get(&identity.sub) {
+        Some(id) => id,
+        None => {
+            let id = db::users::find_or_create(&state.db, &identity.sub).await?;
+            state.users.remember(&identity.sub, id);
+            id
+        }
+    };
     Ok(AuthUser {
         id,
         sub: identity.sub,
@@ -223,6 +230,46 @@ where
     }
 }
 
+/// The portfolio id named by the route's `{portfolio_id}` (or `{id}`) and the caller, with
+/// nothing read yet: for a handler that checks the caller's right in its own statement (the
+/// status poll). A malformed id → 404, as an unknown one.
+#[derive(Debug, Clone)]
+pub struct PortfolioAccess {
+    pub portfolio_id: Uuid,
+    pub user: AuthUser,
+}
+
+impl PortfolioAccess {
+    async fn from_route(
+        parts: &mut Parts,
+        state: &AppState,
+        user: AuthUser,
+    ) -> Result<Self, ApiError> {
+        let AppPath(params): AppPath<std::collections::HashMap<String, String>> =
+            AppPath::from_request_parts(parts, state).await?;
+        let portfolio_id = params
+            .get("portfolio_id")
+            .or_else(|| params.get("id"))
+            .and_then(|raw| Uuid::parse_str(raw).ok())
+            .ok_or(ApiError::NotFound("portfolio"))?;
+        Ok(Self { portfolio_id, user })
+    }
+
+    /// The owner a read must match: the caller, or `None` for an admin (who reads any).
+    pub fn owner(&self) -> Option<Uuid> {
+        (!self.user.is_admin).then_some(self.user.id)
+    }
+}
+
+impl FromRequestParts<AppState> for PortfolioAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        Self::from_route(parts, state, user).await
+    }
+}
+
 /// The portfolio named by the route's `{portfolio_id}` (or `{id}`), when the caller may read
 /// it: its owner, or an admin. Unknown, malformed or someone else's → 404, never 403.
 #[derive(Debug, Clone)]
@@ -233,20 +280,18 @@ pub struct ReadablePortfolio {
 
 impl ReadablePortfolio {
     async fn load(parts: &mut Parts, state: &AppState, user: AuthUser) -> Result<Self, ApiError> {
-        let AppPath(params): AppPath<std::collections::HashMap<String, String>> =
-            AppPath::from_request_parts(parts, state).await?;
-        let id = params
-            .get("portfolio_id")
-            .or_else(|| params.get("id"))
-            .and_then(|raw| Uuid::parse_str(raw).ok())
-            .ok_or(ApiError::NotFound("portfolio"))?;
-        let found = if user.is_admin {
-            db::portfolios::find(&state.db, id).await?
-        } else {
-            db::portfolios::find_owned(&state.db, id, user.id).await?
+        let access = PortfolioAccess::from_route(parts, state, user).await?;
+        let found = match access.owner() {
+            None => db::portfolios::find(&state.db, access.portfolio_id).await?,
+            Some(owner) => {
+                db::portfolios::find_owned(&state.db, access.portfolio_id, owner).await?
+            }
         };
         let portfolio = found.ok_or(ApiError::NotFound("portfolio"))?;
-        Ok(Self { portfolio, user })
+        Ok(Self {
+            portfolio,
+            user: access.user,
+        })
     }
 }
 

@@ -7,7 +7,9 @@ use crate::ApiConfig;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sigmasight_shared::auth::{AuthError, Verifier};
 use sqlx::PgPool;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -26,6 +28,47 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The queue gauges' last reading time (read at most every 5 s).
     pub queue_gauges: Arc<QueueGauges>,
+    /// Users' ids by token subject, so a known caller costs no query.
+    pub users: Arc<UserIds>,
+}
+
+/// Users' ids by their token's subject. A user row is created once and never deleted or
+/// re-keyed, so a remembered id stays true; the map is bounded (cleared when full) because
+/// every valid token may name a new subject.
+#[derive(Debug, Default)]
+pub struct UserIds(Mutex<HashMap<String, Uuid>>);
+
+impl UserIds {
+    /// Subjects remembered at most.
+    pub const CAPACITY: usize = 100_000;
+
+    /// The id of a subject seen before.
+    pub fn get(&self, sub: &str) -> Option<Uuid> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sub)
+            .copied()
+    }
+
+    /// Remembers a subject's id.
+    pub fn remember(&self, sub: &str, id: Uuid) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(sub.to_owned(), id);
+    }
+
+    /// Subjects remembered now.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl AppState {
@@ -44,6 +87,31 @@ impl AppState {
             verifier,
             metrics: sigmasight_shared::telemetry::metrics_handle(),
             queue_gauges: Arc::new(QueueGauges::default()),
+            users: Arc::new(UserIds::default()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UserIds;
+    use uuid::Uuid;
+
+    #[test]
+    fn user_ids_remember_and_stay_bounded() {
+        let ids = UserIds::default();
+        let alice = Uuid::new_v4();
+        assert_eq!(ids.get("alice"), None);
+        ids.remember("alice", alice);
+        assert_eq!(ids.get("alice"), Some(alice));
+        for i in 1..UserIds::CAPACITY {
+            ids.remember(&format!("user-{i}"), Uuid::new_v4());
+        }
+        assert_eq!(ids.len(), UserIds::CAPACITY);
+        // Full: the next subject starts a new map rather than growing it.
+        ids.remember("bob", Uuid::new_v4());
+        assert_eq!(ids.len(), 1);
+        assert_eq!(ids.get("alice"), None);
+        assert!(ids.get("bob").is_some());
     }
 }

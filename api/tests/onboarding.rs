@@ -294,6 +294,27 @@ async fn status_needs_a_valid_token_and_hides_other_users_portfolios(pool: PgPoo
     );
     let (status, _) = get(&pool, "/api/v1/onboarding/status/not-a-uuid", "alice").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The owner reads the queued onboarding run with its planned phases; an admin reads any
+    // user's portfolio (the right is checked inside the status statement).
+    let (status, own) = get(&pool, &uri, "alice").await;
+    assert_eq!(
+        (status, own["status"].as_str()),
+        (StatusCode::OK, Some("queued"))
+    );
+    let admin = Request::get(&uri)
+        .header(
+            "authorization",
+            format!(
+                "Bearer {}",
+                sigmasight_shared::auth::issue_hs256("root", true, 600, SECRET).expect("token")
+            ),
+        )
+        .body(Body::empty())
+        .expect("req");
+    let (status, seen) = send(&pool, admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen, own);
+    assert_eq!(seen["phases"].as_array().map(Vec::len), Some(9), "{seen}");
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
@@ -307,6 +328,14 @@ async fn a_portfolio_without_a_run_reports_not_found_status(pool: PgPool) {
     let (status, s) = get(&pool, &format!("/api/v1/onboarding/status/{pid}"), "alice").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s["status"], "not_found");
+    // Someone else learns nothing, run or no run.
+    let (status, _) = get(
+        &pool,
+        &format!("/api/v1/onboarding/status/{pid}"),
+        "mallory",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]

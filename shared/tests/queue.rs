@@ -544,3 +544,115 @@ async fn worker_sessions_commit_asynchronously_but_a_runs_end_durably(pool: PgPo
         .expect("show");
     assert_eq!(after, "off");
 }
+
+/// The status poll's one statement reads what the separate reads do: the newest run, its
+/// CURRENT attempt's phases in order (not the earlier attempt's), and the newest 50
+/// non-debug entries oldest first; a stranger sees nothing, an admin everything.
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn the_status_statement_reads_what_the_separate_reads_do(pool: PgPool) {
+    use sigmasight_shared::db::status::{latest, Latest};
+    let owner = sigmasight_shared::db::users::find_or_create(&pool, "owner")
+        .await
+        .expect("user");
+    let pid = portfolio_of(&pool, owner).await;
+    let stranger = sigmasight_shared::db::users::find_or_create(&pool, "stranger")
+        .await
+        .expect("user");
+    assert!(matches!(
+        latest(&pool, pid, Some(owner), 50).await.expect("read"),
+        Latest::NoRun
+    ));
+    assert!(matches!(
+        latest(&pool, pid, Some(stranger), 50).await.expect("read"),
+        Latest::Hidden
+    ));
+    assert!(matches!(
+        latest(&pool, Uuid::new_v4(), None, 50).await.expect("read"),
+        Latest::Hidden
+    ));
+
+    let run = enqueue_on(&pool, pid).await;
+    let plan: Vec<_> = sigmasight_shared::phases::ONBOARDING.iter().collect();
+    runs::claim_next(&pool, "a", Duration::from_millis(50))
+        .await
+        .expect("claim")
+        .expect("run");
+    phases::init_attempt(&pool, run.id, 1, &plan, &[])
+        .await
+        .expect("init");
+    claim_when_due(&pool, "b").await;
+    phases::init_attempt(&pool, run.id, 2, &plan, &[])
+        .await
+        .expect("init 2");
+    phases::start(&pool, run.id, 2, "phase_1", 7)
+        .await
+        .expect("start");
+    let entries: Vec<_> = (0..80)
+        .map(|i| activity::NewEntry {
+            ts: Utc::now(),
+            level: if i % 7 == 0 {
+                ActivityLevel::Warning
+            } else {
+                ActivityLevel::Info
+            },
+            phase_id: Some("phase_1"),
+            message: format!("entry {i} \"quoted\" \\ ünïcode"),
+            debug: i % 3 == 0,
+        })
+        .collect();
+    assert!(activity::insert_batch(&pool, run.id, 2, &entries)
+        .await
+        .expect("activity"));
+
+    let expected_run = runs::latest_for_portfolio(&pool, pid)
+        .await
+        .expect("run")
+        .expect("one");
+    let expected_phases = phases::list(&pool, run.id, 2).await.expect("phases");
+    let expected_feed = activity::recent(&pool, run.id, 50).await.expect("feed");
+    for reader in [Some(owner), None] {
+        let Latest::Run {
+            run: got,
+            phases: got_phases,
+            feed,
+        } = latest(&pool, pid, reader, 50).await.expect("read")
+        else {
+            panic!("no run read for {reader:?}");
+        };
+        assert_eq!(
+            (got.id, got.attempt, got.status, got.worker_id.as_deref()),
+            (
+                expected_run.id,
+                expected_run.attempt,
+                expected_run.status,
+                expected_run.worker_id.as_deref()
+            )
+        );
+        assert_eq!(got.started_at, expected_run.started_at);
+        assert_eq!(got_phases, expected_phases);
+        assert_eq!(got_phases.len(), plan.len());
+        assert!(got_phases
+            .iter()
+            .all(|p| p.attempt == 2 && p.run_id == run.id));
+        assert_eq!(
+            (got_phases[0].status.as_str(), got_phases[0].total),
+            ("running", 7)
+        );
+        assert_eq!(feed.len(), 50);
+        assert_eq!(
+            feed.iter()
+                .map(|e| (e.id, e.ts, e.level, e.message.clone(), e.debug))
+                .collect::<Vec<_>>(),
+            expected_feed
+                .iter()
+                .map(|e| (e.id, e.ts, e.level, e.message.clone(), e.debug))
+                .collect::<Vec<_>>()
+        );
+        assert!(feed.iter().all(|e| !e.debug));
+        assert!(feed.windows(2).all(|w| w[0].id < w[1].id));
+    }
+    assert!(matches!(
+        latest(&pool, pid, Some(stranger), 50).await.expect("read"),
+        Latest::Hidden
+    ));
+}

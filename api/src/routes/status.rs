@@ -1,7 +1,7 @@
 //! `GET /api/v1/onboarding/status/{portfolio_id}`: the status document of DESIGN §3.
 
 use crate::error::ApiError;
-use crate::extract::ReadablePortfolio;
+use crate::extract::PortfolioAccess;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -29,7 +29,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn get_status(
     State(state): State<AppState>,
-    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
+    access: PortfolioAccess,
 ) -> Result<Json<OnboardingStatus>, ApiError> {
-    Ok(Json(status::load(&state.db, portfolio.id).await?))
+    // The right to read is checked inside the status statement: one round trip a poll.
+    status::load_visible(&state.db, access.portfolio_id, access.owner())
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("portfolio"))
 }

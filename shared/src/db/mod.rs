@@ -14,6 +14,7 @@ pub mod profiles;
 pub mod risk;
 pub mod runs;
 pub mod snapshots;
+pub mod status;
 pub mod tags;
 pub mod users;
 

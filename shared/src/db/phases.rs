@@ -7,13 +7,15 @@ use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
 /// A phase row (serialised as the log download's phase entry: without run id and ordinal).
-#[derive(Debug, Clone, PartialEq, FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct PhaseRow {
-    #[serde(skip)]
+    #[serde(skip_serializing)]
     pub run_id: Uuid,
     pub attempt: i32,
     pub phase_id: String,
-    #[serde(skip)]
+    #[serde(skip_serializing)]
     pub ordinal: i32,
     pub phase_name: String,
     pub status: crate::domain::PhaseStatus,

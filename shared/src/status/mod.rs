@@ -4,7 +4,7 @@
 pub mod feed;
 pub mod log;
 
-use crate::db::{activity, phases, runs};
+use crate::db::{self, activity, phases, runs};
 use crate::domain::{ActivityLevel, PhaseStatus, RunStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -211,14 +211,33 @@ pub fn build(
     }
 }
 
-/// Reads the status of a portfolio's newest run (or `not_found`).
+/// Reads the status of a portfolio's newest run (or `not_found`), whoever owns it.
 pub async fn load(db: &PgPool, portfolio_id: Uuid) -> Result<OnboardingStatus, sqlx::Error> {
-    let Some(run) = runs::latest_for_portfolio(db, portfolio_id).await? else {
-        return Ok(OnboardingStatus::not_found(portfolio_id));
-    };
-    let phase_rows = phases::list(db, run.id, run.attempt).await?;
-    let feed = feed::collapse_duplicates(activity::recent(db, run.id, FEED_ENTRIES).await?);
-    Ok(build(&run, &phase_rows, &feed, Utc::now()))
+    Ok(load_visible(db, portfolio_id, None)
+        .await?
+        .unwrap_or_else(|| OnboardingStatus::not_found(portfolio_id)))
+}
+
+/// Reads the status of a portfolio's newest run as `owner` sees it (`None`: an admin, who
+/// sees every portfolio): `None` when the portfolio does not exist or is someone else's,
+/// `not_found` when it has no run. One statement (see [`db::status::latest`]).
+pub async fn load_visible(
+    db: &PgPool,
+    portfolio_id: Uuid,
+    owner: Option<Uuid>,
+) -> Result<Option<OnboardingStatus>, sqlx::Error> {
+    Ok(
+        match db::status::latest(db, portfolio_id, owner, FEED_ENTRIES).await? {
+            db::status::Latest::Hidden => None,
+            db::status::Latest::NoRun => Some(OnboardingStatus::not_found(portfolio_id)),
+            db::status::Latest::Run { run, phases, feed } => Some(build(
+                &run,
+                &phases,
+                &feed::collapse_duplicates(feed),
+                Utc::now(),
+            )),
+        },
+    )
 }
 
 #[cfg(test)]
