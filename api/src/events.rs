@@ -6,6 +6,7 @@
 
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -60,6 +61,9 @@ pub struct RunEvents {
     tx: broadcast::Sender<RunChange>,
     db: PgPool,
     started: Arc<Once>,
+    /// `connection number << 1 | 1` while the listener is connected and listening (every
+    /// change since is delivered), `connection number << 1` while it is not.
+    listening: Arc<AtomicU64>,
 }
 
 impl RunEvents {
@@ -70,7 +74,17 @@ impl RunEvents {
             tx,
             db,
             started: Arc::new(Once::new()),
+            listening: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The number of the listener's current connection while it is connected and listening
+    /// (no change is being missed), `None` while it is not: it turns `None` (before a
+    /// `Resync` is sent) as soon as the connection is lost, and a reconnection has a new
+    /// number, so what was read under an earlier connection can be told apart.
+    pub fn listening(&self) -> Option<u64> {
+        let state = self.listening.load(Ordering::SeqCst);
+        (state & 1 == 1).then_some(state >> 1)
     }
 
     /// A receiver of every change from now on (starts the shared listener on first use; it
@@ -78,13 +92,17 @@ impl RunEvents {
     pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
         let rx = self.tx.subscribe();
         self.started.call_once(|| {
-            tokio::spawn(listen_forever(self.db.clone(), self.tx.clone()));
+            tokio::spawn(listen_forever(
+                self.db.clone(),
+                self.tx.clone(),
+                self.listening.clone(),
+            ));
         });
         rx
     }
 }
 
-async fn listen_forever(db: PgPool, tx: broadcast::Sender<RunChange>) {
+async fn listen_forever(db: PgPool, tx: broadcast::Sender<RunChange>, listening: Arc<AtomicU64>) {
     let mut delay = Duration::from_millis(250);
     let mut connected_before = false;
     loop {
@@ -100,10 +118,13 @@ async fn listen_forever(db: PgPool, tx: broadcast::Sender<RunChange>) {
                     tracing::info!("run-change listener reconnected; streams resync");
                 }
                 connected_before = true;
+                // A new connection number, listening.
+                listening.fetch_add(3, Ordering::SeqCst);
                 // Streams opened before the LISTEN took effect may have missed a change.
                 let _ = tx.send(RunChange::Resync);
                 delay = Duration::from_millis(250);
                 pump(&mut listener, &tx).await;
+                listening.fetch_and(!1, Ordering::SeqCst);
                 // Lost the connection: streams reload once we are back.
                 let _ = tx.send(RunChange::Resync);
             }

@@ -11,6 +11,7 @@ pub mod request_id;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod status_cache;
 
 use anyhow::Context as _;
 use axum::Router;

@@ -3,6 +3,7 @@
 use crate::events::RunEvents;
 use crate::limits::Limits;
 use crate::metrics::QueueGauges;
+use crate::status_cache::StatusCache;
 use crate::ApiConfig;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sigmasight_shared::auth::{AuthError, Verifier};
@@ -30,6 +31,8 @@ pub struct AppState {
     pub queue_gauges: Arc<QueueGauges>,
     /// Users' ids by token subject, so a known caller costs no query.
     pub users: Arc<UserIds>,
+    /// The status poll's rows, kept until a change notification drops them.
+    pub status: StatusCache,
 }
 
 /// Users' ids by their token's subject. A user row is created once and never deleted or
@@ -77,6 +80,7 @@ impl AppState {
     pub fn new(db: PgPool, config: ApiConfig) -> Result<Self, AuthError> {
         let verifier = Verifier::new(&config.auth, config.jwt_secret.as_ref().map(|s| s.expose()))?;
         let events = RunEvents::new(db.clone());
+        let status = StatusCache::new(events.clone());
         let limits = Limits::new(config.limits.clone());
         Ok(Self {
             db,
@@ -88,6 +92,7 @@ impl AppState {
             metrics: sigmasight_shared::telemetry::metrics_handle(),
             queue_gauges: Arc::new(QueueGauges::default()),
             users: Arc::new(UserIds::default()),
+            status,
         })
     }
 }

@@ -7,7 +7,7 @@ use common::*;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sigmasight_api::app;
-use sigmasight_shared::db::MIGRATOR;
+use sigmasight_shared::db::{activity, phases, runs, MIGRATOR};
 use sqlx::PgPool;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -132,4 +132,152 @@ async fn the_status_page_and_its_assets_are_served(pool: PgPool) {
         .unwrap_or("")
         .starts_with("text/javascript"));
     assert!(js.text.contains("sessionStorage"));
+}
+
+/// The api's count of status polls answered from memory.
+fn cache_hits(state: &sigmasight_api::state::AppState) -> u64 {
+    state
+        .metrics
+        .render()
+        .lines()
+        .find_map(|l| l.strip_prefix("sigmasight_status_cache_total{result=\"hit\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Polls the status through one app (one cache) until `done` holds of the document.
+async fn poll_until(
+    router: &axum::Router,
+    uri: &str,
+    sub: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = router
+            .clone()
+            .oneshot(
+                Request::get(uri)
+                    .header("authorization", format!("Bearer {}", token(sub, false)))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let doc: Value = serde_json::from_slice(&bytes).expect("json");
+        if done(&doc) {
+            return doc;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no such status within 10 s; last: {doc}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn status_polls_come_from_memory_until_a_change_notification_drops_them(pool: PgPool) {
+    let (pid, run_id) = portfolio_with_run(&pool, "alice").await;
+    let state = state(pool.clone());
+    let router = app(state.clone());
+    let uri = format!("/api/v1/onboarding/status/{pid}");
+    // The first poll starts the listener; once it listens, the second of two polls is a hit.
+    let hits_before = cache_hits(&state);
+    poll_until(&router, &uri, "alice", |_| cache_hits(&state) > hits_before).await;
+    let hits = cache_hits(&state);
+    let cached = poll_until(&router, &uri, "alice", |_| true).await;
+    assert_eq!(cache_hits(&state), hits + 1, "answered from memory");
+    assert_eq!(cached["status"], "queued");
+
+    // Someone else's poll is refused even while alice's rows are kept; an admin's is not.
+    let mallory = call(&pool, "GET", &uri, Some(&token("mallory", false))).await;
+    assert_eq!(mallory.status, StatusCode::NOT_FOUND);
+    let stranger = router
+        .clone()
+        .oneshot(
+            Request::get(&uri)
+                .header(
+                    "authorization",
+                    format!("Bearer {}", token("mallory", false)),
+                )
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
+    let admin = router
+        .clone()
+        .oneshot(
+            Request::get(&uri)
+                .header("authorization", format!("Bearer {}", token("root", true)))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(admin.status(), StatusCode::OK);
+
+    // A worker claims the run (the runs row changes: its notification names the portfolio).
+    let claimed = runs::claim_next(&pool, "w-test", Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .expect("the run");
+    assert_eq!(claimed.run.id, run_id);
+    poll_until(&router, &uri, "alice", |d| d["status"] == "running").await;
+    // Its phases start (their notification names only the run).
+    let defs: Vec<_> = sigmasight_shared::phases::ONBOARDING.iter().collect();
+    assert!(phases::init_attempt(&pool, run_id, 1, &defs, &[])
+        .await
+        .expect("init"));
+    phases::start(&pool, run_id, 1, "phase_1", 23)
+        .await
+        .expect("start");
+    let doc = poll_until(&router, &uri, "alice", |d| {
+        d["current_phase_progress"]["total"] == 23
+    })
+    .await;
+    assert_eq!(doc["phases"][0]["status"], "running");
+    // Progress within the phase, then the activity feed.
+    phases::progress(&pool, run_id, 1, "phase_1", 7, 23)
+        .await
+        .expect("progress");
+    poll_until(&router, &uri, "alice", |d| {
+        d["current_phase_progress"]["current"] == 7
+    })
+    .await;
+    activity::insert_batch(
+        &pool,
+        run_id,
+        1,
+        &[activity::NewEntry {
+            ts: chrono::Utc::now(),
+            level: sigmasight_shared::domain::ActivityLevel::Info,
+            phase_id: Some("phase_1"),
+            message: "Fetched 300 daily prices for AAPL".into(),
+            debug: false,
+        }],
+    )
+    .await
+    .expect("activity");
+    poll_until(&router, &uri, "alice", |d| {
+        d["activity_log"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|e| e["message"] == "Fetched 300 daily prices for AAPL")
+        })
+    })
+    .await;
+    // Unchanged since: from memory again.
+    let hits = cache_hits(&state);
+    poll_until(&router, &uri, "alice", |_| true).await;
+    poll_until(&router, &uri, "alice", |_| true).await;
+    assert!(cache_hits(&state) > hits);
 }

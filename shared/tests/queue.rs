@@ -612,6 +612,7 @@ async fn the_status_statement_reads_what_the_separate_reads_do(pool: PgPool) {
     let expected_feed = activity::recent(&pool, run.id, 50).await.expect("feed");
     for reader in [Some(owner), None] {
         let Latest::Run {
+            owner: got_owner,
             run: got,
             phases: got_phases,
             feed,
@@ -628,6 +629,7 @@ async fn the_status_statement_reads_what_the_separate_reads_do(pool: PgPool) {
                 expected_run.worker_id.as_deref()
             )
         );
+        assert_eq!(got_owner, owner);
         assert_eq!(got.started_at, expected_run.started_at);
         assert_eq!(got_phases, expected_phases);
         assert_eq!(got_phases.len(), plan.len());

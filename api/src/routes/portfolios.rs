@@ -52,6 +52,8 @@ async fn calculate(
 ) -> Result<(StatusCode, Json<CalculateResponse>), ApiError> {
     let started =
         lifecycle::start_or_join(&state.db, portfolio.id, state.config.max_attempts).await?;
+    // The next poll reads the (new) active run, whether or not its notification has arrived.
+    state.status.forget(portfolio.id);
     let message = match &started {
         Started::Joined(_) => "A run is already in progress for this portfolio".to_owned(),
         Started::Reopened(r) => format!("Retrying the failed run as attempt {}", r.attempt + 1),

@@ -60,6 +60,8 @@ async fn retry_setup(
         Retried::Active(run_id) => return Err(run_active(run_id)),
         Retried::NoRun => return Err(ApiError::NotFound("run")),
     };
+    // The next poll reads the reopened run, whether or not its notification has arrived.
+    state.status.forget(portfolio.id);
     let next_attempt = reopened.attempt + 1;
     Ok((
         StatusCode::ACCEPTED,

@@ -5,7 +5,7 @@ use crate::extract::PortfolioAccess;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use sigmasight_shared::status::{self, OnboardingStatus};
+use sigmasight_shared::status::OnboardingStatus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -31,8 +31,11 @@ async fn get_status(
     State(state): State<AppState>,
     access: PortfolioAccess,
 ) -> Result<Json<OnboardingStatus>, ApiError> {
-    // The right to read is checked inside the status statement: one round trip a poll.
-    status::load_visible(&state.db, access.portfolio_id, access.owner())
+    // From memory when nothing changed since the last poll; else one statement, which also
+    // checks the right to read (see status_cache).
+    state
+        .status
+        .load(&state.db, access.portfolio_id, access.owner())
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("portfolio"))

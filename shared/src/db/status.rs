@@ -18,8 +18,9 @@ pub enum Latest {
     /// A readable portfolio without a run.
     NoRun,
     /// The newest run (the active one, else the latest), its attempt's phases in order and
-    /// the newest non-debug activity entries, oldest first.
+    /// the newest non-debug activity entries, oldest first; `owner` owns the portfolio.
     Run {
+        owner: Uuid,
         run: Box<Run>,
         phases: Vec<PhaseRow>,
         feed: Vec<Entry>,
@@ -30,6 +31,7 @@ pub enum Latest {
 struct LatestRow {
     #[sqlx(flatten)]
     run: Run,
+    portfolio_owner: Uuid,
     phase_rows: Json<Vec<PhaseRow>>,
     feed_rows: Json<Vec<Entry>>,
 }
@@ -44,7 +46,7 @@ pub async fn latest(
     feed_limit: i64,
 ) -> Result<Latest, sqlx::Error> {
     let row: Option<LatestRow> = sqlx::query_as(
-        "select r.*,
+        "select r.*, p.user_id as portfolio_owner,
                 coalesce((select json_agg(ph order by ph.ordinal)
                           from (select run_id, attempt, phase_id, ordinal, phase_name, status,
                                        current, total, unit, started_at, finished_at,
@@ -77,11 +79,13 @@ pub async fn latest(
     .await?;
     if let Some(LatestRow {
         run,
+        portfolio_owner,
         phase_rows: Json(phases),
         feed_rows: Json(feed),
     }) = row
     {
         return Ok(Latest::Run {
+            owner: portfolio_owner,
             run: Box::new(run),
             phases,
             feed,

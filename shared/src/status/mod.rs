@@ -230,7 +230,9 @@ pub async fn load_visible(
         match db::status::latest(db, portfolio_id, owner, FEED_ENTRIES).await? {
             db::status::Latest::Hidden => None,
             db::status::Latest::NoRun => Some(OnboardingStatus::not_found(portfolio_id)),
-            db::status::Latest::Run { run, phases, feed } => Some(build(
+            db::status::Latest::Run {
+                run, phases, feed, ..
+            } => Some(build(
                 &run,
                 &phases,
                 &feed::collapse_duplicates(feed),
