@@ -46,6 +46,8 @@ pub struct RunContext {
     pub lease_lost: Arc<AtomicBool>,
     /// When the attempt last showed progress (for the hung-phase watchdog).
     pub heartbeat: Arc<Heartbeat>,
+    /// The closes the children of a nightly batch share in this worker process.
+    pub night_prices: Arc<crate::phases::night_prices::NightPrices>,
 }
 
 /// The instant of the last progress of an attempt, readable from another task.
@@ -94,6 +96,13 @@ impl RunContext {
     /// its lines with the run's end (or the periodic flush).
     pub fn watched_live(&self) -> bool {
         self.run.kind != RunKind::PortfolioDaily
+    }
+
+    /// The nightly batch this run is a child of (its closes are shared with its siblings).
+    pub fn night(&self) -> Option<uuid::Uuid> {
+        self.run
+            .parent_id
+            .filter(|_| self.run.kind == RunKind::PortfolioDaily)
     }
 
     /// Fails fast once the lease is known to be lost.

@@ -4,6 +4,7 @@
 
 use crate::activity::{ActivityBuffer, FLUSH_INTERVAL};
 use crate::context::{Heartbeat, JobError, RunContext};
+use crate::phases::night_prices::NightPrices;
 use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
@@ -30,6 +31,8 @@ struct Shared {
     worker_id: Arc<str>,
     /// Flips to true when the shutdown grace period is over: hand runs back.
     hand_back: watch::Receiver<bool>,
+    /// The closes the children of a nightly batch share in this process.
+    night_prices: Arc<NightPrices>,
 }
 
 /// Runs the loop until `shutdown`, then lets the attempts in hand finish within the grace
@@ -48,6 +51,7 @@ pub async fn run(
         chain,
         worker_id: worker_id.into(),
         hand_back,
+        night_prices: Arc::default(),
     };
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut listener = listen(&shared.pool).await;
@@ -228,6 +232,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         activity: buffer.clone(),
         lease_lost: lease_lost.clone(),
         heartbeat: heartbeat.clone(),
+        night_prices: shared.night_prices.clone(),
     });
     let work = tokio::spawn(phases::execute(ctx).in_current_span());
     let abort = work.abort_handle();

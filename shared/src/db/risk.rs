@@ -28,7 +28,7 @@ pub async fn replace(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
     insert_all(conn, w).await
 }
 
-/// The date's earlier results, all tables, in one statement (pairs go with their matrix).
+/// The date's earlier results, all tables, in one statement.
 async fn delete_date(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "with f as (delete from portfolio_factor_exposures where portfolio_id = $1 and calculation_date = $2),
@@ -47,7 +47,9 @@ async fn delete_date(conn: &mut PgConnection, w: &RiskWrite<'_>) -> Result<(), s
 
 /// Every table's rows of the date, and the snapshot's risk columns, in one statement (one
 /// data-modifying CTE per table: a nightly child's phase 6 is one round trip, not seven).
-/// The pairs' foreign key to their matrix holds: it is checked at the statement's end.
+/// A position's 13 factors are one row (JSON objects by factor) and the correlation pairs
+/// are stored with their matrix: both are only ever written and read whole, and a row each
+/// cost a nightly child 450 index entries and foreign-key checks.
 const INSERT_ALL_SQL: &str = "with
      factors as (
          insert into portfolio_factor_exposures
@@ -59,10 +61,12 @@ const INSERT_ALL_SQL: &str = "with
          from jsonb_to_recordset($4) as r(ordinal int, f jsonb)),
      position_factors as (
          insert into position_factor_exposures
-             (portfolio_id, calculation_date, position_id, symbol, factor, beta, weight, exposure_dollar)
-         select $1, $2, r.position_id, r.symbol, r.factor, r.beta, r.weight, r.exposure_dollar
+             (portfolio_id, calculation_date, position_id, symbol, weight, exposures, exposure_dollars)
+         select $1, $2, r.position_id, min(r.symbol), min(r.weight),
+                jsonb_object_agg(r.factor, r.beta), jsonb_object_agg(r.factor, r.exposure_dollar)
          from unnest($5::uuid[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::float8[])
-              as r(position_id, symbol, factor, beta, weight, exposure_dollar)),
+              as r(position_id, symbol, factor, beta, weight, exposure_dollar)
+         group by r.position_id),
      volatility as (
          insert into volatility_metrics
              (portfolio_id, calculation_date, position_id, symbol, realized_vol_21d, realized_vol_63d,
@@ -78,14 +82,12 @@ const INSERT_ALL_SQL: &str = "with
      matrix as (
          insert into correlation_calculations
              (portfolio_id, calculation_date, lookback_returns, overall_correlation, effective_positions,
-              psd_repaired, min_eigenvalue, symbols, matrix, excluded, run_id)
-         values ($1, $2, $12, $13, $14, $15, $16, $17, $18, $19, $3)),
-     pairs as (
-         insert into pairwise_correlations
-             (portfolio_id, calculation_date, symbol_1, symbol_2, correlation, data_points, p_value, flagged)
-         select $1, $2, r.symbol_1, r.symbol_2, r.correlation, r.data_points, r.p_value, r.flagged
-         from jsonb_to_recordset($20) as r(symbol_1 text, symbol_2 text, correlation float8,
-                                            data_points int, p_value float8, flagged bool)),
+              psd_repaired, min_eigenvalue, symbols, matrix, excluded, run_id, pairs)
+         select $1, $2, $12, $13, $14, $15, $16, $17, $18, $19, $3,
+                coalesce((select jsonb_agg(to_jsonb(r) order by r.symbol_1, r.symbol_2)
+                          from jsonb_to_recordset($20) as r(symbol_1 text, symbol_2 text,
+                               correlation float8, data_points int, p_value float8, flagged bool)),
+                         '[]')),
      stress as (
          insert into stress_test_results
              (portfolio_id, calculation_date, scenario_id, ordinal, scenario_name, category, active,
@@ -196,15 +198,9 @@ impl RiskTable {
                                    - 'updated_at'
                                    order by v.position_id is not null, v.symbol, v.position_id), '[]')
          from volatility_metrics v where portfolio_id = $1 and calculation_date = $2",
-            // The matrix and its summaries, with every pair.
+            // The matrix and its summaries, with every pair (stored with the matrix).
             Self::Correlation => "select coalesce((
              select to_jsonb(c) - 'portfolio_id' - 'calculation_date' - 'run_id' - 'updated_at'
-                    || jsonb_build_object('pairs', coalesce((
-                        select jsonb_agg(to_jsonb(p) - 'portfolio_id' - 'calculation_date'
-                                         order by p.symbol_1, p.symbol_2)
-                        from pairwise_correlations p
-                        where p.portfolio_id = c.portfolio_id
-                          and p.calculation_date = c.calculation_date), '[]'))
              from correlation_calculations c
              where c.portfolio_id = $1 and c.calculation_date = $2), 'null')",
             // Every scenario, in the original's order.
@@ -257,13 +253,10 @@ pub async fn position_factors(
 ) -> Result<(i64, Value), sqlx::Error> {
     sqlx::query_as(
         "with p as (
-             select position_id, min(symbol) as symbol, min(weight) as weight,
-                    jsonb_object_agg(factor, beta) as exposures,
-                    jsonb_object_agg(factor, exposure_dollar) as exposure_dollars
+             select position_id, symbol, weight, exposures, exposure_dollars
              from position_factor_exposures
              where portfolio_id = $1 and calculation_date = $2
-               and (cardinality($3::text[]) = 0 or symbol = any($3))
-             group by position_id)
+               and (cardinality($3::text[]) = 0 or symbol = any($3)))
          select (select count(*) from p),
                 coalesce((select jsonb_agg(to_jsonb(x) order by x.symbol, x.position_id)
                           from (select * from p order by symbol, position_id

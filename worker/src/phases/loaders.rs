@@ -52,13 +52,25 @@ pub async fn load_prices(
         .iter()
         .map(|s| (s.clone(), vec![None; dates.len()]))
         .collect();
-    for row in prices::series(&ctx.pool, symbols, start, end).await? {
+    let rows = match ctx.night() {
+        Some(parent) => {
+            ctx.night_prices
+                .series(&ctx.pool, parent, symbols, start, end)
+                .await?
+        }
+        None => prices::series(&ctx.pool, symbols, start, end)
+            .await?
+            .into_iter()
+            .map(std::sync::Arc::new)
+            .collect(),
+    };
+    for row in rows {
         let Some(series) = closes.get_mut(&row.symbol) else {
             continue;
         };
-        for (date, close) in row.dates.iter().zip(row.closes) {
+        for (date, close) in row.dates.iter().zip(&row.closes) {
             if let Some(&i) = index.get(date) {
-                series[i] = Some(close);
+                series[i] = Some(*close);
             }
         }
     }
