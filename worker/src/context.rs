@@ -46,8 +46,8 @@ pub struct RunContext {
     pub lease_lost: Arc<AtomicBool>,
     /// When the attempt last showed progress (for the hung-phase watchdog).
     pub heartbeat: Arc<Heartbeat>,
-    /// The closes the children of a nightly batch share in this worker process.
-    pub night_prices: Arc<crate::phases::night_prices::NightPrices>,
+    /// What the children of a nightly batch share in this worker process (closes, betas).
+    pub night: Arc<crate::phases::night_share::NightShare>,
 }
 
 /// The instant of the last progress of an attempt, readable from another task.
@@ -99,7 +99,7 @@ impl RunContext {
     }
 
     /// The nightly batch this run is a child of (its closes are shared with its siblings).
-    pub fn night(&self) -> Option<uuid::Uuid> {
+    pub fn night_batch(&self) -> Option<uuid::Uuid> {
         self.run
             .parent_id
             .filter(|_| self.run.kind == RunKind::PortfolioDaily)

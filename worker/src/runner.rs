@@ -4,7 +4,6 @@
 
 use crate::activity::{ActivityBuffer, FLUSH_INTERVAL};
 use crate::context::{Heartbeat, JobError, RunContext};
-use crate::phases::night_prices::NightPrices;
 use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
@@ -31,8 +30,8 @@ struct Shared {
     worker_id: Arc<str>,
     /// Flips to true when the shutdown grace period is over: hand runs back.
     hand_back: watch::Receiver<bool>,
-    /// The closes the children of a nightly batch share in this process.
-    night_prices: Arc<NightPrices>,
+    /// What the children of a nightly batch share in this process (closes, betas).
+    night: Arc<crate::phases::night_share::NightShare>,
 }
 
 /// Runs the loop until `shutdown`, then lets the attempts in hand finish within the grace
@@ -51,7 +50,7 @@ pub async fn run(
         chain,
         worker_id: worker_id.into(),
         hand_back,
-        night_prices: Arc::default(),
+        night: Arc::default(),
     };
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut listener = listen(&shared.pool).await;
@@ -232,7 +231,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         activity: buffer.clone(),
         lease_lost: lease_lost.clone(),
         heartbeat: heartbeat.clone(),
-        night_prices: shared.night_prices.clone(),
+        night: shared.night.clone(),
     });
     let work = tokio::spawn(phases::execute(ctx).in_current_span());
     let abort = work.abort_handle();

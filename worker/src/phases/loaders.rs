@@ -1,14 +1,16 @@
 //! What several phases load: the symbol scope, the symbols with market data, the aligned
 //! price table and snapshot parameters, and the profile sectors.
 
+use super::night_share::Closes;
 use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 use sigmasight_shared::analytics::snapshots::{PriceTable, SnapshotParams};
 use sigmasight_shared::calendar;
-use sigmasight_shared::db::{prices, profiles};
+use sigmasight_shared::db::{factors, prices, profiles};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The symbols a run needs and the date range of their history.
 pub struct SymbolScope {
@@ -52,20 +54,26 @@ pub async fn load_prices(
         .iter()
         .map(|s| (s.clone(), vec![None; dates.len()]))
         .collect();
-    let rows = match ctx.night() {
+    let rows: Vec<(String, Arc<Closes>)> = match ctx.night_batch() {
         Some(parent) => {
-            ctx.night_prices
-                .series(&ctx.pool, parent, symbols, start, end)
+            ctx.night
+                .closes(&ctx.pool, parent, symbols, start, end)
                 .await?
         }
         None => prices::series(&ctx.pool, symbols, start, end)
             .await?
             .into_iter()
-            .map(std::sync::Arc::new)
+            .map(|s| {
+                let closes = Closes {
+                    dates: s.dates,
+                    closes: s.closes,
+                };
+                (s.symbol, Arc::new(closes))
+            })
             .collect(),
     };
-    for row in rows {
-        let Some(series) = closes.get_mut(&row.symbol) else {
+    for (symbol, row) in rows {
+        let Some(series) = closes.get_mut(&symbol) else {
             continue;
         };
         for (date, close) in row.dates.iter().zip(&row.closes) {
@@ -75,6 +83,34 @@ pub async fn load_prices(
         }
     }
     Ok(PriceTable { dates, closes })
+}
+
+/// The newest stored beta of each (symbol, factor) of `symbols` on or before `date` (a
+/// nightly child shares them with its siblings).
+pub async fn latest_betas(
+    ctx: &RunContext,
+    symbols: &[String],
+    date: NaiveDate,
+) -> Result<HashMap<(String, String), Option<f64>>, JobError> {
+    Ok(match ctx.night_batch() {
+        Some(parent) => ctx
+            .night
+            .betas(&ctx.pool, parent, symbols, date)
+            .await?
+            .into_iter()
+            .flat_map(|(symbol, betas)| {
+                betas
+                    .iter()
+                    .map(|(factor, beta)| ((symbol.clone(), factor.clone()), *beta))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        None => factors::latest_betas(&ctx.pool, symbols, date)
+            .await?
+            .into_iter()
+            .map(|(s, f, b)| ((s, f), b))
+            .collect(),
+    })
 }
 
 /// Parameters shared by phases 3 and 4.

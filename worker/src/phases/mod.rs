@@ -4,7 +4,7 @@
 
 mod daily;
 mod loaders;
-pub mod night_prices;
+pub mod night_share;
 mod phase_0_profiles;
 mod phase_1_5_factors;
 mod phase_1_75_metrics;

@@ -12,11 +12,10 @@ use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
 use sigmasight_shared::analytics::risk::{compute, RiskOutput, RiskParams, PRICE_LOOKBACK_DAYS};
 use sigmasight_shared::analytics::snapshots::PositionInput;
 use sigmasight_shared::analytics::stress::SCENARIOS;
-use sigmasight_shared::db::{factors, risk, snapshots};
+use sigmasight_shared::db::{risk, snapshots};
 use sigmasight_shared::domain::InvestmentClass;
 use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_6;
-use std::collections::HashMap;
 
 /// Runs phase 6.
 pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobError> {
@@ -95,12 +94,7 @@ async fn compute_risk(
         None => None,
     }
     .unwrap_or_else(|| scope.portfolio.equity_balance.to_f64().unwrap_or(0.0));
-    let betas: HashMap<(String, String), Option<f64>> =
-        factors::latest_betas(&ctx.pool, &scope.symbols, d)
-            .await?
-            .into_iter()
-            .map(|(s, f, b)| ((s, f), b))
-            .collect();
+    let betas = super::loaders::latest_betas(ctx, &scope.symbols, d).await?;
     let params = RiskParams {
         date: d,
         equity,
