@@ -145,6 +145,20 @@ fn cache_hits(state: &sigmasight_api::state::AppState) -> u64 {
         .unwrap_or(0)
 }
 
+/// One GET through `router` (one app, one cache) with `token`'s bearer.
+async fn ask(router: &axum::Router, uri: &str, token: &str) -> axum::response::Response {
+    router
+        .clone()
+        .oneshot(
+            Request::get(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response")
+}
+
 /// Polls the status through one app (one cache) until `done` holds of the document.
 async fn poll_until(
     router: &axum::Router,
@@ -154,16 +168,7 @@ async fn poll_until(
 ) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let response = router
-            .clone()
-            .oneshot(
-                Request::get(uri)
-                    .header("authorization", format!("Bearer {}", token(sub, false)))
-                    .body(Body::empty())
-                    .expect("request"),
-            )
-            .await
-            .expect("response");
+        let response = ask(router, uri, &token(sub, false)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let bytes = response
             .into_body()
@@ -200,30 +205,9 @@ async fn status_polls_come_from_memory_until_a_change_notification_drops_them(po
     // Someone else's poll is refused even while alice's rows are kept; an admin's is not.
     let mallory = call(&pool, "GET", &uri, Some(&token("mallory", false))).await;
     assert_eq!(mallory.status, StatusCode::NOT_FOUND);
-    let stranger = router
-        .clone()
-        .oneshot(
-            Request::get(&uri)
-                .header(
-                    "authorization",
-                    format!("Bearer {}", token("mallory", false)),
-                )
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
+    let stranger = ask(&router, &uri, &token("mallory", false)).await;
     assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
-    let admin = router
-        .clone()
-        .oneshot(
-            Request::get(&uri)
-                .header("authorization", format!("Bearer {}", token("root", true)))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
+    let admin = ask(&router, &uri, &token("root", true)).await;
     assert_eq!(admin.status(), StatusCode::OK);
 
     // A worker claims the run (the runs row changes: its notification names the portfolio).

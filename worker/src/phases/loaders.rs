@@ -64,11 +64,8 @@ pub async fn load_prices(
             .await?
             .into_iter()
             .map(|s| {
-                let closes = Closes {
-                    dates: s.dates,
-                    closes: s.closes,
-                };
-                (s.symbol, Arc::new(closes))
+                let (symbol, closes) = Closes::of(s);
+                (symbol, Arc::new(closes))
             })
             .collect(),
     };

@@ -36,6 +36,17 @@ pub struct Closes {
     pub closes: Vec<f64>,
 }
 
+impl Closes {
+    /// A stored series as (symbol, closes).
+    pub fn of(series: prices::Series) -> (String, Self) {
+        let closes = Self {
+            dates: series.dates,
+            closes: series.closes,
+        };
+        (series.symbol, closes)
+    }
+}
+
 /// One symbol's newest stored beta per factor on or before the night's date.
 pub type Betas = Vec<(String, Option<f64>)>;
 
@@ -64,15 +75,7 @@ impl NightShare {
                 Ok(prices::series(db, &missing, start, end)
                     .await?
                     .into_iter()
-                    .map(|s| {
-                        (
-                            s.symbol,
-                            Closes {
-                                dates: s.dates,
-                                closes: s.closes,
-                            },
-                        )
-                    })
+                    .map(Closes::of)
                     .collect())
             })
             .await?;
@@ -255,15 +258,7 @@ mod tests {
             .await
             .expect("series")
             .into_iter()
-            .map(|s| {
-                (
-                    s.symbol,
-                    Closes {
-                        dates: s.dates,
-                        closes: s.closes,
-                    },
-                )
-            })
+            .map(Closes::of)
             .collect();
         closes.sort_by(|a, b| a.0.cmp(&b.0));
         let mut betas = factors::latest_betas(pool, symbols, end)
