@@ -94,16 +94,17 @@ pub async fn recent(
     run_id: Uuid,
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(concat!(
         "select * from (
-             select id, run_id, attempt, ts, level, phase_id, message, debug
-             from run_activity
+             select ",
+        activity_entry_columns!(),
+        " from run_activity
              where run_id = $1 and not debug
              order by id desc
              limit $2
          ) newest
-         order by id",
-    )
+         order by id"
+    ))
     .bind(run_id)
     .bind(limit)
     .fetch_all(db)
@@ -116,12 +117,13 @@ pub async fn all(
     run_id: Uuid,
     include_debug: bool,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, run_id, attempt, ts, level, phase_id, message, debug
-         from run_activity
+    sqlx::query_as(concat!(
+        "select ",
+        activity_entry_columns!(),
+        " from run_activity
          where run_id = $1 and ($2 or not debug)
-         order by id",
-    )
+         order by id"
+    ))
     .bind(run_id)
     .bind(include_debug)
     .fetch_all(db)

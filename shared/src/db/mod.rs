@@ -1,6 +1,35 @@
 //! Database access: the pool, the embedded migrations and one module per table group.
 //! Every query lives here as a named function; handlers and phases never write SQL.
 
+// SQL written once for several statements (textual macros, so `concat!` builds each
+// statement at compile time; defined before the modules that use them).
+
+/// The newest run of the portfolio `$1`: its active (queued or running) run, else the one
+/// created last.
+macro_rules! active_else_latest_run {
+    () => {
+        "(select * from runs where portfolio_id = $1 and status in ('queued', 'running') limit 1)
+         union all
+         (select * from runs where portfolio_id = $1 order by created_at desc, id desc limit 1)
+         limit 1"
+    };
+}
+
+/// The columns of a [`phases::PhaseRow`].
+macro_rules! phase_row_columns {
+    () => {
+        "run_id, attempt, phase_id, ordinal, phase_name, status, current, total, unit,
+         started_at, finished_at, duration_seconds, carried_over, summary"
+    };
+}
+
+/// The columns of an [`activity::Entry`].
+macro_rules! activity_entry_columns {
+    () => {
+        "id, run_id, attempt, ts, level, phase_id, message, debug"
+    };
+}
+
 pub mod activity;
 pub mod factors;
 pub mod fundamentals;

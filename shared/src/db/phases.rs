@@ -221,13 +221,13 @@ pub async fn list(
     run_id: Uuid,
     attempt: i32,
 ) -> Result<Vec<PhaseRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select run_id, attempt, phase_id, ordinal, phase_name, status, current, total, unit,
-                started_at, finished_at, duration_seconds, carried_over, summary
-         from run_phases
+    sqlx::query_as(concat!(
+        "select ",
+        phase_row_columns!(),
+        " from run_phases
          where run_id = $1 and attempt = $2
-         order by ordinal",
-    )
+         order by ordinal"
+    ))
     .bind(run_id)
     .bind(attempt)
     .fetch_all(db)
@@ -267,13 +267,13 @@ pub async fn list_all_attempts(
     db: impl PgExecutor<'_>,
     run_id: Uuid,
 ) -> Result<Vec<PhaseRow>, sqlx::Error> {
-    sqlx::query_as(
-        "select run_id, attempt, phase_id, ordinal, phase_name, status, current, total, unit,
-                started_at, finished_at, duration_seconds, carried_over, summary
-         from run_phases
+    sqlx::query_as(concat!(
+        "select ",
+        phase_row_columns!(),
+        " from run_phases
          where run_id = $1
-         order by attempt, ordinal",
-    )
+         order by attempt, ordinal"
+    ))
     .bind(run_id)
     .fetch_all(db)
     .await

@@ -311,15 +311,10 @@ pub async fn latest_for_portfolio(
     db: impl PgExecutor<'_>,
     portfolio_id: Uuid,
 ) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(
-        "(select * from runs where portfolio_id = $1 and status in ('queued', 'running') limit 1)
-         union all
-         (select * from runs where portfolio_id = $1 order by created_at desc, id desc limit 1)
-         limit 1",
-    )
-    .bind(portfolio_id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(active_else_latest_run!())
+        .bind(portfolio_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// The newest run a user may retry: the portfolio's latest onboarding or calculate (`admin`)

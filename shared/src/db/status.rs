@@ -1,5 +1,6 @@
 //! The status poll's read: a portfolio's newest run with its attempt's phases and the feed's
-//! newest entries, in ONE statement (the status page polls every 2 s, and under a busy night
+//! newest entries (what `runs::latest_for_portfolio`, `phases::list` and `activity::recent`
+//! read, with their SQL), in ONE statement (the status page polls every 2 s, and under a busy night
 //! each round trip to Postgres waits for a core: one statement instead of four keeps the
 //! poll's tail short).
 
@@ -45,33 +46,28 @@ pub async fn latest(
     owner: Option<Uuid>,
     feed_limit: i64,
 ) -> Result<Latest, sqlx::Error> {
-    let row: Option<LatestRow> = sqlx::query_as(
+    let row: Option<LatestRow> = sqlx::query_as(concat!(
         "select r.*, p.user_id as portfolio_owner,
                 coalesce((select json_agg(ph order by ph.ordinal)
-                          from (select run_id, attempt, phase_id, ordinal, phase_name, status,
-                                       current, total, unit, started_at, finished_at,
-                                       duration_seconds, carried_over, summary
-                                from run_phases
+                          from (select ",
+        phase_row_columns!(),
+        " from run_phases
                                 where run_id = r.id and attempt = r.attempt) ph),
                          '[]'::json) as phase_rows,
                 coalesce((select json_agg(a order by a.id)
-                          from (select id, run_id, attempt, ts, level, phase_id, message, debug
-                                from run_activity
+                          from (select ",
+        activity_entry_columns!(),
+        " from run_activity
                                 where run_id = r.id and not debug
                                 order by id desc
                                 limit $3) a),
                          '[]'::json) as feed_rows
          from portfolios p
-         cross join lateral (
-             (select * from runs where portfolio_id = p.id and status in ('queued', 'running')
-              limit 1)
-             union all
-             (select * from runs where portfolio_id = p.id order by created_at desc, id desc
-              limit 1)
-             limit 1
-         ) r
-         where p.id = $1 and ($2::uuid is null or p.user_id = $2)",
-    )
+         cross join lateral (",
+        active_else_latest_run!(),
+        ") r
+         where p.id = $1 and ($2::uuid is null or p.user_id = $2)"
+    ))
     .bind(portfolio_id)
     .bind(owner)
     .bind(feed_limit)
