@@ -266,3 +266,94 @@ async fn admin_batches_respect_portfolio_scope_dates_need_force_and_runs_can_be_
     db.drop_database().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_failing_nightly_child_shows_how_each_phase_ended_and_its_retry_carries_them_over(
+) -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[("SIGMASIGHT_MAX_ATTEMPTS", "2".into())]).await?;
+    let _worker = start_worker(&db.url, &[("SIGMASIGHT_RETRY_BASE_SECS", "0.2".into())])?;
+    let a = api.onboard_completed("alice", A_CSV).await?;
+    // A nightly child writes its phase rows once, at its end: one whose last phase fails
+    // must still show the three phases it completed and the one that failed.
+    let pool = db.pool().await?;
+    sqlx::raw_sql(
+        "create function planted_failure() returns trigger language plpgsql as
+             $$ begin raise exception 'planted failure'; end $$;
+         create trigger planted before insert on stress_test_results
+             for each row execute function planted_failure();",
+    )
+    .execute(&pool)
+    .await?;
+    let (code, body) = api
+        .admin_post(
+            "/api/v1/admin/batch/run",
+            &json!({ "portfolio_ids": [a], "force_rerun": true, "start_date": "2026-09-01" }),
+        )
+        .await?;
+    assert_eq!(code, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    let detail = api
+        .wait_batch_run("daily", Some(&run_id), DAILY_TIMEOUT)
+        .await?;
+    assert_eq!(detail["children"], json!({ "failed": 1 }), "{detail}");
+    let rows: Vec<(i32, String, String, bool, serde_json::Value)> = sqlx::query_as(
+        "select p.attempt, p.phase_id, p.status, p.carried_over, p.summary
+         from run_phases p join runs r on r.id = p.run_id
+         where r.kind = 'portfolio_daily' and r.portfolio_id = $1::uuid
+         order by p.attempt, p.ordinal",
+    )
+    .bind(&a)
+    .fetch_all(&pool)
+    .await?;
+    let shape: Vec<(i32, &str, bool, bool)> = rows
+        .iter()
+        .map(|(attempt, id, status, carried, _)| {
+            (
+                *attempt,
+                id.as_str(),
+                status == "completed" || status == "warning",
+                *carried,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (1, "phase_3", true, false),
+            (1, "phase_4", true, false),
+            (1, "phase_5", true, false),
+            (1, "phase_6", false, false),
+            (2, "phase_3", true, true),
+            (2, "phase_4", true, true),
+            (2, "phase_5", true, true),
+            (2, "phase_6", false, false),
+        ],
+        "{rows:?}"
+    );
+    for (attempt, _, status, _, summary) in rows.iter().filter(|r| r.1 == "phase_6") {
+        assert_eq!(status, "failed", "attempt {attempt}");
+        assert!(
+            summary["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("planted failure"),
+            "attempt {attempt}: {summary}"
+        );
+    }
+    // The first attempt's phase 3 kept what it did: its total and its duration.
+    let (total, duration): (i32, Option<f64>) = sqlx::query_as(
+        "select p.total, p.duration_seconds from run_phases p join runs r on r.id = p.run_id
+         where r.kind = 'portfolio_daily' and r.portfolio_id = $1::uuid
+           and p.attempt = 1 and p.phase_id = 'phase_3'",
+    )
+    .bind(&a)
+    .fetch_one(&pool)
+    .await?;
+    assert!(total > 20, "recomputed from 2026-09-01: {total}");
+    assert!(duration.is_some_and(|d| d >= 0.0), "{duration:?}");
+    pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}

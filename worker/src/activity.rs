@@ -50,7 +50,9 @@ impl ActivityBuffer {
         }
     }
 
-    fn take(&self) -> Vec<NewEntry> {
+    /// Takes what is pending, to be written by the caller (the end of a nightly child);
+    /// [`count_written`] once written.
+    pub fn take(&self) -> Vec<NewEntry> {
         match self.pending.lock() {
             Ok(mut pending) => std::mem::take(&mut *pending),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
@@ -73,7 +75,7 @@ impl ActivityBuffer {
 }
 
 /// Adds written entries to the activity counter, by level (`debug` for debug entries).
-fn count_written(entries: &[NewEntry]) {
+pub fn count_written(entries: &[NewEntry]) {
     let mut by_level: Vec<(&'static str, u64)> = Vec::new();
     for entry in entries {
         let level = if entry.debug {

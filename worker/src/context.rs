@@ -48,6 +48,68 @@ pub struct RunContext {
     pub heartbeat: Arc<Heartbeat>,
     /// What the children of a nightly batch share in this worker process (closes, betas).
     pub night: Arc<crate::phases::night_share::NightShare>,
+    /// Set when the attempt's phase rows are written whole at its end, not as they happen.
+    pub deferred: Option<Arc<DeferredPhases>>,
+}
+
+/// The phases of an attempt kept in memory and written once, with its end: a nightly
+/// child's first attempt, whose phases take milliseconds and which nobody watches (its
+/// status shows the plan's phases pending until it ends). A later attempt writes its rows
+/// as they happen, beside the earlier attempt's it may carry over.
+#[derive(Debug, Default)]
+pub struct DeferredPhases {
+    state: std::sync::Mutex<DeferredState>,
+}
+
+#[derive(Debug, Default)]
+struct DeferredState {
+    running: Option<(&'static str, chrono::DateTime<chrono::Utc>)>,
+    ended: Vec<phase_rows::EndedPhase>,
+}
+
+impl DeferredPhases {
+    /// Whether `run`'s phase rows are written at its end.
+    pub fn applies_to(run: &Run) -> bool {
+        run.kind == RunKind::PortfolioDaily && run.attempt == 1
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut DeferredState) -> T) -> T {
+        match self.state.lock() {
+            Ok(mut state) => f(&mut state),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    fn start(&self, phase: &'static PhaseDef, at: chrono::DateTime<chrono::Utc>) {
+        self.with(|s| s.running = Some((phase.id, at)));
+    }
+
+    fn end(&self, ended: phase_rows::EndedPhase) {
+        self.with(|s| {
+            s.running = None;
+            s.ended.push(ended);
+        });
+    }
+
+    /// The attempt's rows as they stand: ended phases, the one running (if any), the rest
+    /// pending.
+    pub fn rows(&self, plan: &[PhaseDef]) -> phase_rows::AttemptRows {
+        self.with(|s| {
+            let mut ended = s.ended.clone();
+            if let Some((phase_id, started_at)) = s.running {
+                ended.push(phase_rows::EndedPhase {
+                    phase_id,
+                    status: PhaseStatus::Running,
+                    summary: serde_json::json!({}),
+                    current: 0,
+                    total: 0,
+                    started_at,
+                    finished_at: None,
+                });
+            }
+            phase_rows::AttemptRows::new(plan, &ended)
+        })
+    }
 }
 
 /// The instant of the last progress of an attempt, readable from another task.
@@ -167,7 +229,10 @@ impl RunContext {
         self.check_lease()?;
         let total = i32::try_from(total).unwrap_or(i32::MAX);
         let write_start = self.watched_live();
-        if write_start {
+        let now = chrono::Utc::now();
+        if let Some(deferred) = &self.deferred {
+            deferred.start(phase, now);
+        } else if write_start {
             let held =
                 phase_rows::start(&self.pool, self.run.id, self.attempt(), phase.id, total).await?;
             self.fenced(held)?;
@@ -179,7 +244,7 @@ impl RunContext {
             total,
             current: 0,
             written: Instant::now(),
-            started_at: (!write_start).then(chrono::Utc::now),
+            started_at: (!write_start).then_some(now),
         })
     }
 }
@@ -247,6 +312,18 @@ impl PhaseProgress<'_> {
         summary: serde_json::Value,
     ) -> Result<(), JobError> {
         self.ctx.check_lease()?;
+        if let Some(deferred) = &self.ctx.deferred {
+            deferred.end(phase_rows::EndedPhase {
+                phase_id: self.phase.id,
+                status,
+                summary,
+                current: self.current,
+                total: self.total,
+                started_at: self.started_at.unwrap_or_else(chrono::Utc::now),
+                finished_at: Some(chrono::Utc::now()),
+            });
+            return Ok(());
+        }
         // A phase's lines are in before its end shows, for whoever watches the run live.
         if self.ctx.watched_live() {
             let flushed = self.ctx.activity.flush().await?;

@@ -3,7 +3,7 @@
 //! watchdog for hung phases, and a hand-back path for graceful shutdown.
 
 use crate::activity::{ActivityBuffer, FLUSH_INTERVAL};
-use crate::context::{Heartbeat, JobError, RunContext};
+use crate::context::{DeferredPhases, Heartbeat, JobError, RunContext};
 use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
@@ -221,6 +221,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
     );
     let flusher =
         tokio::spawn(flush_periodically(buffer.clone(), lease_lost.clone()).in_current_span());
+    let deferred = Arc::new(DeferredPhases::default());
     let heartbeat = Arc::new(Heartbeat::new());
     heartbeat.beat();
     let ctx = Arc::new(RunContext {
@@ -232,6 +233,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         lease_lost: lease_lost.clone(),
         heartbeat: heartbeat.clone(),
         night: shared.night.clone(),
+        deferred: DeferredPhases::applies_to(&run).then(|| deferred.clone()),
     });
     let work = tokio::spawn(phases::execute(ctx).in_current_span());
     let abort = work.abort_handle();
@@ -255,7 +257,8 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
     };
     flusher.abort();
     let label = outcome_label(&outcome, run.attempt < run.max_attempts);
-    let result = conclude(&shared, &run, &buffer, outcome).await;
+    let deferred = DeferredPhases::applies_to(&run).then_some(&*deferred);
+    let result = conclude(&shared, &run, &buffer, deferred, outcome).await;
     crate::metrics::finished(run.kind, label, started.elapsed());
     renewer.abort();
     if let Err(e) = result {
@@ -291,11 +294,16 @@ async fn conclude(
     shared: &Shared,
     run: &runs::Run,
     buffer: &ActivityBuffer,
+    deferred: Option<&DeferredPhases>,
     outcome: Result<RunOutcome, JobError>,
 ) -> Result<(), sqlx::Error> {
     let pool = &shared.pool;
     if let Err(e @ (JobError::HandedBack | JobError::Retryable(_) | JobError::Fatal(_))) = &outcome
     {
+        if let Some(deferred) = deferred {
+            let rows = deferred.rows(run.kind.plan());
+            sigmasight_shared::db::phases::write_attempt(pool, run.id, run.attempt, &rows).await?;
+        }
         // An aborted phase never wrote its own end.
         sigmasight_shared::db::phases::close_unfinished(pool, run.id, run.attempt, &e.to_string())
             .await?;
@@ -306,6 +314,31 @@ async fn conclude(
             if runs::park(pool, run.id, run.attempt).await? {
                 info!(summary = %done.summary, "fanned out; waiting for the children");
                 runs::complete_parent_if_done(pool, run.id).await?;
+            }
+        }
+        Ok(done) if deferred.is_some() => {
+            let rows = deferred
+                .map(|d| d.rows(run.kind.plan()))
+                .unwrap_or_default();
+            let entries = buffer.take();
+            let end = runs::finish_child(
+                pool,
+                run.id,
+                run.attempt,
+                done.status,
+                &done.summary,
+                &rows,
+                &entries,
+            )
+            .await?;
+            if end.finished {
+                crate::activity::count_written(&entries);
+                info!(status = %done.status, "run finished");
+                if let Some(parent) = run.parent_id.filter(|_| end.parent_maybe_done) {
+                    if runs::complete_parent_if_done(pool, parent).await? {
+                        info!(parent.id = %parent, "daily batch finished with its last portfolio");
+                    }
+                }
             }
         }
         Ok(done) => {

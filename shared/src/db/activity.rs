@@ -31,6 +31,42 @@ pub struct Entry {
     pub debug: bool,
 }
 
+/// Entries as the five arrays of [`insert_entries!`].
+#[derive(Debug, Clone, Default)]
+pub struct EntryColumns<'a> {
+    ts: Vec<DateTime<Utc>>,
+    levels: Vec<&'static str>,
+    phases: Vec<Option<&'static str>>,
+    messages: Vec<&'a str>,
+    debug: Vec<bool>,
+}
+
+impl<'a> EntryColumns<'a> {
+    /// The columns of `entries`, in their order.
+    pub fn new(entries: &'a [NewEntry]) -> Self {
+        Self {
+            ts: entries.iter().map(|e| e.ts).collect(),
+            levels: entries.iter().map(|e| e.level.as_str()).collect(),
+            phases: entries.iter().map(|e| e.phase_id).collect(),
+            messages: entries.iter().map(|e| e.message.as_str()).collect(),
+            debug: entries.iter().map(|e| e.debug).collect(),
+        }
+    }
+
+    /// Binds the five arrays, in order, as the query's next parameters.
+    pub fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.ts)
+            .bind(&self.levels)
+            .bind(&self.phases)
+            .bind(&self.messages)
+            .bind(&self.debug)
+    }
+}
+
 /// Writes a batch in one statement, fenced on the attempt still running.
 /// Returns false when the lease was lost (nothing written).
 pub async fn insert_batch(
@@ -42,28 +78,18 @@ pub async fn insert_batch(
     if entries.is_empty() {
         return Ok(true);
     }
-    let ts: Vec<DateTime<Utc>> = entries.iter().map(|e| e.ts).collect();
-    let levels: Vec<&str> = entries.iter().map(|e| e.level.as_str()).collect();
-    let phases: Vec<Option<&str>> = entries.iter().map(|e| e.phase_id).collect();
-    let messages: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
-    let debug: Vec<bool> = entries.iter().map(|e| e.debug).collect();
-    let result = sqlx::query(
-        "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
-         select $1, $2, u.ts, u.level, u.phase_id, u.message, u.debug
-         from unnest($3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::bool[])
-              with ordinality as u(ts, level, phase_id, message, debug, n)
-         where exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')
-         order by u.n",
-    )
+    let columns = EntryColumns::new(entries);
+    let query = sqlx::query(insert_entries!(
+        "$3",
+        "$4",
+        "$5",
+        "$6",
+        "$7",
+        "exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')"
+    ))
     .bind(run_id)
-    .bind(attempt)
-    .bind(&ts)
-    .bind(&levels)
-    .bind(&phases)
-    .bind(&messages)
-    .bind(&debug)
-    .execute(db)
-    .await?;
+    .bind(attempt);
+    let result = columns.bind(query).execute(db).await?;
     Ok(result.rows_affected() > 0)
 }
 

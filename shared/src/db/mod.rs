@@ -30,6 +30,55 @@ macro_rules! activity_entry_columns {
     };
 }
 
+/// Inserts the phase rows of attempt `$2` of run `$1` whole, as they ended (`$3` ids, `$4`
+/// ordinals, `$5` names, `$6` units, `$7` statuses, `$8` current, `$9` total, `$10` started,
+/// `$11` finished, `$12` summaries), where `$fence` holds: a nightly child writes its
+/// phases once, with its end ([`phases::AttemptRows`]).
+macro_rules! insert_attempt_rows {
+    ($fence:literal) => {
+        concat!(
+            "insert into run_phases (run_id, attempt, phase_id, ordinal, phase_name, unit, status,
+                                     current, total, started_at, finished_at, duration_seconds, summary)
+             select $1, $2, u.id, u.ordinal, u.name, u.unit, u.status, u.current, u.total,
+                    u.started, u.finished, extract(epoch from u.finished - u.started)::float8,
+                    u.summary
+             from unnest($3::text[], $4::int4[], $5::text[], $6::text[], $7::text[], $8::int4[],
+                         $9::int4[], $10::timestamptz[], $11::timestamptz[], $12::jsonb[])
+                  as u(id, ordinal, name, unit, status, current, total, started, finished, summary)
+             where ",
+            $fence,
+            " on conflict (run_id, attempt, phase_id) do nothing"
+        )
+    };
+}
+
+/// Inserts activity entries of attempt `$2` of run `$1` in their order, given as five arrays
+/// (ts, level, phase, message, debug: [`activity::EntryColumns`]), where `$fence` holds.
+macro_rules! insert_entries {
+    ($ts:literal, $level:literal, $phase:literal, $message:literal, $debug:literal, $fence:literal) => {
+        concat!(
+            "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
+             select $1, $2, u.ts, u.level, u.phase_id, u.message, u.debug
+             from unnest(",
+            $ts,
+            "::timestamptz[], ",
+            $level,
+            "::text[], ",
+            $phase,
+            "::text[], ",
+            $message,
+            "::text[], ",
+            $debug,
+            "::bool[])
+                  with ordinality as u(ts, level, phase_id, message, debug, n)
+             where ",
+            $fence,
+            "
+             order by u.n"
+        )
+    };
+}
+
 pub mod activity;
 pub mod factors;
 pub mod fundamentals;

@@ -215,6 +215,112 @@ pub async fn finish(
     Ok(result.rows_affected() == 1)
 }
 
+/// How one phase of an attempt stands when its rows are written whole (a nightly child's
+/// phases are kept in memory and written once, with its end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedPhase {
+    pub phase_id: &'static str,
+    pub status: crate::domain::PhaseStatus,
+    pub summary: serde_json::Value,
+    pub current: i32,
+    pub total: i32,
+    pub started_at: DateTime<Utc>,
+    /// None while it runs (an attempt that ends there marks it failed).
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Every phase row of an attempt, column by column, for [`write_attempt`] and the end of a
+/// nightly child (`runs::finish_child`): the plan's phases, as `ended` says (a finished
+/// phase shows `total` of `total`) and `pending` where it says nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttemptRows {
+    ids: Vec<&'static str>,
+    ordinals: Vec<i32>,
+    names: Vec<&'static str>,
+    units: Vec<&'static str>,
+    statuses: Vec<&'static str>,
+    current: Vec<i32>,
+    total: Vec<i32>,
+    started: Vec<Option<DateTime<Utc>>>,
+    finished: Vec<Option<DateTime<Utc>>>,
+    summaries: Vec<serde_json::Value>,
+}
+
+impl AttemptRows {
+    /// The rows of `plan` given the phases that started.
+    pub fn new(plan: &[PhaseDef], ended: &[EndedPhase]) -> Self {
+        let mut rows = Self::default();
+        for def in plan {
+            let end = ended.iter().find(|e| e.phase_id == def.id);
+            rows.ids.push(def.id);
+            rows.ordinals.push(def.ordinal);
+            rows.names.push(def.name);
+            rows.units.push(def.unit);
+            match end {
+                Some(e) => {
+                    let done = e.finished_at.is_some() && e.status.is_done();
+                    rows.statuses.push(e.status.as_str());
+                    rows.current.push(if done {
+                        e.total.max(e.current)
+                    } else {
+                        e.current
+                    });
+                    rows.total.push(e.total.max(e.current));
+                    rows.started.push(Some(e.started_at));
+                    rows.finished.push(e.finished_at);
+                    rows.summaries.push(e.summary.clone());
+                }
+                None => {
+                    rows.statuses
+                        .push(crate::domain::PhaseStatus::Pending.as_str());
+                    rows.current.push(0);
+                    rows.total.push(0);
+                    rows.started.push(None);
+                    rows.finished.push(None);
+                    rows.summaries.push(serde_json::json!({}));
+                }
+            }
+        }
+        rows
+    }
+
+    /// Binds `$3`–`$12` of [`insert_attempt_rows!`] (`$1`, `$2` are the run and attempt).
+    pub fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.ids)
+            .bind(&self.ordinals)
+            .bind(&self.names)
+            .bind(&self.units)
+            .bind(&self.statuses)
+            .bind(&self.current)
+            .bind(&self.total)
+            .bind(&self.started)
+            .bind(&self.finished)
+            .bind(&self.summaries)
+    }
+}
+
+/// Writes an attempt's phase rows whole while the attempt still runs (a nightly child that
+/// fails: then [`close_unfinished`] marks the running one failed and the rest skipped).
+/// False when the lease was lost.
+pub async fn write_attempt(
+    db: impl PgExecutor<'_>,
+    run_id: Uuid,
+    attempt: i32,
+    rows: &AttemptRows,
+) -> Result<bool, sqlx::Error> {
+    let query = sqlx::query(insert_attempt_rows!(
+        "exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')"
+    ))
+    .bind(run_id)
+    .bind(attempt);
+    let result = rows.bind(query).execute(db).await?;
+    Ok(result.rows_affected() > 0 || rows.ids.is_empty())
+}
+
 /// The phase rows of one attempt, in display order.
 pub async fn list(
     db: impl PgExecutor<'_>,

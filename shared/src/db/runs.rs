@@ -3,7 +3,7 @@
 
 use crate::domain::{RunKind, RunSource, RunStatus};
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor, Row as _};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -470,6 +470,61 @@ pub const CHILD_ENDED_SQL: &str =
      where r.id = $1 and r.status = 'running'
        and ph.run_id = r.id and ph.attempt = r.attempt and ph.phase_id = 'portfolios'
      returning ph.current >= ph.total";
+
+/// How the end of a nightly child went ([`finish_child`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildEnd {
+    /// False when the lease was lost (nothing written).
+    pub finished: bool,
+    /// Its parent's count reached the total: the parent may be done.
+    pub parent_maybe_done: bool,
+}
+
+/// Ends a nightly child that went well in one durable statement: the run's status, its phase
+/// rows (kept in memory while it ran), its last activity entries and one more on its parent's
+/// count ([`CHILD_ENDED_SQL`]), all fenced on the attempt still running. Where a child sent
+/// nine statements for this, it sends one.
+pub async fn finish_child(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    attempt: i32,
+    status: RunStatus,
+    summary: &serde_json::Value,
+    phases: &crate::db::phases::AttemptRows,
+    entries: &[crate::db::activity::NewEntry],
+) -> Result<ChildEnd, sqlx::Error> {
+    let entries = crate::db::activity::EntryColumns::new(entries);
+    let query = sqlx::query(concat!(
+        "with fin as (
+             update runs
+             set status = $13, summary = $14, error = null, finished_at = now(), lease_expires_at = null
+             where id = $1 and attempt = $2 and status = 'running'",
+        durable!(),
+        "    returning parent_id),
+         phases as (",
+        insert_attempt_rows!("exists (select 1 from fin)"),
+        "),
+         activity as (",
+        insert_entries!("$15", "$16", "$17", "$18", "$19", "exists (select 1 from fin)"),
+        "),
+         counted as (
+             update run_phases ph set current = ph.current + 1, updated_at = now()
+             from fin, runs r
+             where r.id = fin.parent_id and r.status = 'running'
+               and ph.run_id = r.id and ph.attempt = r.attempt and ph.phase_id = 'portfolios'
+             returning ph.current >= ph.total as maybe_last)
+         select exists (select 1 from fin),
+                coalesce((select bool_or(maybe_last) from counted), false)"
+    ))
+    .bind(id)
+    .bind(attempt);
+    let query = entries.bind(phases.bind(query).bind(status).bind(summary));
+    let row = query.fetch_one(db).await?;
+    Ok(ChildEnd {
+        finished: row.try_get(0)?,
+        parent_maybe_done: row.try_get(1)?,
+    })
+}
 
 /// Counts an ended child on its parent; true when the parent may be done.
 pub async fn child_ended(db: impl PgExecutor<'_>, parent_id: Uuid) -> Result<bool, sqlx::Error> {

@@ -90,7 +90,7 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         };
         span.in_scope(|| crate::metrics::phase_ended(phase, result.is_ok(), started.elapsed()));
         if let Err(e) = result {
-            if !ctx.watched_live() && !matches!(e, JobError::LeaseLost) {
+            if ctx.deferred.is_none() && !ctx.watched_live() && !matches!(e, JobError::LeaseLost) {
                 // This phase's start was never written: show it running, so the attempt's
                 // end marks it failed (not skipped) with the error.
                 phase_rows::start(&ctx.pool, ctx.run.id, ctx.attempt(), phase.id, 0).await?;
@@ -177,6 +177,10 @@ pub(super) async fn begin_attempt(
     ctx: &RunContext,
     plan: &[&'static PhaseDef],
 ) -> Result<Vec<String>, JobError> {
+    if ctx.deferred.is_some() {
+        // Written whole with the attempt's end; a first attempt carries nothing over.
+        return Ok(Vec::new());
+    }
     let carried = if ctx.attempt() > 1 {
         phase_rows::completed_before(&ctx.pool, ctx.run.id, ctx.attempt()).await?
     } else {
