@@ -1,7 +1,7 @@
 //! Database tests of the queue contract on a real Postgres (each test gets its own database).
 
 use chrono::Utc;
-use sigmasight_shared::db::{activity, phases, portfolios, runs, MIGRATOR};
+use sigmasight_shared::db::{activity, phases, portfolios, positions, risk, runs, MIGRATOR};
 use sigmasight_shared::domain::{ActivityLevel, RunSource, RunStatus};
 use sigmasight_shared::queue;
 use sqlx::PgPool;
@@ -171,6 +171,36 @@ async fn writes_fenced_on_a_lost_attempt_change_nothing(pool: PgPool) {
     let mut tx = pool.begin().await.expect("tx");
     assert!(!runs::hold_fence(&mut tx, run.id, 1).await.expect("fence"));
     drop(tx);
+    // The phases' one-statement writes carry the fence themselves.
+    let pid = run.portfolio_id.expect("portfolio");
+    let output = sigmasight_shared::analytics::risk::RiskOutput::default();
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
+    let write = |attempt| risk::RiskWrite {
+        portfolio_id: pid,
+        date,
+        run_id: run.id,
+        attempt,
+        output: &output,
+    };
+    assert!(!positions::update_values(&pool, (run.id, 1), pid, &[])
+        .await
+        .expect("values"));
+    assert!(!risk::replace(&pool, &write(1)).await.expect("risk"));
+    assert!(risk::replace(&pool, &write(2)).await.expect("risk"));
+    // Written again under the same keys by the same attempt: replaced, not duplicated.
+    assert!(risk::replace(&pool, &write(2)).await.expect("risk again"));
+    let matrices: i64 = sqlx::query_scalar(
+        "select count(*) from correlation_calculations where portfolio_id = $1 and calculation_date = $2",
+    )
+    .bind(pid)
+    .bind(date)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(matrices, 1);
+    assert!(positions::update_values(&pool, (run.id, 2), pid, &[])
+        .await
+        .expect("values"));
 
     let stored = runs::find(&pool, run.id).await.expect("find").expect("run");
     assert_eq!((stored.status.as_str(), stored.attempt), ("running", 2));

@@ -37,7 +37,7 @@ pub struct Pair {
 }
 
 /// The matrix and its summaries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CorrelationResult {
     /// Symbols of the matrix, in order.
     pub symbols: Vec<String>,

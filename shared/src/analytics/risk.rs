@@ -48,7 +48,7 @@ pub struct RiskParams {
 }
 
 /// Everything phase 6 stores.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RiskOutput {
     pub factors: Vec<PortfolioFactor>,
     pub position_factors: Vec<PositionFactor>,

@@ -127,25 +127,31 @@ pub struct ValueUpdate {
     pub delta: Option<f64>,
 }
 
-/// Writes current values for many positions in one statement.
+/// Writes current values for many positions in one statement, fenced on attempt `attempt`
+/// of run `run_id` still running (it holds the run's row `for share` until it commits).
+/// False when the lease was lost: nothing written.
 pub async fn update_values(
-    conn: &mut PgConnection,
+    db: impl PgExecutor<'_>,
+    (run_id, attempt): (Uuid, i32),
     portfolio_id: Uuid,
     rows: &[ValueUpdate],
-) -> Result<u64, sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.position_id).collect();
     let prices: Vec<Option<f64>> = rows.iter().map(|r| r.last_price).collect();
     let dates: Vec<Option<NaiveDate>> = rows.iter().map(|r| r.price_date).collect();
     let mvs: Vec<Option<f64>> = rows.iter().map(|r| r.market_value).collect();
     let pnls: Vec<Option<f64>> = rows.iter().map(|r| r.unrealized_pnl).collect();
     let deltas: Vec<Option<f64>> = rows.iter().map(|r| r.delta).collect();
-    let result = sqlx::query(
-        "update positions p
-         set last_price = u.price, price_date = u.price_date, market_value = round(u.mv::numeric, 2),
-             unrealized_pnl = round(u.pnl::numeric, 2), delta = u.delta, values_updated_at = now()
-         from unnest($2::uuid[], $3::float8[], $4::date[], $5::float8[], $6::float8[], $7::float8[])
-              as u(id, price, price_date, mv, pnl, delta)
-         where p.id = u.id and p.portfolio_id = $1",
+    sqlx::query_scalar(
+        "with fence as (select 1 from runs where id = $8 and attempt = $9 and status = 'running' for share),
+         updated as (
+             update positions p
+             set last_price = u.price, price_date = u.price_date, market_value = round(u.mv::numeric, 2),
+                 unrealized_pnl = round(u.pnl::numeric, 2), delta = u.delta, values_updated_at = now()
+             from unnest($2::uuid[], $3::float8[], $4::date[], $5::float8[], $6::float8[], $7::float8[])
+                  as u(id, price, price_date, mv, pnl, delta)
+             where p.id = u.id and p.portfolio_id = $1 and exists (select 1 from fence))
+         select exists (select 1 from fence)",
     )
     .bind(portfolio_id)
     .bind(&ids)
@@ -154,9 +160,10 @@ pub async fn update_values(
     .bind(&mvs)
     .bind(&pnls)
     .bind(&deltas)
-    .execute(&mut *conn)
-    .await?;
-    Ok(result.rows_affected())
+    .bind(run_id)
+    .bind(attempt)
+    .fetch_one(db)
+    .await
 }
 
 /// The symbols with market data that the listed portfolios (all when `None`) need, and

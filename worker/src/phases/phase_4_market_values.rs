@@ -27,9 +27,14 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
             delta: v.delta,
         })
         .collect();
-    let mut tx = ctx.begin_fenced().await?;
-    positions::update_values(&mut tx, scope.portfolio.id, &updates).await?;
-    tx.commit().await?;
+    let held = positions::update_values(
+        &ctx.pool,
+        (ctx.run.id, ctx.attempt()),
+        scope.portfolio.id,
+        &updates,
+    )
+    .await?;
+    ctx.fenced(held)?;
     let unpriced: Vec<&str> = values
         .iter()
         .filter(|v| v.market_value.is_none())

@@ -192,23 +192,22 @@ fn log_stress(ctx: &RunContext, output: &RiskOutput) {
     );
 }
 
-/// Replaces the date's results in one fenced transaction.
+/// Replaces the date's results in one fenced statement.
 async fn store(
     ctx: &RunContext,
     scope: &PortfolioScope,
     output: &RiskOutput,
 ) -> Result<(), JobError> {
-    let mut tx = ctx.begin_fenced().await?;
-    risk::replace(
-        &mut tx,
+    let held = risk::replace(
+        &ctx.pool,
         &risk::RiskWrite {
             portfolio_id: scope.portfolio.id,
             date: scope.end,
             run_id: ctx.run.id,
+            attempt: ctx.attempt(),
             output,
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(())
+    ctx.fenced(held)
 }
