@@ -19,6 +19,20 @@ const B_CSV: &[u8] =
 
 const DAILY_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// An admin's forced batch of portfolio `a` from 2026-09-01, waited for: its detail.
+async fn forced_batch(api: &Api, a: &str) -> anyhow::Result<Value> {
+    let (code, body) = api
+        .admin_post(
+            "/api/v1/admin/batch/run",
+            &json!({ "portfolio_ids": [a], "force_rerun": true, "start_date": "2026-09-01" }),
+        )
+        .await?;
+    assert_eq!(code, 202, "{body}");
+    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
+    api.wait_batch_run("daily", Some(&run_id), DAILY_TIMEOUT)
+        .await
+}
+
 #[tokio::test]
 async fn the_nightly_batch_brings_every_portfolio_up_to_date_and_skips_dates_it_has(
 ) -> anyhow::Result<()> {
@@ -199,17 +213,7 @@ async fn admin_batches_respect_portfolio_scope_dates_need_force_and_runs_can_be_
         .await?;
     assert_eq!(r.status().as_u16(), 403, "admin claim required");
 
-    let (code, body) = api
-        .admin_post(
-            "/api/v1/admin/batch/run",
-            &json!({ "portfolio_ids": [a], "force_rerun": true, "start_date": "2026-09-01" }),
-        )
-        .await?;
-    assert_eq!(code, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let detail = api
-        .wait_batch_run("daily", Some(&run_id), DAILY_TIMEOUT)
-        .await?;
+    let detail = forced_batch(&api, &a).await?;
     assert_eq!(detail["run"]["status"], "completed", "{detail}");
     assert_eq!(
         detail["children"],
@@ -285,17 +289,7 @@ async fn a_failing_nightly_child_shows_how_each_phase_ended_and_its_retry_carrie
     )
     .execute(&pool)
     .await?;
-    let (code, body) = api
-        .admin_post(
-            "/api/v1/admin/batch/run",
-            &json!({ "portfolio_ids": [a], "force_rerun": true, "start_date": "2026-09-01" }),
-        )
-        .await?;
-    assert_eq!(code, 202, "{body}");
-    let run_id = body["run_id"].as_str().unwrap_or_default().to_owned();
-    let detail = api
-        .wait_batch_run("daily", Some(&run_id), DAILY_TIMEOUT)
-        .await?;
+    let detail = forced_batch(&api, &a).await?;
     assert_eq!(detail["children"], json!({ "failed": 1 }), "{detail}");
     let rows: Vec<(i32, String, String, bool, serde_json::Value)> = sqlx::query_as(
         "select p.attempt, p.phase_id, p.status, p.carried_over, p.summary

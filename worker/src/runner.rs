@@ -221,7 +221,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
     );
     let flusher =
         tokio::spawn(flush_periodically(buffer.clone(), lease_lost.clone()).in_current_span());
-    let deferred = Arc::new(DeferredPhases::default());
+    let deferred = DeferredPhases::applies_to(&run).then(|| Arc::new(DeferredPhases::default()));
     let heartbeat = Arc::new(Heartbeat::new());
     heartbeat.beat();
     let ctx = Arc::new(RunContext {
@@ -233,7 +233,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
         lease_lost: lease_lost.clone(),
         heartbeat: heartbeat.clone(),
         night: shared.night.clone(),
-        deferred: DeferredPhases::applies_to(&run).then(|| deferred.clone()),
+        deferred: deferred.clone(),
     });
     let work = tokio::spawn(phases::execute(ctx).in_current_span());
     let abort = work.abort_handle();
@@ -257,8 +257,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaph
     };
     flusher.abort();
     let label = outcome_label(&outcome, run.attempt < run.max_attempts);
-    let deferred = DeferredPhases::applies_to(&run).then_some(&*deferred);
-    let result = conclude(&shared, &run, &buffer, deferred, outcome).await;
+    let result = conclude(&shared, &run, &buffer, deferred.as_deref(), outcome).await;
     crate::metrics::finished(run.kind, label, started.elapsed());
     renewer.abort();
     if let Err(e) = result {
@@ -316,30 +315,8 @@ async fn conclude(
                 runs::complete_parent_if_done(pool, run.id).await?;
             }
         }
-        Ok(done) if deferred.is_some() => {
-            let rows = deferred
-                .map(|d| d.rows(run.kind.plan()))
-                .unwrap_or_default();
-            let entries = buffer.take();
-            let end = runs::finish_child(
-                pool,
-                run.id,
-                run.attempt,
-                done.status,
-                &done.summary,
-                &rows,
-                &entries,
-            )
-            .await?;
-            if end.finished {
-                crate::activity::count_written(&entries);
-                info!(status = %done.status, "run finished");
-                if let Some(parent) = run.parent_id.filter(|_| end.parent_maybe_done) {
-                    if runs::complete_parent_if_done(pool, parent).await? {
-                        info!(parent.id = %parent, "daily batch finished with its last portfolio");
-                    }
-                }
-            }
+        Ok(done) if let Some(deferred) = deferred => {
+            finish_child(pool, run, buffer, deferred, &done).await?;
         }
         Ok(done) => {
             buffer.flush().await?;
@@ -409,10 +386,46 @@ async fn conclude(
 /// A child run that ended may be its parent's last: end the parent then.
 async fn end_parent(pool: &PgPool, run: &runs::Run) -> Result<(), sqlx::Error> {
     if let Some(parent) = run.parent_id {
-        if runs::child_ended(pool, parent).await?
-            && runs::complete_parent_if_done(pool, parent).await?
-        {
-            info!(parent.id = %parent, "daily batch finished with its last portfolio");
+        if runs::child_ended(pool, parent).await? {
+            complete_parent(pool, parent).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends `parent` if none of its children is active any more.
+async fn complete_parent(pool: &PgPool, parent: uuid::Uuid) -> Result<(), sqlx::Error> {
+    if runs::complete_parent_if_done(pool, parent).await? {
+        info!(parent.id = %parent, "daily batch finished with its last portfolio");
+    }
+    Ok(())
+}
+
+/// Ends a nightly child that went well: its status, its phase rows kept in memory, its last
+/// activity and its parent's count in one statement ([`runs::finish_child`]).
+async fn finish_child(
+    pool: &PgPool,
+    run: &runs::Run,
+    buffer: &ActivityBuffer,
+    deferred: &DeferredPhases,
+    done: &RunOutcome,
+) -> Result<(), sqlx::Error> {
+    let entries = buffer.take();
+    let end = runs::finish_child(
+        pool,
+        run.id,
+        run.attempt,
+        done.status,
+        &done.summary,
+        &deferred.rows(run.kind.plan()),
+        &entries,
+    )
+    .await?;
+    if end.finished {
+        crate::activity::count_written(&entries);
+        info!(status = %done.status, "run finished");
+        if let Some(parent) = run.parent_id.filter(|_| end.parent_maybe_done) {
+            complete_parent(pool, parent).await?;
         }
     }
     Ok(())

@@ -85,7 +85,7 @@ pub async fn insert_batch(
         "$5",
         "$6",
         "$7",
-        "exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')"
+        attempt_running!()
     ))
     .bind(run_id)
     .bind(attempt);

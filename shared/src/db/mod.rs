@@ -30,12 +30,35 @@ macro_rules! activity_entry_columns {
     };
 }
 
+/// Holds while attempt `$2` of run `$1` is still running: the fence of a write that needs no
+/// lock on the run's row (it is checked in the write's own statement).
+macro_rules! attempt_running {
+    () => {
+        "exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')"
+    };
+}
+
+/// The run's row while attempt `$attempt` of run `$run` is still running, held `for share`
+/// until the transaction commits: a write that reads it (a CTE `fence`) commits only while
+/// the lease is the attempt's, and a takeover waits for it.
+macro_rules! hold_run {
+    ($run:literal, $attempt:literal) => {
+        concat!(
+            "select 1 from runs where id = ",
+            $run,
+            " and attempt = ",
+            $attempt,
+            " and status = 'running' for share"
+        )
+    };
+}
+
 /// Inserts the phase rows of attempt `$2` of run `$1` whole, as they ended (`$3` ids, `$4`
 /// ordinals, `$5` names, `$6` units, `$7` statuses, `$8` current, `$9` total, `$10` started,
 /// `$11` finished, `$12` summaries), where `$fence` holds: a nightly child writes its
 /// phases once, with its end ([`phases::AttemptRows`]).
 macro_rules! insert_attempt_rows {
-    ($fence:literal) => {
+    ($fence:expr) => {
         concat!(
             "insert into run_phases (run_id, attempt, phase_id, ordinal, phase_name, unit, status,
                                      current, total, started_at, finished_at, duration_seconds, summary)
@@ -55,7 +78,7 @@ macro_rules! insert_attempt_rows {
 /// Inserts activity entries of attempt `$2` of run `$1` in their order, given as five arrays
 /// (ts, level, phase, message, debug: [`activity::EntryColumns`]), where `$fence` holds.
 macro_rules! insert_entries {
-    ($ts:literal, $level:literal, $phase:literal, $message:literal, $debug:literal, $fence:literal) => {
+    ($ts:literal, $level:literal, $phase:literal, $message:literal, $debug:literal, $fence:expr) => {
         concat!(
             "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
              select $1, $2, u.ts, u.level, u.phase_id, u.message, u.debug

@@ -47,7 +47,7 @@ pub async fn init_attempt(
     let ordinals: Vec<i32> = phases.iter().map(|p| p.ordinal).collect();
     let names: Vec<&str> = phases.iter().map(|p| p.name).collect();
     let units: Vec<&str> = phases.iter().map(|p| p.unit).collect();
-    let result = sqlx::query(
+    let result = sqlx::query(concat!(
         "with closed as (
              update run_phases
              set status = case when status = 'running' then 'failed' else 'skipped' end,
@@ -59,7 +59,9 @@ pub async fn init_attempt(
                      then 'worker lost' else 'not run: attempt ' || attempt || ' ended first' end),
                  updated_at = now()
              where run_id = $1 and attempt < $2 and status in ('running', 'pending')
-               and exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')
+               and ",
+        attempt_running!(),
+        "
          )
          insert into run_phases (run_id, attempt, phase_id, ordinal, phase_name, unit, status, carried_over,
                                  current, total, duration_seconds, started_at, finished_at, summary)
@@ -76,9 +78,11 @@ pub async fn init_attempt(
              order by p.attempt desc
              limit 1
          ) prev on true
-         where exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')
-         on conflict (run_id, attempt, phase_id) do nothing",
-    )
+         where ",
+        attempt_running!(),
+        "
+         on conflict (run_id, attempt, phase_id) do nothing"
+    ))
     .bind(run_id)
     .bind(attempt)
     .bind(&ids)
@@ -312,11 +316,9 @@ pub async fn write_attempt(
     attempt: i32,
     rows: &AttemptRows,
 ) -> Result<bool, sqlx::Error> {
-    let query = sqlx::query(insert_attempt_rows!(
-        "exists (select 1 from runs where id = $1 and attempt = $2 and status = 'running')"
-    ))
-    .bind(run_id)
-    .bind(attempt);
+    let query = sqlx::query(insert_attempt_rows!(attempt_running!()))
+        .bind(run_id)
+        .bind(attempt);
     let result = rows.bind(query).execute(db).await?;
     Ok(result.rows_affected() > 0 || rows.ids.is_empty())
 }

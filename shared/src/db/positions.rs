@@ -143,7 +143,7 @@ pub async fn update_values(
     let pnls: Vec<Option<f64>> = rows.iter().map(|r| r.unrealized_pnl).collect();
     let deltas: Vec<Option<f64>> = rows.iter().map(|r| r.delta).collect();
     sqlx::query_scalar(
-        "with fence as (select 1 from runs where id = $8 and attempt = $9 and status = 'running' for share),
+        concat!("with fence as (", hold_run!("$8", "$9"), "),
          updated as (
              update positions p
              set last_price = u.price, price_date = u.price_date, market_value = round(u.mv::numeric, 2),
@@ -151,7 +151,7 @@ pub async fn update_values(
              from unnest($2::uuid[], $3::float8[], $4::date[], $5::float8[], $6::float8[], $7::float8[])
                   as u(id, price, price_date, mv, pnl, delta)
              where p.id = u.id and p.portfolio_id = $1 and exists (select 1 from fence))
-         select exists (select 1 from fence)",
+         select exists (select 1 from fence)"),
     )
     .bind(portfolio_id)
     .bind(&ids)

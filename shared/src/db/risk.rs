@@ -39,8 +39,11 @@ pub async fn replace(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool,
 /// A position's 13 factors are one row (JSON objects by factor) and the correlation pairs
 /// are stored with their matrix: both are only ever written and read whole, and a row each
 /// cost a nightly child 450 index entries and foreign-key checks.
-const INSERT_ALL_SQL: &str = "with
-     fence as (select 1 from runs where id = $3 and attempt = $29 and status = 'running' for share),
+const INSERT_ALL_SQL: &str = concat!(
+    "with
+     fence as (",
+    hold_run!("$3", "$29"),
+    "),
      del_factors as (delete from portfolio_factor_exposures
          where portfolio_id = $1 and calculation_date = $2 and exists (select 1 from fence) returning 1),
      del_positions as (delete from position_factor_exposures
@@ -114,7 +117,8 @@ const INSERT_ALL_SQL: &str = "with
          beta_calculated_90d = $23, beta_provider_1y = $24, realized_vol_21d = $25,
          realized_vol_63d = $26, expected_vol_21d = $27, expected_vol_1d = $28, updated_at = now()
      where portfolio_id = $1 and snapshot_date = $2 and exists (select 1 from cleared))
-     select exists (select 1 from fence)";
+     select exists (select 1 from fence)"
+);
 
 /// Replaces every table's rows of the date ([`INSERT_ALL_SQL`]); false when the fence failed.
 async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, sqlx::Error> {

@@ -225,13 +225,11 @@ pub async fn hold_fence(
     id: Uuid,
     attempt: i32,
 ) -> Result<bool, sqlx::Error> {
-    let row: Option<i32> = sqlx::query_scalar(
-        "select 1 from runs where id = $1 and attempt = $2 and status = 'running' for share",
-    )
-    .bind(id)
-    .bind(attempt)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row: Option<i32> = sqlx::query_scalar(hold_run!("$1", "$2"))
+        .bind(id)
+        .bind(attempt)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.is_some())
 }
 
@@ -460,16 +458,29 @@ pub async fn complete_parent_if_done(
     Ok(ended.is_some())
 }
 
+/// One more on the `portfolios` phase of the running parent `$parent` (read from `$from`
+/// beside `runs r`), returning `maybe_last`: whether its count reached the total.
+macro_rules! count_ended_child {
+    ($from:literal, $parent:literal) => {
+        concat!(
+            "update run_phases ph set current = ph.current + 1, updated_at = now()
+             from ",
+            $from,
+            "runs r
+             where r.id = ",
+            $parent,
+            " and r.status = 'running'
+               and ph.run_id = r.id and ph.attempt = r.attempt and ph.phase_id = 'portfolios'
+             returning ph.current >= ph.total as maybe_last"
+        )
+    };
+}
+
 /// A child ended: one more on its parent's `portfolios` phase, through the phase row's key.
 /// Returns whether the count reached the total, i.e. whether this may have been the last
 /// child (then [`complete_parent_if_done`] counts them once to be sure). Constant cost per
 /// child, where counting every sibling each time made a batch quadratic.
-pub const CHILD_ENDED_SQL: &str =
-    "update run_phases ph set current = ph.current + 1, updated_at = now()
-     from runs r
-     where r.id = $1 and r.status = 'running'
-       and ph.run_id = r.id and ph.attempt = r.attempt and ph.phase_id = 'portfolios'
-     returning ph.current >= ph.total";
+pub const CHILD_ENDED_SQL: &str = count_ended_child!("", "$1");
 
 /// How the end of a nightly child went ([`finish_child`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -507,12 +518,9 @@ pub async fn finish_child(
          activity as (",
         insert_entries!("$15", "$16", "$17", "$18", "$19", "exists (select 1 from fin)"),
         "),
-         counted as (
-             update run_phases ph set current = ph.current + 1, updated_at = now()
-             from fin, runs r
-             where r.id = fin.parent_id and r.status = 'running'
-               and ph.run_id = r.id and ph.attempt = r.attempt and ph.phase_id = 'portfolios'
-             returning ph.current >= ph.total as maybe_last)
+         counted as (",
+        count_ended_child!("fin, ", "fin.parent_id"),
+        ")
          select exists (select 1 from fin),
                 coalesce((select bool_or(maybe_last) from counted), false)"
     ))
