@@ -80,7 +80,7 @@ impl AppState {
     pub fn new(db: PgPool, config: ApiConfig) -> Result<Self, AuthError> {
         let verifier = Verifier::new(&config.auth, config.jwt_secret.as_ref().map(|s| s.expose()))?;
         let events = RunEvents::new(db.clone());
-        let status = StatusCache::new(events.clone());
+        let status = StatusCache::new(db.clone(), events.clone());
         let limits = Limits::new(config.limits.clone());
         Ok(Self {
             db,

@@ -136,13 +136,31 @@ async fn the_status_page_and_its_assets_are_served(pool: PgPool) {
 
 /// The api's count of status polls answered from memory.
 fn cache_hits(state: &sigmasight_api::state::AppState) -> u64 {
+    cache_count(state, "hit")
+}
+
+/// The api's status cache counter of `result` (hit, miss, refreshed).
+fn cache_count(state: &sigmasight_api::state::AppState, result: &str) -> u64 {
+    let prefix = format!("sigmasight_status_cache_total{{result=\"{result}\"}} ");
     state
         .metrics
         .render()
         .lines()
-        .find_map(|l| l.strip_prefix("sigmasight_status_cache_total{result=\"hit\"} "))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Waits until the status cache counter of `result` passes `above`.
+async fn cache_count_passes(state: &sigmasight_api::state::AppState, result: &str, above: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cache_count(state, result) <= above {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{result} stayed at {above} for 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// One GET through `router` (one app, one cache) with `token`'s bearer.
@@ -264,4 +282,64 @@ async fn status_polls_come_from_memory_until_a_change_notification_drops_them(po
     poll_until(&router, &uri, "alice", |_| true).await;
     poll_until(&router, &uri, "alice", |_| true).await;
     assert!(cache_hits(&state) > hits);
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn a_change_has_a_portfolio_polled_lately_read_again_before_its_next_poll(pool: PgPool) {
+    let (pid, run_id) = portfolio_with_run(&pool, "alice").await;
+    let state = state(pool.clone());
+    let router = app(state.clone());
+    let uri = format!("/api/v1/onboarding/status/{pid}");
+    let hits_before = cache_hits(&state);
+    poll_until(&router, &uri, "alice", |_| cache_hits(&state) > hits_before).await;
+    // The listener's first resync has the portfolio read again too: let it settle.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The run is claimed (its notification names the portfolio): the api reads it again
+    // by itself, and the next poll is answered from memory with the change.
+    let refreshed = cache_count(&state, "refreshed");
+    runs::claim_next(&pool, "w-test", Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .expect("the run");
+    cache_count_passes(&state, "refreshed", refreshed).await;
+    let (hits, misses) = (cache_hits(&state), cache_count(&state, "miss"));
+    let doc = poll_until(&router, &uri, "alice", |_| true).await;
+    assert_eq!(doc["status"], "running");
+    assert_eq!(
+        (cache_hits(&state), cache_count(&state, "miss")),
+        (hits + 1, misses),
+        "answered from memory"
+    );
+
+    // An activity entry (one statement; its notification names only the run): the same.
+    let refreshed = cache_count(&state, "refreshed");
+    activity::insert_batch(
+        &pool,
+        run_id,
+        1,
+        &[activity::NewEntry {
+            ts: chrono::Utc::now(),
+            level: sigmasight_shared::domain::ActivityLevel::Info,
+            phase_id: Some("phase_1"),
+            message: "Fetched 300 daily prices for AAPL".into(),
+            debug: false,
+        }],
+    )
+    .await
+    .expect("activity");
+    cache_count_passes(&state, "refreshed", refreshed).await;
+    let (hits, misses) = (cache_hits(&state), cache_count(&state, "miss"));
+    let doc = poll_until(&router, &uri, "alice", |_| true).await;
+    assert!(
+        doc["activity_log"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|e| e["message"] == "Fetched 300 daily prices for AAPL")),
+        "{doc}"
+    );
+    assert_eq!(
+        (cache_hits(&state), cache_count(&state, "miss")),
+        (hits + 1, misses),
+        "answered from memory"
+    );
 }

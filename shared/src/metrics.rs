@@ -57,7 +57,7 @@ catalogue! {
     HTTP_DURATION = "sigmasight_http_request_duration_seconds", Histogram, Api, ["method", "route", "status"],
         "Time from a request's arrival to its answer's head (an event stream counts until its first byte).";
     STATUS_CACHE = "sigmasight_status_cache_total", Counter, Api, ["result"],
-        "Status polls answered from the api's memory (`hit`: nothing changed since the last read) or read from Postgres (`miss`).";
+        "Status polls answered from the api's memory (`hit`: nothing changed since the last read) or read from Postgres (`miss`); `refreshed`: portfolios read again after a change, before their next poll.";
     SSE_OPEN = "sigmasight_sse_streams_open", Gauge, Api, [],
         "Live-update event streams open now.";
     RUNS = "sigmasight_runs", Gauge, Api, ["kind", "status"],

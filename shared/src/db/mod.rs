@@ -4,14 +4,20 @@
 // SQL written once for several statements (textual macros, so `concat!` builds each
 // statement at compile time; defined before the modules that use them).
 
-/// The newest run of the portfolio `$1`: its active (queued or running) run, else the one
-/// created last.
+/// The newest run of the portfolio `$portfolio` (a parameter or a column): its active
+/// (queued or running) run, else the one created last.
 macro_rules! active_else_latest_run {
-    () => {
-        "(select * from runs where portfolio_id = $1 and status in ('queued', 'running') limit 1)
-         union all
-         (select * from runs where portfolio_id = $1 order by created_at desc, id desc limit 1)
-         limit 1"
+    ($portfolio:literal) => {
+        concat!(
+            "(select * from runs where portfolio_id = ",
+            $portfolio,
+            " and status in ('queued', 'running') limit 1)
+             union all
+             (select * from runs where portfolio_id = ",
+            $portfolio,
+            " order by created_at desc, id desc limit 1)
+             limit 1"
+        )
     };
 }
 

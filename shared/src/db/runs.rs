@@ -309,7 +309,7 @@ pub async fn latest_for_portfolio(
     db: impl PgExecutor<'_>,
     portfolio_id: Uuid,
 ) -> Result<Option<Run>, sqlx::Error> {
-    sqlx::query_as(active_else_latest_run!())
+    sqlx::query_as(active_else_latest_run!("$1"))
         .bind(portfolio_id)
         .fetch_optional(db)
         .await

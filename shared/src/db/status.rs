@@ -32,6 +32,8 @@ pub enum Latest {
 struct LatestRow {
     #[sqlx(flatten)]
     run: Run,
+    /// `p.id` (the run's own `portfolio_id`, typed as nullable).
+    status_portfolio_id: Uuid,
     portfolio_owner: Uuid,
     phase_rows: Json<Vec<PhaseRow>>,
     feed_rows: Json<Vec<Entry>>,
@@ -46,8 +48,50 @@ pub async fn latest(
     owner: Option<Uuid>,
     feed_limit: i64,
 ) -> Result<Latest, sqlx::Error> {
-    let row: Option<LatestRow> = sqlx::query_as(concat!(
-        "select r.*, p.user_id as portfolio_owner,
+    if let Some(found) = read(db, &[portfolio_id], owner, feed_limit).await?.pop() {
+        return Ok(Latest::Run {
+            owner: found.owner,
+            run: found.run,
+            phases: found.phases,
+            feed: found.feed,
+        });
+    }
+    Ok(if visible(db, portfolio_id, owner).await? {
+        Latest::NoRun
+    } else {
+        Latest::Hidden
+    })
+}
+
+/// The status rows of one portfolio of [`latest_many`] (what [`Latest::Run`] holds).
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub portfolio_id: Uuid,
+    pub owner: Uuid,
+    pub run: Box<Run>,
+    pub phases: Vec<PhaseRow>,
+    pub feed: Vec<Entry>,
+}
+
+/// Reads the status rows of every portfolio of `portfolio_ids` that has a run, as an admin
+/// sees them (the caller checks who may read them: each names its owner), in ONE statement:
+/// the status cache refreshes many portfolios at once after a change.
+pub async fn latest_many(
+    db: &sqlx::PgPool,
+    portfolio_ids: &[Uuid],
+    feed_limit: i64,
+) -> Result<Vec<Found>, sqlx::Error> {
+    read(db, portfolio_ids, None, feed_limit).await
+}
+
+async fn read(
+    db: &sqlx::PgPool,
+    portfolio_ids: &[Uuid],
+    owner: Option<Uuid>,
+    feed_limit: i64,
+) -> Result<Vec<Found>, sqlx::Error> {
+    let rows: Vec<LatestRow> = sqlx::query_as(concat!(
+        "select r.*, p.id as status_portfolio_id, p.user_id as portfolio_owner,
                 coalesce((select json_agg(ph order by ph.ordinal)
                           from (select ",
         phase_row_columns!(),
@@ -64,34 +108,25 @@ pub async fn latest(
                          '[]'::json) as feed_rows
          from portfolios p
          cross join lateral (",
-        active_else_latest_run!(),
+        active_else_latest_run!("p.id"),
         ") r
-         where p.id = $1 and ($2::uuid is null or p.user_id = $2)"
+         where p.id = any($1) and ($2::uuid is null or p.user_id = $2)"
     ))
-    .bind(portfolio_id)
+    .bind(portfolio_ids)
     .bind(owner)
     .bind(feed_limit)
-    .fetch_optional(db)
+    .fetch_all(db)
     .await?;
-    if let Some(LatestRow {
-        run,
-        portfolio_owner,
-        phase_rows: Json(phases),
-        feed_rows: Json(feed),
-    }) = row
-    {
-        return Ok(Latest::Run {
-            owner: portfolio_owner,
-            run: Box::new(run),
-            phases,
-            feed,
-        });
-    }
-    Ok(if visible(db, portfolio_id, owner).await? {
-        Latest::NoRun
-    } else {
-        Latest::Hidden
-    })
+    Ok(rows
+        .into_iter()
+        .map(|row| Found {
+            portfolio_id: row.status_portfolio_id,
+            owner: row.portfolio_owner,
+            run: Box::new(row.run),
+            phases: row.phase_rows.0,
+            feed: row.feed_rows.0,
+        })
+        .collect())
 }
 
 async fn visible(

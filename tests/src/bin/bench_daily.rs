@@ -162,6 +162,20 @@ async fn status_load(api: &Api, portfolios: Vec<Uuid>, rps: usize, secs: u64) ->
     latencies
 }
 
+/// The api's status cache counters: hits, misses, portfolios refreshed.
+async fn status_cache(api: &Api) -> anyhow::Result<[f64; 3]> {
+    let text = api
+        .client
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let scrape = sigmasight_tests::prometheus::Scrape::parse(&text)?;
+    Ok(["hit", "miss", "refreshed"]
+        .map(|r| scrape.sum("sigmasight_status_cache_total", &[("result", r)])))
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -240,12 +254,14 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
         env_usize("BENCH_STATUS_RPS", 500),
         u64::try_from(env_usize("BENCH_STATUS_SECS", 30)).unwrap_or(30),
     );
+    let cache_before = status_cache(&api).await;
     let started = Instant::now();
     let night = async {
         let r = run_batch(&api).await;
         (r, started.elapsed().as_secs_f64())
     };
     let (night, mut latencies) = tokio::join!(night, load);
+    let cache = status_cache(&api).await;
     let ((run_id, detail), wall) = (night.0?, night.1);
     println!(
         "{label}: the night of {last}: {portfolios} portfolios x 20 positions over {symbols} symbols (+8 ETFs) on {workers} workers: {wall:.2} s wall, status {}, children {}",
@@ -304,6 +320,12 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
             quantile(&latencies, 0.5) * 1000.0,
             quantile(&latencies, 0.99) * 1000.0,
             latencies.last().copied().unwrap_or(f64::NAN) * 1000.0
+        );
+    }
+    if let (Ok(before), Ok(after)) = (cache_before, cache) {
+        let [hit, miss, refreshed] = std::array::from_fn(|i| after[i] - before[i]);
+        println!(
+            "  status cache over the load: {hit:.0} polls from memory, {miss:.0} from Postgres; {refreshed:.0} portfolios read again after a change"
         );
     }
     if profile {
