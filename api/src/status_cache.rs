@@ -58,12 +58,13 @@ pub const WATCHED: Duration = Duration::from_secs(10);
 /// every read in flight yields (as if all of them were of a changed run).
 const CHANGED_RUNS: usize = 10_000;
 
-/// Portfolios read again in one statement at most.
-const REFRESH_BATCH: usize = 500;
+/// Portfolios read again in one statement at most (a statement of a few milliseconds even
+/// on a busy night, so the first are back soon after a change of many).
+const REFRESH_BATCH: usize = 100;
 
-/// A portfolio is read again this often at most: a run that keeps changing (an onboarding
-/// writes progress every 200 ms) would otherwise be read after each change, for one poll.
-pub const REFRESH_GAP: Duration = Duration::from_millis(100);
+/// A portfolio is read again this often at most: a run whose changes come faster (a
+/// burst of activity entries) is read once for the lot.
+pub const REFRESH_GAP: Duration = Duration::from_millis(20);
 
 /// How long the refresh waits after a change for the rest of its commit's notifications (a
 /// child's end sends its run's, its phases' and its entries' at once).
@@ -528,31 +529,36 @@ async fn refresh(slots: Weak<Mutex<Slots>>, db: PgPool, events: RunEvents, stale
                 continue;
             }
             let ids: Vec<Uuid> = batch.iter().map(|(p, _)| *p).collect();
-            let read = db::status::latest_many(&db, &ids, FEED_ENTRIES).await;
-            let Some(cache) = slots.upgrade() else { return };
-            let mut kept = 0u64;
-            {
-                let mut cache = lock(&cache);
-                let found = match read {
-                    Ok(found) => found,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "status refresh failed; polls read instead");
-                        Vec::new()
-                    }
-                };
-                let (connection, now) = (events.listening(), Instant::now());
-                let mut tickets: HashMap<Uuid, Ticket> = batch.into_iter().collect();
-                for f in found {
-                    let Some(ticket) = tickets.remove(&f.portfolio_id) else {
-                        continue;
-                    };
-                    let rows = Arc::new(Rows {
+            let found = match db::status::latest_many(&db, &ids, FEED_ENTRIES).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, "status refresh failed; polls read instead");
+                    Vec::new()
+                }
+            };
+            // Built before taking the lock: polls wait for it.
+            let read: Vec<(Uuid, Arc<Rows>)> = found
+                .into_iter()
+                .map(|f| {
+                    let rows = Rows {
                         owner: f.owner,
                         run: *f.run,
                         phases: f.phases,
                         feed: status::feed::collapse_duplicates(f.feed),
-                    });
-                    kept += u64::from(cache.finish(f.portfolio_id, ticket, rows, connection, now));
+                    };
+                    (f.portfolio_id, Arc::new(rows))
+                })
+                .collect();
+            let Some(cache) = slots.upgrade() else { return };
+            let mut kept = 0u64;
+            {
+                let mut cache = lock(&cache);
+                let (connection, now) = (events.listening(), Instant::now());
+                let mut tickets: HashMap<Uuid, Ticket> = batch.into_iter().collect();
+                for (p, rows) in read {
+                    if let Some(ticket) = tickets.remove(&p) {
+                        kept += u64::from(cache.finish(p, ticket, rows, connection, now));
+                    }
                 }
                 for (p, ticket) in tickets {
                     cache.abandon(p, ticket);
