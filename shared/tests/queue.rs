@@ -382,9 +382,44 @@ async fn old_debug_entries_are_pruned_and_nothing_else(pool: PgPool) {
         .await
         .expect("entry");
     }
+    // While another worker prunes (holds the lock), a batch deletes nothing.
+    let mut other = pool.begin().await.expect("other");
+    sqlx::query("select pg_advisory_xact_lock(hashtext('sigmasight.prune_debug'))")
+        .execute(&mut *other)
+        .await
+        .expect("lock");
+    assert_eq!(
+        activity::prune_debug_batch(&pool, 30, 100)
+            .await
+            .expect("batch"),
+        None
+    );
+    assert_eq!(
+        activity::prune_debug(&pool, 30, 1, Duration::ZERO)
+            .await
+            .expect("prune"),
+        0
+    );
+    other.rollback().await.expect("rollback");
+    // One batch commits on its own: its deletion is seen by another connection at once.
+    assert_eq!(
+        activity::prune_debug_batch(&pool, 30, 1)
+            .await
+            .expect("batch"),
+        Some(1)
+    );
+    let old_debug =
+        "select count(*) from run_activity where debug and ts < now() - interval '30 days'";
+    let left_old: i64 = sqlx::query_scalar(old_debug)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(left_old, 1);
     // A batch of 1 still deletes every old entry (statement after statement).
-    let deleted = activity::prune_debug(&pool, 30, 1).await.expect("prune");
-    assert_eq!(deleted, 2);
+    let deleted = activity::prune_debug(&pool, 30, 1, Duration::ZERO)
+        .await
+        .expect("prune");
+    assert_eq!(deleted, 1);
     let left: Vec<(i32, bool)> = sqlx::query_as(
         "select extract(day from now() - ts)::int, debug from run_activity order by ts",
     )
@@ -397,7 +432,9 @@ async fn old_debug_entries_are_pruned_and_nothing_else(pool: PgPool) {
         "{left:?}"
     );
     assert_eq!(
-        activity::prune_debug(&pool, 30, 100).await.expect("again"),
+        activity::prune_debug(&pool, 30, 100, Duration::ZERO)
+            .await
+            .expect("again"),
         0
     );
 }

@@ -42,12 +42,17 @@ pub async fn reap(pool: &PgPool) {
 /// Debug entries deleted per statement (short statements: the table stays writable).
 const PRUNE_BATCH: i64 = 10_000;
 
-/// Deletes debug activity entries older than `days` (0: keep them); errors are logged.
-pub async fn prune_debug_activity(pool: &PgPool, days: u32) {
+/// The least rest between two batches of the prune.
+const PRUNE_REST: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Deletes debug activity entries older than `days` (0: keep them), batch after batch,
+/// each committed, resting between them; errors are logged. The worker runs it beside its
+/// runs, never before a claim.
+pub async fn prune_debug_activity(pool: PgPool, days: u32) {
     if days == 0 {
         return;
     }
-    match activity::prune_debug(pool, days, PRUNE_BATCH).await {
+    match activity::prune_debug(&pool, days, PRUNE_BATCH, PRUNE_REST).await {
         Ok(0) => {}
         Ok(n) => info!(deleted = n, days, "pruned old debug activity entries"),
         Err(e) => warn!(error = %e, "debug activity pruning failed"),

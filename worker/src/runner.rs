@@ -62,14 +62,20 @@ pub async fn run(
     let reap_every = reap_interval(config.lease_ttl);
     let mut last_reap: Option<tokio::time::Instant> = None;
     let mut last_prune: Option<tokio::time::Instant> = None;
+    // The prune runs in a task of its own: a backlog of old debug entries (millions, the
+    // first time a retention applies) must not hold back claims.
+    let mut prune: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         if last_reap.is_none_or(|at| at.elapsed() >= reap_every) {
             crate::reaper::reap(&shared.pool).await;
             last_reap = Some(tokio::time::Instant::now());
         }
-        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            crate::reaper::prune_debug_activity(&shared.pool, config.debug_activity_retention_days)
-                .await;
+        let pruning = prune.as_ref().is_some_and(|p| !p.is_finished());
+        if !pruning && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            prune = Some(tokio::spawn(crate::reaper::prune_debug_activity(
+                shared.pool.clone(),
+                config.debug_activity_retention_days,
+            )));
             last_prune = Some(tokio::time::Instant::now());
         }
         claim_while_free(&shared, &slots, &mut tasks).await;
@@ -79,6 +85,10 @@ pub async fn run(
             () = tokio::time::sleep(config.poll_interval) => {},
             Some(_) = tasks.join_next() => {},
         }
+    }
+    // A prune cut short keeps its committed batches; the next worker goes on.
+    if let Some(p) = prune {
+        p.abort();
     }
     info!(
         in_flight = tasks.len(),

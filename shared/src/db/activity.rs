@@ -156,37 +156,60 @@ pub async fn all(
     .await
 }
 
-/// Deletes debug entries older than `days` days, at most `batch` per statement until none
-/// is left, in one worker at a time (a transaction-scoped advisory lock: the others skip).
-/// Returns how many were deleted. Info entries, warnings and errors are never deleted.
-pub async fn prune_debug(pool: &sqlx::PgPool, days: u32, batch: i64) -> Result<u64, sqlx::Error> {
+/// Deletes at most `batch` debug entries older than `days` days, in a transaction of its
+/// own, in one worker at a time (a transaction-scoped advisory lock): `None` when another
+/// worker holds it. Info entries, warnings and errors are never deleted.
+pub async fn prune_debug_batch(
+    pool: &sqlx::PgPool,
+    days: u32,
+    batch: i64,
+) -> Result<Option<u64>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mine: bool =
         sqlx::query_scalar("select pg_try_advisory_xact_lock(hashtext('sigmasight.prune_debug'))")
             .fetch_one(&mut *tx)
             .await?;
     if !mine {
-        return Ok(0);
+        return Ok(None);
     }
+    let n = sqlx::query(
+        "delete from run_activity where id in (
+             select id from run_activity
+             where debug and ts < now() - make_interval(days => $1)
+             limit $2)",
+    )
+    .bind(i32::try_from(days).unwrap_or(i32::MAX))
+    .bind(batch)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(Some(n))
+}
+
+/// Deletes every debug entry older than `days` days, [`prune_debug_batch`] after batch,
+/// each committed on its own (a prune cut short keeps what it did), resting after each
+/// batch three times as long as it took (at least `rest`), so a backlog of millions is
+/// deleted beside a night's work rather than in its way. Stops when another worker prunes.
+/// Returns how many were deleted.
+pub async fn prune_debug(
+    pool: &sqlx::PgPool,
+    days: u32,
+    batch: i64,
+    rest: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
     let mut deleted = 0;
     loop {
-        let n = sqlx::query(
-            "delete from run_activity where id in (
-                 select id from run_activity
-                 where debug and ts < now() - make_interval(days => $1)
-                 limit $2)",
-        )
-        .bind(i32::try_from(days).unwrap_or(i32::MAX))
-        .bind(batch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let started = std::time::Instant::now();
+        let Some(n) = prune_debug_batch(pool, days, batch).await? else {
+            break;
+        };
         deleted += n;
         // A short batch was the last one.
         if n == 0 || i64::try_from(n).unwrap_or(i64::MAX) < batch {
             break;
         }
+        tokio::time::sleep((started.elapsed() * 3).max(rest)).await;
     }
-    tx.commit().await?;
     Ok(deleted)
 }

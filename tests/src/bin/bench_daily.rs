@@ -55,7 +55,8 @@ async fn seed(pool: &sqlx::PgPool, portfolios: usize, symbols: usize) -> anyhow:
 
 /// Years of finished nights: `runs` finished runs (children of daily parents of 1,000
 /// each, as [`queue_history::finished`] builds them) and `activity` activity rows spread over
-/// the children, a third of them debug entries.
+/// the children, as the retention leaves them: a third of the last 30 days' entries are
+/// debug ones, older debug entries were pruned (older entries are info ones).
 async fn seed_history(pool: &sqlx::PgPool, runs: usize, activity: usize) -> anyhow::Result<()> {
     let parents = (runs / 1000).max(1);
     let per_run = (activity / runs.max(1)).max(1);
@@ -64,7 +65,8 @@ async fn seed_history(pool: &sqlx::PgPool, runs: usize, activity: usize) -> anyh
         format!(
             "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
              select r.id, 1, r.finished_at, 'info', 'phase_3',
-                    'Creating snapshot for 2024-01-02... (' || k || '/' || {per_run} || ')', k % 3 = 0
+                    'Creating snapshot for 2024-01-02... (' || k || '/' || {per_run} || ')',
+                    k % 3 = 0 and r.finished_at > now() - interval '30 days'
              from runs r, generate_series(1, {per_run}) k
              where r.kind = 'portfolio_daily'"
         ),
