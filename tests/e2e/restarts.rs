@@ -193,3 +193,79 @@ async fn double_submits_make_exactly_one_portfolio_and_one_run() -> anyhow::Resu
     db.drop_database().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_worker_claims_at_once_while_it_prunes_a_backlog_of_old_debug_entries(
+) -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let pool = db.pool().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    // Queued before any worker runs.
+    let (code, created) = api
+        .upload("alice", "Example", "demo.csv", example_csv())
+        .await?;
+    anyhow::ensure!(code == 201, "{created}");
+    let pid = created["portfolio_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let run_id: uuid::Uuid =
+        sqlx::query_scalar("select id from runs where portfolio_id = $1::uuid")
+            .bind(&pid)
+            .fetch_one(&pool)
+            .await?;
+    // A backlog the retention has not deleted yet (its first prune on a large table):
+    // 300,000 debug entries older than 30 days, beside old info entries it must keep.
+    sqlx::query(
+        "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
+         select $1, 1, now() - interval '40 days', 'info', 'phase_3', 'old ' || k, k % 100 <> 0
+         from generate_series(1, 303030) k",
+    )
+    .bind(run_id)
+    .execute(&pool)
+    .await?;
+    let count = |debug: bool| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from run_activity
+                 where debug = $1 and ts < now() - interval '30 days'",
+            )
+            .bind(debug)
+            .fetch_one(&pool)
+            .await
+        }
+    };
+    let (old_debug, old_info) = (count(true).await?, count(false).await?);
+    assert_eq!((old_debug, old_info), (300_000, 3_030));
+
+    // The worker starts pruning and claiming together: the onboarding ends while the prune
+    // is still at work (it used to delete everything first, in one transaction).
+    let _worker = start_worker(&db.url, &[])?;
+    let done = api
+        .wait_terminal("alice", &pid, Duration::from_secs(60))
+        .await?;
+    assert!(
+        matches!(done["status"].as_str(), Some("completed" | "partial")),
+        "{done}"
+    );
+    let left = count(true).await?;
+    assert!(
+        left > 0 && left < old_debug,
+        "the prune was under way, its batches committed: {left} of {old_debug} left"
+    );
+    // It ends in its own time and keeps everything but old debug entries.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count(true).await? > 0 {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "old debug entries left after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(count(false).await?, old_info);
+    drop(api);
+    pool.close().await;
+    db.drop_database().await;
+    Ok(())
+}
