@@ -83,6 +83,9 @@ async fn seed_history(pool: &sqlx::PgPool, runs: usize, activity: usize) -> anyh
 
 /// Figures of one timed night.
 struct Night {
+    wal_mb: f64,
+    wal_fpi: f64,
+    blks_read: f64,
     wall: f64,
     children_wall: f64,
     child_median: f64,
@@ -199,6 +202,32 @@ async fn status_cache(api: &Api) -> anyhow::Result<[f64; 6]> {
     ])
 }
 
+/// Postgres's WAL bytes and full-page images (the whole cluster: nothing else runs), and
+/// the database's blocks read into shared buffers and found there.
+async fn io_counters(pool: &sqlx::PgPool) -> anyhow::Result<[f64; 4]> {
+    let (bytes, fpi, read, hit): (f64, f64, f64, f64) = sqlx::query_as(
+        "select w.wal_bytes::float8, w.wal_fpi::float8, d.blks_read::float8, d.blks_hit::float8
+         from pg_stat_wal w, pg_stat_database d where d.datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok([bytes, fpi, read, hit])
+}
+
+/// Blocks read into shared buffers so far, per table (heap) and per index.
+async fn blocks_read_by_relation(
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<std::collections::HashMap<String, f64>> {
+    let rows: Vec<(String, f64)> = sqlx::query_as(
+        "select relname, coalesce(heap_blks_read, 0)::float8 from pg_statio_user_tables
+         union all
+         select indexrelname, coalesce(idx_blks_read, 0)::float8 from pg_statio_user_indexes",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -245,7 +274,16 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
         first["run"]["status"]
     );
     drop(first_workers);
-    sqlx::query("vacuum analyze").execute(&pool).await?;
+    {
+        // The vacuum reads every table; its block counts must reach the statistics before
+        // the night's are taken (a backend reports them when idle, up to 10 s later).
+        let mut conn = pool.acquire().await?;
+        sqlx::query("vacuum analyze").execute(&mut *conn).await?;
+        sqlx::query("select pg_stat_force_next_flush()")
+            .execute(&mut *conn)
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     // BENCH_PROFILE=1: the workers log every statement (sqlx at debug, JSON), counted per
     // child below; slower, so its wall time is not the benchmark's figure.
@@ -278,6 +316,8 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
         u64::try_from(env_usize("BENCH_STATUS_SECS", 30)).unwrap_or(30),
     );
     let cache_before = status_cache(&api).await;
+    let io_before = io_counters(&pool).await?;
+    let tables_before = blocks_read_by_relation(&pool).await?;
     let started = Instant::now();
     let night = async {
         let r = run_batch(&api).await;
@@ -285,6 +325,9 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
     };
     let (night, answers) = tokio::join!(night, load);
     let cache = status_cache(&api).await;
+    let io = io_counters(&pool).await?;
+    let tables_after = blocks_read_by_relation(&pool).await?;
+    let [wal_bytes, wal_fpi, blks_read, blks_hit] = std::array::from_fn(|i| io[i] - io_before[i]);
     let ((run_id, detail), wall) = (night.0?, night.1);
     let night_end = started + Duration::from_secs_f64(wall);
     let mut during: Vec<f64> = answers
@@ -371,6 +414,28 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
             100.0 * within / answered.max(1.0),
         );
     }
+    println!(
+        "  Postgres during the night and the load: {:.0} MB of WAL with {wal_fpi:.0} full-page images; {blks_read:.0} blocks read into shared buffers, {blks_hit:.0} found there ({:.2} % hits)",
+        wal_bytes / 1e6,
+        100.0 * blks_hit / (blks_hit + blks_read).max(1.0)
+    );
+    let mut read_by: Vec<(String, f64)> = tables_after
+        .iter()
+        .map(|(name, n)| {
+            (
+                name.clone(),
+                n - tables_before.get(name).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    read_by.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let top: Vec<String> = read_by
+        .iter()
+        .take(6)
+        .map(|(name, n)| format!("{name} {n:.0}"))
+        .collect();
+    println!("    blocks read, by table and index: {}", top.join(", "));
     if profile {
         print_statements(&processes, per_child.len().max(1), &run_id);
     }
@@ -385,6 +450,9 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
         child_p90: quantile(&per_child, 0.9),
         status_p50_ms: quantile(&latencies, 0.5) * 1000.0,
         status_p99_ms: quantile(&latencies, 0.99) * 1000.0,
+        wal_mb: wal_bytes / 1e6,
+        wal_fpi,
+        blks_read,
         status_rps: rps,
     })
 }
@@ -413,6 +481,12 @@ async fn main() -> anyhow::Result<()> {
             full.children_wall / empty.children_wall,
             full.child_median / empty.child_median
         );
+        for (label, n) in [("empty", &empty), ("full", &full)] {
+            println!(
+                "{label:<16} | WAL {:.0} MB, {:.0} full-page images, {:.0} blocks read into shared buffers",
+                n.wal_mb, n.wal_fpi, n.blks_read
+            );
+        }
     }
     Ok(())
 }
