@@ -607,6 +607,22 @@ mod tests {
 
     const CONN: u64 = 1;
 
+    /// A change naming only a run (its phases or activity).
+    fn run_only(run_id: Uuid) -> RunChange {
+        RunChange::Run {
+            run_id,
+            portfolio_id: None,
+        }
+    }
+
+    /// A change of a runs row, which names its portfolio.
+    fn of_portfolio(run_id: Uuid, portfolio: Uuid) -> RunChange {
+        RunChange::Run {
+            run_id,
+            portfolio_id: Some(portfolio),
+        }
+    }
+
     fn kept(slots: &mut Slots, portfolio: Uuid, owner: Uuid, run: Uuid, t0: Instant) {
         let ticket = slots.begin(portfolio, CONN);
         assert!(slots.finish(portfolio, ticket, rows(owner, run), Some(CONN), t0));
@@ -644,23 +660,11 @@ mod tests {
         kept(&mut slots, a, owner, run_a, t0);
         kept(&mut slots, b, owner, run_b, t0);
         // A phase of run_a changed (the notification names only the run).
-        slots.change(
-            &RunChange::Run {
-                run_id: run_a,
-                portfolio_id: None,
-            },
-            t0,
-        );
+        slots.change(&run_only(run_a), t0);
         assert!(slots.get(a, None, CONN, t0).is_none());
         assert!(slots.get(b, None, CONN, t0).is_some(), "b untouched");
         // A new run of b (the runs row names its portfolio).
-        slots.change(
-            &RunChange::Run {
-                run_id: Uuid::new_v4(),
-                portfolio_id: Some(b),
-            },
-            t0,
-        );
+        slots.change(&of_portfolio(Uuid::new_v4(), b), t0);
         assert!(slots.get(b, None, CONN, t0).is_none());
         assert!(slots.is_empty());
         kept(&mut slots, a, owner, run_a, t0);
@@ -675,26 +679,14 @@ mod tests {
         let mut slots = Slots::default();
         // The change names the portfolio.
         let ticket = slots.begin(p, CONN);
-        slots.change(
-            &RunChange::Run {
-                run_id: run,
-                portfolio_id: Some(p),
-            },
-            t0,
-        );
+        slots.change(&of_portfolio(run, p), t0);
         assert!(!slots.finish(p, ticket, rows(owner, run), Some(CONN), t0));
         // The change names only a run nothing is kept of: a read in flight of that run
         // yields, a read of another run does not, nor one begun after the change.
         let other = Uuid::new_v4();
         let of_run = slots.begin(p, CONN);
         let of_other = slots.begin(other, CONN);
-        slots.change(
-            &RunChange::Run {
-                run_id: run,
-                portfolio_id: None,
-            },
-            t0,
-        );
+        slots.change(&run_only(run), t0);
         let third = Uuid::new_v4();
         let after = slots.begin(third, CONN);
         assert!(!slots.finish(p, of_run, rows(owner, run), Some(CONN), t0));
@@ -733,13 +725,7 @@ mod tests {
         let mut slots = Slots::default();
         let before = slots.begin(p, CONN);
         for _ in 0..=CHANGED_RUNS {
-            slots.change(
-                &RunChange::Run {
-                    run_id: Uuid::new_v4(),
-                    portfolio_id: None,
-                },
-                t0,
-            );
+            slots.change(&run_only(Uuid::new_v4()), t0);
         }
         assert!(slots.changed_runs.len() <= CHANGED_RUNS);
         // The read's run is not among those remembered, yet it began before they were
@@ -760,13 +746,7 @@ mod tests {
         assert!(!slots.has_stale());
         // Both change (one by its run alone): only the polled one is to be read again.
         for run in [run_w, run_u] {
-            slots.change(
-                &RunChange::Run {
-                    run_id: run,
-                    portfolio_id: None,
-                },
-                t0,
-            );
+            slots.change(&run_only(run), t0);
         }
         assert!(slots.has_stale());
         let taken = slots.take_stale(10, CONN, t0);
@@ -776,26 +756,14 @@ mod tests {
         assert!(slots.finish(watched, ticket, rows(owner, run_w), Some(CONN), t0));
         assert!(slots.get(watched, Some(owner), CONN, t0).is_some());
         // It changes again at once: read again only once the gap has passed.
-        slots.change(
-            &RunChange::Run {
-                run_id: run_w,
-                portfolio_id: Some(watched),
-            },
-            t0,
-        );
+        slots.change(&of_portfolio(run_w, watched), t0);
         assert!(slots.take_stale(10, CONN, t0).is_empty());
         assert!(slots.has_stale(), "still waiting");
         let later = t0 + REFRESH_GAP;
         let taken = slots.take_stale(10, CONN, later);
         assert_eq!(taken.len(), 1);
         // A run change during that read: it is not kept, and waits to be read again.
-        slots.change(
-            &RunChange::Run {
-                run_id: run_w,
-                portfolio_id: None,
-            },
-            later,
-        );
+        slots.change(&run_only(run_w), later);
         assert!(!slots.finish(watched, taken[0].1, rows(owner, run_w), Some(CONN), later));
         assert!(slots.has_stale());
         // A poll read it meanwhile: nothing left to read again.
@@ -804,13 +772,7 @@ mod tests {
         assert!(!slots.has_stale());
         // Unpolled for WATCHED: a change no longer has it read again.
         let idle = t0 + WATCHED;
-        slots.change(
-            &RunChange::Run {
-                run_id: run_w,
-                portfolio_id: Some(watched),
-            },
-            idle,
-        );
+        slots.change(&of_portfolio(run_w, watched), idle);
         assert!(!slots.has_stale());
         // A resync has every portfolio polled lately read again, at most `max` a batch.
         let recent: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();

@@ -151,6 +151,48 @@ fn cache_count(state: &sigmasight_api::state::AppState, result: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// One poll of `uri` as alice, which must be answered from memory (a hit, no miss).
+async fn poll_from_memory(
+    state: &sigmasight_api::state::AppState,
+    router: &axum::Router,
+    uri: &str,
+) -> Value {
+    let (hits, misses) = (cache_hits(state), cache_count(state, "miss"));
+    let doc = poll_until(router, uri, "alice", |_| true).await;
+    assert_eq!(
+        (cache_hits(state), cache_count(state, "miss")),
+        (hits + 1, misses),
+        "answered from memory"
+    );
+    doc
+}
+
+/// A feed entry of phase 1 of `run_id`'s attempt 1.
+async fn insert_fetched_entry(pool: &PgPool, run_id: uuid::Uuid) {
+    activity::insert_batch(
+        pool,
+        run_id,
+        1,
+        &[activity::NewEntry {
+            ts: chrono::Utc::now(),
+            level: sigmasight_shared::domain::ActivityLevel::Info,
+            phase_id: Some("phase_1"),
+            message: "Fetched 300 daily prices for AAPL".into(),
+            debug: false,
+        }],
+    )
+    .await
+    .expect("activity");
+}
+
+/// True when the document's feed shows [`insert_fetched_entry`]'s entry.
+fn shows_fetched_entry(doc: &Value) -> bool {
+    doc["activity_log"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|e| e["message"] == "Fetched 300 daily prices for AAPL")
+    })
+}
+
 /// Waits until the status cache counter of `result` passes `above`.
 async fn cache_count_passes(state: &sigmasight_api::state::AppState, result: &str, above: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -256,27 +298,8 @@ async fn status_polls_come_from_memory_until_a_change_notification_drops_them(po
         d["current_phase_progress"]["current"] == 7
     })
     .await;
-    activity::insert_batch(
-        &pool,
-        run_id,
-        1,
-        &[activity::NewEntry {
-            ts: chrono::Utc::now(),
-            level: sigmasight_shared::domain::ActivityLevel::Info,
-            phase_id: Some("phase_1"),
-            message: "Fetched 300 daily prices for AAPL".into(),
-            debug: false,
-        }],
-    )
-    .await
-    .expect("activity");
-    poll_until(&router, &uri, "alice", |d| {
-        d["activity_log"].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|e| e["message"] == "Fetched 300 daily prices for AAPL")
-        })
-    })
-    .await;
+    insert_fetched_entry(&pool, run_id).await;
+    poll_until(&router, &uri, "alice", shows_fetched_entry).await;
     // Unchanged since: from memory again.
     let hits = cache_hits(&state);
     poll_until(&router, &uri, "alice", |_| true).await;
@@ -303,43 +326,13 @@ async fn a_change_has_a_portfolio_polled_lately_read_again_before_its_next_poll(
         .expect("claim")
         .expect("the run");
     cache_count_passes(&state, "refreshed", refreshed).await;
-    let (hits, misses) = (cache_hits(&state), cache_count(&state, "miss"));
-    let doc = poll_until(&router, &uri, "alice", |_| true).await;
+    let doc = poll_from_memory(&state, &router, &uri).await;
     assert_eq!(doc["status"], "running");
-    assert_eq!(
-        (cache_hits(&state), cache_count(&state, "miss")),
-        (hits + 1, misses),
-        "answered from memory"
-    );
 
     // An activity entry (one statement; its notification names only the run): the same.
     let refreshed = cache_count(&state, "refreshed");
-    activity::insert_batch(
-        &pool,
-        run_id,
-        1,
-        &[activity::NewEntry {
-            ts: chrono::Utc::now(),
-            level: sigmasight_shared::domain::ActivityLevel::Info,
-            phase_id: Some("phase_1"),
-            message: "Fetched 300 daily prices for AAPL".into(),
-            debug: false,
-        }],
-    )
-    .await
-    .expect("activity");
+    insert_fetched_entry(&pool, run_id).await;
     cache_count_passes(&state, "refreshed", refreshed).await;
-    let (hits, misses) = (cache_hits(&state), cache_count(&state, "miss"));
-    let doc = poll_until(&router, &uri, "alice", |_| true).await;
-    assert!(
-        doc["activity_log"].as_array().is_some_and(|a| a
-            .iter()
-            .any(|e| e["message"] == "Fetched 300 daily prices for AAPL")),
-        "{doc}"
-    );
-    assert_eq!(
-        (cache_hits(&state), cache_count(&state, "miss")),
-        (hits + 1, misses),
-        "answered from memory"
-    );
+    let doc = poll_from_memory(&state, &router, &uri).await;
+    assert!(shows_fetched_entry(&doc), "{doc}");
 }

@@ -175,7 +175,7 @@ async fn status_load(
 
 /// From the api's metrics: the status cache's hits, misses and portfolios refreshed, then
 /// the status route's answers in all, within 2.5 ms and within 5 ms.
-async fn status_cache(api: &Api) -> anyhow::Result<[f64; 6]> {
+async fn api_counters(api: &Api) -> anyhow::Result<[f64; 6]> {
     let text = api
         .client
         .get(format!("{}/metrics", api.base))
@@ -315,7 +315,7 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
         env_usize("BENCH_STATUS_RPS", 500),
         u64::try_from(env_usize("BENCH_STATUS_SECS", 30)).unwrap_or(30),
     );
-    let cache_before = status_cache(&api).await;
+    let cache_before = api_counters(&api).await;
     let io_before = io_counters(&pool).await?;
     let tables_before = blocks_read_by_relation(&pool).await?;
     let started = Instant::now();
@@ -324,7 +324,7 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
         (r, started.elapsed().as_secs_f64())
     };
     let (night, answers) = tokio::join!(night, load);
-    let cache = status_cache(&api).await;
+    let cache = api_counters(&api).await;
     let io = io_counters(&pool).await?;
     let tables_after = blocks_read_by_relation(&pool).await?;
     let [wal_bytes, wal_fpi, blks_read, blks_hit] = std::array::from_fn(|i| io[i] - io_before[i]);
