@@ -90,6 +90,26 @@ pub async fn finished(pool: &PgPool, finished: i64, parents: i64) -> anyhow::Res
     Ok(())
 }
 
+/// `per_run` activity entries for each finished child of [`finished`], at its end, as the
+/// retention leaves them: one in `debug_every` of the last 30 days' entries is a debug one,
+/// older debug entries were pruned (older entries are info ones). Then analyzes the table.
+pub async fn activity(pool: &PgPool, per_run: i64, debug_every: i64) -> anyhow::Result<()> {
+    for sql in [
+        format!(
+            "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
+             select r.id, 1, r.finished_at, 'info', 'phase_3',
+                    'Creating snapshot for 2024-01-02... (' || k || '/' || {per_run} || ')',
+                    k % {debug_every} = 0 and r.finished_at > now() - interval '30 days'
+             from runs r, generate_series(1, {per_run}) k
+             where r.kind = 'portfolio_daily' and r.finished_at is not null"
+        ),
+        "analyze run_activity".to_owned(),
+    ] {
+        sqlx::query(&sql).execute(pool).await?;
+    }
+    Ok(())
+}
+
 /// The parameters a queue statement takes.
 #[derive(Debug, Clone, Copy)]
 pub enum Binds {
@@ -98,11 +118,13 @@ pub enum Binds {
     Claim,
     /// A parent run's id.
     Parent(Uuid),
+    /// The debug entries' prune: retention days and batch size.
+    Prune,
 }
 
 /// The queue's statements, each with what it is and its parameters (`tonight` the parked
 /// parent of [`fill`]).
-pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 7] {
+pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 9] {
     let parent = Binds::Parent(tonight);
     [
         ("claim: takeover", runs::CLAIM_TAKEOVER_SQL, Binds::Claim),
@@ -132,6 +154,12 @@ pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 7] {
             runs::CHILDREN_COUNTS_SQL,
             parent,
         ),
+        (
+            "metrics: active runs by kind and status",
+            runs::QUEUE_ACTIVE_SQL,
+            Binds::None,
+        ),
+        ("metrics: the due backlog", runs::QUEUE_DUE_SQL, Binds::None),
     ]
 }
 
@@ -149,6 +177,7 @@ pub async fn explain(
         Binds::None => q,
         Binds::Claim => q.bind("w-new").bind(30.0_f64),
         Binds::Parent(id) => q.bind(id),
+        Binds::Prune => q.bind(30_i32).bind(10_000_i64),
     };
     Ok(q.fetch_one(conn).await?)
 }

@@ -644,23 +644,28 @@ pub struct QueueGauges {
     pub oldest_due_age_secs: f64,
 }
 
+/// The queued and running runs by kind and status: one branch per status, so each reads
+/// that status's partial index (`runs_claimable_idx`, `runs_lease_idx`). Written as
+/// `status in ('queued', 'running')` it read `runs` whole on years of history (a parallel
+/// sequential scan, 20,000 blocks at 1,000,000 runs, on every scrape).
+pub const QUEUE_ACTIVE_SQL: &str = "select kind, 'queued' as status, count(*) from runs
+     where status = 'queued' group by kind
+     union all
+     select kind, 'running', count(*) from runs
+     where status = 'running' group by kind";
+
+/// The due backlog and the age of its oldest run, from `runs_claimable_idx`.
+pub const QUEUE_DUE_SQL: &str = "select count(*),
+            coalesce(extract(epoch from now() - min(run_at)), 0)::float8
+     from runs where status = 'queued' and run_at <= now()";
+
 /// Reads [`QueueGauges`]: both statements read only the queued and running runs (the
-/// partial indexes), never the history.
+/// partial indexes), never the history ([`QUEUE_ACTIVE_SQL`], [`QUEUE_DUE_SQL`]).
 pub async fn queue_gauges(db: &sqlx::PgPool) -> Result<QueueGauges, sqlx::Error> {
-    let active: Vec<(RunKind, RunStatus, i64)> = sqlx::query_as(
-        "select kind, status, count(*) from runs
-         where status in ('queued', 'running')
-         group by kind, status",
-    )
-    .fetch_all(db)
-    .await?;
-    let (due, oldest_due_age_secs): (i64, f64) = sqlx::query_as(
-        "select count(*),
-                coalesce(extract(epoch from now() - min(run_at)), 0)::float8
-         from runs where status = 'queued' and run_at <= now()",
-    )
-    .fetch_one(db)
-    .await?;
+    let active: Vec<(RunKind, RunStatus, i64)> =
+        sqlx::query_as(QUEUE_ACTIVE_SQL).fetch_all(db).await?;
+    let (due, oldest_due_age_secs): (i64, f64) =
+        sqlx::query_as(QUEUE_DUE_SQL).fetch_one(db).await?;
     Ok(QueueGauges {
         active,
         due,

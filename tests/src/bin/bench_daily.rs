@@ -55,28 +55,21 @@ async fn seed(pool: &sqlx::PgPool, portfolios: usize, symbols: usize) -> anyhow:
 
 /// Years of finished nights: `runs` finished runs (children of daily parents of 1,000
 /// each, as [`queue_history::finished`] builds them) and `activity` activity rows spread over
-/// the children, as the retention leaves them: a third of the last 30 days' entries are
-/// debug ones, older debug entries were pruned (older entries are info ones).
+/// the children, as [`queue_history::activity`] leaves them (a third of the last 30 days'
+/// entries debug ones).
 async fn seed_history(pool: &sqlx::PgPool, runs: usize, activity: usize) -> anyhow::Result<()> {
     let parents = (runs / 1000).max(1);
     let per_run = (activity / runs.max(1)).max(1);
     queue_history::finished(pool, i64::try_from(runs)?, i64::try_from(parents)?).await?;
+    queue_history::activity(pool, i64::try_from(per_run)?, 3).await?;
     for sql in [
-        format!(
-            "insert into run_activity (run_id, attempt, ts, level, phase_id, message, debug)
-             select r.id, 1, r.finished_at, 'info', 'phase_3',
-                    'Creating snapshot for 2024-01-02... (' || k || '/' || {per_run} || ')',
-                    k % 3 = 0 and r.finished_at > now() - interval '30 days'
-             from runs r, generate_series(1, {per_run}) k
-             where r.kind = 'portfolio_daily'"
-        ),
-        "vacuum analyze runs".to_owned(),
-        "vacuum analyze run_activity".to_owned(),
+        "vacuum analyze runs",
+        "vacuum analyze run_activity",
         // The bulk load's dirty pages go to disk now, not in a checkpoint during the night
         // (that would time the load, not the history).
-        "checkpoint".to_owned(),
+        "checkpoint",
     ] {
-        sqlx::query(&sql).execute(pool).await?;
+        sqlx::query(sql).execute(pool).await?;
     }
     Ok(())
 }
