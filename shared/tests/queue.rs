@@ -725,3 +725,68 @@ async fn the_status_statement_reads_what_the_separate_reads_do(pool: PgPool) {
         Latest::Hidden
     ));
 }
+
+/// Every run id, made by the api (onboarding, a daily parent) or by Postgres (a night's
+/// children), is a UUIDv7 of the moment it was made, so a night's runs sit next to each
+/// other at the end of every index keyed by run id, whatever the history.
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn run_ids_are_uuid_v7_of_their_creation_time(pool: PgPool) {
+    let before = Utc::now() - chrono::Duration::seconds(1);
+    let onboarding = enqueue(&pool).await;
+    sqlx::query(
+        "insert into positions (id, portfolio_id, symbol, quantity, entry_price, entry_date,
+                                investment_class, investment_subtype, position_type, source_row)
+         values (gen_random_uuid(), $1, 'AAPL', 1, 1, date '2025-01-02', 'PUBLIC', 'STOCK', 'LONG', 2)",
+    )
+    .bind(onboarding.portfolio_id)
+    .execute(&pool)
+    .await
+    .expect("position");
+    sqlx::query("update runs set status = 'completed', finished_at = now() where id = $1")
+        .bind(onboarding.id)
+        .execute(&pool)
+        .await
+        .expect("end the onboarding");
+    let parent = queue::daily::enqueue_daily(
+        &pool,
+        &queue::daily::BatchParams::default(),
+        RunSource::Admin,
+        None,
+        3,
+    )
+    .await
+    .expect("enqueue")
+    .expect("parent");
+    let n = runs::insert_children(
+        &pool,
+        parent.id,
+        RunSource::Admin,
+        &serde_json::json!({}),
+        3,
+        None,
+    )
+    .await
+    .expect("children");
+    assert_eq!(n, 1);
+    let ids: Vec<Uuid> = sqlx::query_scalar("select id from runs order by created_at")
+        .fetch_all(&pool)
+        .await
+        .expect("ids");
+    let after = Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        assert_eq!(id.get_version_num(), 7, "{id}");
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122, "{id}");
+        let (secs, nanos) = id.get_timestamp().expect("a v7 id has a time").to_unix();
+        let made = chrono::DateTime::from_timestamp(i64::try_from(secs).expect("secs"), nanos)
+            .expect("a time");
+        assert!(before <= made && made <= after, "{id} made at {made}");
+    }
+    // Two made by Postgres in one statement differ.
+    let two: Vec<Uuid> =
+        sqlx::query_scalar("select sigmasight_uuid_v7() from generate_series(1, 2)")
+            .fetch_all(&pool)
+            .await
+            .expect("two");
+    assert_ne!(two[0], two[1]);
+}

@@ -389,7 +389,7 @@ pub async fn insert_children(
     let result = sqlx::query(
         "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts,
                            owner_id, fair_seq)
-         select gen_random_uuid(), 'portfolio_daily', $1, p.id, $2, $3, 50, $4, p.user_id,
+         select sigmasight_uuid_v7(), 'portfolio_daily', $1, p.id, $2, $3, 50, $4, p.user_id,
                 row_number() over (partition by p.user_id order by p.id)
          from portfolios p
          where ($5::uuid[] is null or p.id = any($5))

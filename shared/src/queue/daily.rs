@@ -42,7 +42,7 @@ pub async fn enqueue_daily(
     max_attempts: i32,
 ) -> Result<Option<Run>, sqlx::Error> {
     let new = NewRun {
-        id: Uuid::new_v4(),
+        id: Uuid::now_v7(),
         kind: RunKind::Daily,
         parent_id: None,
         portfolio_id: None,

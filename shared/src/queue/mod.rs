@@ -38,7 +38,7 @@ pub async fn enqueue_onboarding(
     runs::insert(
         conn,
         &NewRun {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             kind: RunKind::Onboarding,
             parent_id: None,
             portfolio_id: Some(portfolio_id),
