@@ -4,7 +4,7 @@
 -- `run_phases`' key), on a few leaf pages, instead of one page per run spread over years of
 -- history: a night no longer reads thousands of old index pages nor writes each of them
 -- whole to the WAL after a checkpoint. Postgres 15 has no `uuidv7()` (18 does): this is the
--- RFC's layout over `gen_random_uuid()`. The api makes its ids with `Uuid::now_v7()`.
+-- RFC's layout over `gen_random_uuid()`. The api and the scheduler make theirs with `Uuid::now_v7()`.
 create function sigmasight_uuid_v7() returns uuid
 language sql volatile parallel safe as $$
     select encode(
