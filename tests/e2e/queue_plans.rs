@@ -28,7 +28,8 @@ async fn plan(pool: &PgPool, sql: &str, binds: queue_history::Binds) -> Vec<Valu
     all
 }
 
-/// `what` reads `table` from an index, never sequentially, and sorts no rows.
+/// `what` reads `table` from an index, never sequentially, and sorts no rows but groups or
+/// the running runs.
 fn assert_indexed(what: &str, table: &str, nodes: &[Value]) {
     let text = serde_json::to_string_pretty(nodes).unwrap_or_default();
     for n in nodes {

@@ -91,7 +91,7 @@ pub async fn finished(pool: &PgPool, finished: i64, parents: i64) -> anyhow::Res
 }
 
 /// `per_run` activity entries for each finished child of [`finished`], at its end, as the
-/// retention leaves them: one in `debug_every` of the last 30 days' entries is a debug one,
+/// retention leaves them: one in `debug_every` (≥ 1) of the last 30 days' entries is a debug one,
 /// older debug entries were pruned (older entries are info ones). Then analyzes the table.
 pub async fn activity(pool: &PgPool, per_run: i64, debug_every: i64) -> anyhow::Result<()> {
     for sql in [
@@ -118,7 +118,8 @@ pub enum Binds {
     Claim,
     /// A parent run's id.
     Parent(Uuid),
-    /// The debug entries' prune: retention days and batch size.
+    /// The debug entries' prune: retention days and batch size (30 and 10,000, as a worker
+    /// binds them by default).
     Prune,
 }
 

@@ -115,15 +115,18 @@ async fn run_batch(api: &Api) -> anyhow::Result<(String, serde_json::Value)> {
     }
 }
 
+/// One answer of the status load.
+struct Answer {
+    sent: Instant,
+    /// Seconds from sending to the whole body.
+    latency: f64,
+    /// Its portfolio's first poll: the api keeps nothing of it yet.
+    first: bool,
+}
+
 /// Asks the status document of the portfolios in turn, `rps` times a second for `secs`
-/// seconds (open loop: a slow answer does not slow the asking); returns when each was sent
-/// and its latency, and whether it was its portfolio's first (nothing kept in the api yet).
-async fn status_load(
-    api: &Api,
-    portfolios: Vec<Uuid>,
-    rps: usize,
-    secs: u64,
-) -> Vec<(Instant, f64, bool)> {
+/// seconds (open loop: a slow answer does not slow the asking); returns the answers.
+async fn status_load(api: &Api, portfolios: Vec<Uuid>, rps: usize, secs: u64) -> Vec<Answer> {
     let mut answers = tokio::task::JoinSet::new();
     if rps == 0 || portfolios.is_empty() {
         return Vec::new();
@@ -149,14 +152,22 @@ async fn status_load(
                 Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                 Err(_) => false,
             };
-            (ok, sent, sent.elapsed().as_secs_f64(), first)
+            let latency = sent.elapsed().as_secs_f64();
+            (
+                ok,
+                Answer {
+                    sent,
+                    latency,
+                    first,
+                },
+            )
         });
     }
     let mut latencies = Vec::new();
     let mut failed = 0usize;
-    while let Some(Ok((ok, sent, secs, first))) = answers.join_next().await {
+    while let Some(Ok((ok, answer))) = answers.join_next().await {
         if ok {
-            latencies.push((sent, secs, first));
+            latencies.push(answer);
         } else {
             failed += 1;
         }
@@ -326,15 +337,15 @@ async fn scenario(label: &str, with_history: bool) -> anyhow::Result<Night> {
     let night_end = started + Duration::from_secs_f64(wall);
     let mut during: Vec<f64> = answers
         .iter()
-        .filter(|(sent, _, _)| (started..=night_end).contains(sent))
-        .map(|(_, l, _)| *l)
+        .filter(|a| (started..=night_end).contains(&a.sent))
+        .map(|a| a.latency)
         .collect();
     during.sort_by(f64::total_cmp);
-    let mut latencies: Vec<f64> = answers.iter().map(|(_, l, _)| *l).collect();
+    let mut latencies: Vec<f64> = answers.iter().map(|a| a.latency).collect();
     let mut warm: Vec<f64> = answers
         .iter()
-        .filter(|(_, _, first)| !first)
-        .map(|(_, l, _)| *l)
+        .filter(|a| !a.first)
+        .map(|a| a.latency)
         .collect();
     warm.sort_by(f64::total_cmp);
     println!(
