@@ -47,12 +47,19 @@ export class Stack {
     s.dbName = `sigmasight_browser_${randomUUID().replaceAll("-", "")}`;
     psql(`create database ${s.dbName}`);
     s.dbUrl = adminUrl.replace(/\/[^/]*$/, `/${s.dbName}`);
-    s.port = await freePort();
-    s.base = `http://127.0.0.1:${s.port}`;
     s.procs = [];
-    s.api = s.spawn("sigmasight-api", { SIGMASIGHT_BIND: `127.0.0.1:${s.port}`, ...apiEnv });
-    await s.waitReady();
-    if (worker) s.startWorker(workerEnv);
+    // A start that fails (a binary missing, an api that never gets ready) drops what it
+    // made: the caller never gets the stack to stop it.
+    try {
+      s.port = await freePort();
+      s.base = `http://127.0.0.1:${s.port}`;
+      s.api = s.spawn("sigmasight-api", { SIGMASIGHT_BIND: `127.0.0.1:${s.port}`, ...apiEnv });
+      await s.waitReady();
+      if (worker) s.startWorker(workerEnv);
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
     return s;
   }
 
@@ -69,6 +76,8 @@ export class Stack {
       },
       stdio: ["ignore", process.env.E2E_SHOW_LOGS ? "inherit" : "ignore", process.env.E2E_SHOW_LOGS ? "inherit" : "ignore"],
     });
+    // A binary that cannot start fails the stack's start at once (see `waitReady`).
+    child.on("error", (e) => { this.spawnError = e; });
     this.procs.push(child);
     return child;
   }
@@ -86,6 +95,7 @@ export class Stack {
   async waitReady() {
     const deadline = Date.now() + 30000;
     while (Date.now() < deadline) {
+      if (this.spawnError) throw this.spawnError;
       try {
         const r = await fetch(`${this.base}/readyz`);
         if (r.ok) return;

@@ -11,11 +11,13 @@ const TIMEOUT = { timeout: 90000 };
 
 async function withStack(options, body) {
   const stack = await Stack.start(options);
-  const { browser, page } = await openBrowser(options);
+  let browser;
   try {
-    await body(stack, page);
+    const opened = await openBrowser(options);
+    browser = opened.browser;
+    await body(stack, opened.page);
   } finally {
-    await browser.close();
+    await browser?.close();
     await stack.stop();
   }
 }
