@@ -53,6 +53,33 @@ async fn enqueue_on(pool: &PgPool, pid: Uuid) -> runs::Run {
         .expect("enqueue")
 }
 
+/// One AAPL position in portfolio `pid`, so a nightly batch gives it a child.
+async fn add_position(pool: &PgPool, pid: Uuid) {
+    sqlx::query(
+        "insert into positions (id, portfolio_id, symbol, quantity, entry_price, entry_date,
+                                investment_class, investment_subtype, position_type, source_row)
+         values (gen_random_uuid(), $1, 'AAPL', 1, 1, date '2025-01-02', 'PUBLIC', 'STOCK', 'LONG', 2)",
+    )
+    .bind(pid)
+    .execute(pool)
+    .await
+    .expect("position");
+}
+
+/// A queued daily batch (an admin's, default parameters).
+async fn enqueue_daily_parent(pool: &PgPool) -> runs::Run {
+    queue::daily::enqueue_daily(
+        pool,
+        &queue::daily::BatchParams::default(),
+        RunSource::Admin,
+        None,
+        3,
+    )
+    .await
+    .expect("enqueue")
+    .expect("parent")
+}
+
 const TTL: Duration = Duration::from_secs(30);
 
 /// Claims as `worker` as soon as something is claimable (a lease expiring, a retry coming
@@ -477,26 +504,9 @@ async fn each_ended_child_counts_once_and_the_last_one_ends_its_parent(pool: PgP
     // two children.
     for _ in 0..2 {
         let pid = portfolio(&pool).await;
-        sqlx::query(
-            "insert into positions (id, portfolio_id, symbol, quantity, entry_price, entry_date,
-                                    investment_class, investment_subtype, position_type, source_row)
-             values (gen_random_uuid(), $1, 'AAPL', 1, 1, date '2025-01-02', 'PUBLIC', 'STOCK', 'LONG', 2)",
-        )
-        .bind(pid)
-        .execute(&pool)
-        .await
-        .expect("position");
+        add_position(&pool, pid).await;
     }
-    let parent = queue::daily::enqueue_daily(
-        &pool,
-        &queue::daily::BatchParams::default(),
-        RunSource::Admin,
-        None,
-        3,
-    )
-    .await
-    .expect("enqueue")
-    .expect("parent");
+    let parent = enqueue_daily_parent(&pool).await;
     let claimed = claim_when_due(&pool, "w1").await;
     assert_eq!(claimed.run.id, parent.id);
     assert!(
@@ -733,30 +743,13 @@ async fn the_status_statement_reads_what_the_separate_reads_do(pool: PgPool) {
 async fn run_ids_are_uuid_v7_of_their_creation_time(pool: PgPool) {
     let before = Utc::now() - chrono::Duration::seconds(1);
     let onboarding = enqueue(&pool).await;
-    sqlx::query(
-        "insert into positions (id, portfolio_id, symbol, quantity, entry_price, entry_date,
-                                investment_class, investment_subtype, position_type, source_row)
-         values (gen_random_uuid(), $1, 'AAPL', 1, 1, date '2025-01-02', 'PUBLIC', 'STOCK', 'LONG', 2)",
-    )
-    .bind(onboarding.portfolio_id)
-    .execute(&pool)
-    .await
-    .expect("position");
+    add_position(&pool, onboarding.portfolio_id.expect("a portfolio")).await;
     sqlx::query("update runs set status = 'completed', finished_at = now() where id = $1")
         .bind(onboarding.id)
         .execute(&pool)
         .await
         .expect("end the onboarding");
-    let parent = queue::daily::enqueue_daily(
-        &pool,
-        &queue::daily::BatchParams::default(),
-        RunSource::Admin,
-        None,
-        3,
-    )
-    .await
-    .expect("enqueue")
-    .expect("parent");
+    let parent = enqueue_daily_parent(&pool).await;
     let n = runs::insert_children(
         &pool,
         parent.id,
