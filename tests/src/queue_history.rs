@@ -4,6 +4,7 @@
 //! died, one of them on its last attempt).
 
 use sigmasight_shared::db::runs;
+use sigmasight_shared::queue::BATCH_CHILD_PRIORITY;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -114,8 +115,9 @@ pub async fn activity(pool: &PgPool, per_run: i64, debug_every: i64) -> anyhow::
 #[derive(Debug, Clone, Copy)]
 pub enum Binds {
     None,
-    /// A claim: worker id and lease seconds.
-    Claim,
+    /// A claim: worker id, lease seconds and the priority it claims ahead of (`i32::MAX`:
+    /// any run; [`BATCH_CHILD_PRIORITY`]: a worker whose batch slots are taken).
+    Claim(i32),
     /// A parent run's id.
     Parent(Uuid),
     /// The debug entries' prune: retention days and batch size (30 and 10,000, as a worker
@@ -125,11 +127,22 @@ pub enum Binds {
 
 /// The queue's statements, each with what it is and its parameters (`tonight` the parked
 /// parent of [`fill`]).
-pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 9] {
+pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 11] {
     let parent = Binds::Parent(tonight);
+    let (any, ahead) = (Binds::Claim(i32::MAX), Binds::Claim(BATCH_CHILD_PRIORITY));
     [
-        ("claim: takeover", runs::CLAIM_TAKEOVER_SQL, Binds::Claim),
-        ("claim: due run", runs::CLAIM_DUE_SQL, Binds::Claim),
+        ("claim: takeover", runs::CLAIM_TAKEOVER_SQL, any),
+        ("claim: due run", runs::CLAIM_DUE_SQL, any),
+        (
+            "claim: takeover, batch slots taken",
+            runs::CLAIM_TAKEOVER_SQL,
+            ahead,
+        ),
+        (
+            "claim: due run, batch slots taken",
+            runs::CLAIM_DUE_SQL,
+            ahead,
+        ),
         (
             "reaper: exhausted leases",
             runs::FAIL_EXHAUSTED_SQL,
@@ -176,7 +189,7 @@ pub async fn explain(
     let q = sqlx::query_scalar::<_, serde_json::Value>(&explain);
     let q = match binds {
         Binds::None => q,
-        Binds::Claim => q.bind("w-new").bind(30.0_f64),
+        Binds::Claim(ahead_of) => q.bind("w-new").bind(30.0_f64).bind(ahead_of),
         Binds::Parent(id) => q.bind(id),
         Binds::Prune => q.bind(30_i32).bind(10_000_i64),
     };

@@ -127,24 +127,26 @@ macro_rules! claim_sql {
     };
 }
 
-/// A running run whose lease expired with attempts left, oldest expiry first
-/// (`runs_lease_idx`).
+/// A running run whose lease expired with attempts left and a priority ahead of `$3`, oldest
+/// expiry first (`runs_lease_idx`).
 pub const CLAIM_TAKEOVER_SQL: &str = claim_sql!(
     "select id, status as prior_status, worker_id as prior_worker
      from runs
      where status = 'running' and lease_expires_at < now() and attempt < max_attempts
+       and priority < $3
      order by lease_expires_at
      for update skip locked
      limit 1"
 );
 
-/// The first due queued run by (priority, fair_seq, run_at): round-robin across owners
-/// within a priority, in the order of `runs_claimable_idx`, so the claim reads the index
-/// from its start and stops at the first due row, never sorting the backlog.
+/// The first due queued run of a priority ahead of `$3` by (priority, fair_seq, run_at):
+/// round-robin across owners within a priority, in the order of `runs_claimable_idx`, so the
+/// claim reads the index from its start and stops at the first due row, never sorting the
+/// backlog.
 pub const CLAIM_DUE_SQL: &str = claim_sql!(
     "select id, status as prior_status, worker_id as prior_worker
      from runs
-     where status = 'queued' and run_at <= now()
+     where status = 'queued' and run_at <= now() and priority < $3
      order by priority, fair_seq, run_at
      for update skip locked
      limit 1"
@@ -159,10 +161,23 @@ pub async fn claim_next(
     worker_id: &str,
     lease_ttl: Duration,
 ) -> Result<Option<ClaimedRun>, sqlx::Error> {
+    claim_next_ahead_of(db, worker_id, lease_ttl, i32::MAX).await
+}
+
+/// [`claim_next`] among the runs of a priority lower than `priority` only (ahead of it in
+/// the queue): a worker whose batch slots are taken claims with
+/// [`crate::queue::BATCH_CHILD_PRIORITY`], so a user's runs still find a free slot.
+pub async fn claim_next_ahead_of(
+    db: &sqlx::PgPool,
+    worker_id: &str,
+    lease_ttl: Duration,
+    priority: i32,
+) -> Result<Option<ClaimedRun>, sqlx::Error> {
     for sql in [CLAIM_TAKEOVER_SQL, CLAIM_DUE_SQL] {
         let claimed = sqlx::query_as(sql)
             .bind(worker_id)
             .bind(lease_ttl.as_secs_f64())
+            .bind(priority)
             .fetch_optional(db)
             .await?;
         if claimed.is_some() {
@@ -389,7 +404,7 @@ pub async fn insert_children(
     let result = sqlx::query(
         "insert into runs (id, kind, parent_id, portfolio_id, source, params, priority, max_attempts,
                            owner_id, fair_seq)
-         select sigmasight_uuid_v7(), 'portfolio_daily', $1, p.id, $2, $3, 50, $4, p.user_id,
+         select sigmasight_uuid_v7(), 'portfolio_daily', $1, p.id, $2, $3, $6, $4, p.user_id,
                 row_number() over (partition by p.user_id order by p.id)
          from portfolios p
          where ($5::uuid[] is null or p.id = any($5))
@@ -401,6 +416,7 @@ pub async fn insert_children(
     .bind(params)
     .bind(max_attempts)
     .bind(only)
+    .bind(crate::queue::BATCH_CHILD_PRIORITY)
     .execute(db)
     .await?;
     Ok(result.rows_affected())

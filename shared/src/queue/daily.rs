@@ -48,7 +48,7 @@ pub async fn enqueue_daily(
         portfolio_id: None,
         source,
         params: serde_json::to_value(params).unwrap_or_default(),
-        priority: 100,
+        priority: super::DAILY_PRIORITY,
         max_attempts,
         idempotency_key: key,
     };

@@ -15,6 +15,17 @@ use uuid::Uuid;
 /// Channel the `runs` insert trigger notifies when a run becomes claimable.
 pub const QUEUED_CHANNEL: &str = "sigmasight_runs_queued";
 
+/// A run's priority: the lower, the sooner it is claimed. A user's runs (onboarding, a
+/// recalculation) are interactive: ahead of the nightly batch.
+pub const ONBOARDING_PRIORITY: i32 = 10;
+
+/// The priority of a nightly batch's portfolio runs (its children). A worker claims them on
+/// its batch slots only ([`runs::claim_next_ahead_of`] skips them when those are taken).
+pub const BATCH_CHILD_PRIORITY: i32 = 50;
+
+/// The priority of a nightly batch's parent run (the symbol phases, then the fan-out).
+pub const DAILY_PRIORITY: i32 = 100;
+
 /// Attempts a run gets by default (first run + retries/takeovers).
 pub const MAX_ATTEMPTS_DEFAULT: i32 = 3;
 
@@ -44,8 +55,7 @@ pub async fn enqueue_onboarding(
             portfolio_id: Some(portfolio_id),
             source,
             params,
-            // onboarding is interactive: ahead of nightly work
-            priority: 10,
+            priority: ONBOARDING_PRIORITY,
             max_attempts,
             idempotency_key: None,
         },

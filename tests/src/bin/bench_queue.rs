@@ -9,12 +9,14 @@
 use sigmasight_tests::queue_history::{self, Binds};
 use sigmasight_tests::TestDb;
 
-/// The claim before issue 16: one OR of "queued and due" and "lease expired".
+/// The claim before issue 16: one OR of "queued and due" and "lease expired" (with today's
+/// priority bound, `$3`, to take the same parameters).
 const OLD_CLAIM_SQL: &str = "with next as (
          select id, status as prior_status, worker_id as prior_worker
          from runs
-         where (status = 'queued' and run_at <= now())
-            or (status = 'running' and lease_expires_at < now() and attempt < max_attempts)
+         where ((status = 'queued' and run_at <= now())
+            or (status = 'running' and lease_expires_at < now() and attempt < max_attempts))
+           and priority < $3
          order by priority, run_at
          for update skip locked
          limit 1
@@ -67,7 +69,14 @@ async fn main() -> anyhow::Result<()> {
     );
     // Today's statements, and beside them the claim as it was (one OR of both branches).
     let mut rows = queue_history::statements(tonight).to_vec();
-    rows.insert(2, ("claim, before: one OR", OLD_CLAIM_SQL, Binds::Claim));
+    rows.insert(
+        2,
+        (
+            "claim, before: one OR",
+            OLD_CLAIM_SQL,
+            Binds::Claim(i32::MAX),
+        ),
+    );
     for (what, sql, binds) in rows {
         println!("  {what:<46} {:>9.3}", cost(&pool, sql, binds).await?);
     }
