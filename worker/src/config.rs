@@ -28,6 +28,13 @@ pub struct WorkerConfig {
     /// Runs one worker process executes at once.
     #[arg(long, env = "SIGMASIGHT_WORKER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
+    /// Of those, the nightly batch's portfolio runs (its children) at once; unset, as many
+    /// as the worker has cores. A child is CPU work (the worker's and its Postgres
+    /// backend's) with nothing to wait for: more of them than cores only queue behind each
+    /// other and behind everything else on the machine, while a user's run (which waits on
+    /// market-data providers) still finds the other slots free.
+    #[arg(long, env = "SIGMASIGHT_WORKER_BATCH_CONCURRENCY")]
+    pub batch_concurrency: Option<usize>,
     /// Fallback poll interval when no notification arrives.
     #[arg(long, env = "SIGMASIGHT_POLL_INTERVAL_SECS", default_value = "1", value_parser = parse_secs)]
     pub poll_interval: Duration,
@@ -75,8 +82,38 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
+    /// The batch slots: [`Self::batch_concurrency`], else the cores this process may use,
+    /// between 1 and [`Self::concurrency`].
+    pub fn batch_slots(&self) -> usize {
+        let all = self.concurrency.max(1);
+        self.batch_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .clamp(1, all)
+    }
+
     /// Settings for tests: everything default except the database URL.
     pub fn for_database(url: &str) -> Self {
         Self::parse_from(["sigmasight-worker", "--database-url", url])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(args: &[&str]) -> usize {
+        let mut all = vec!["sigmasight-worker", "--database-url", "postgres://x"];
+        all.extend_from_slice(args);
+        WorkerConfig::parse_from(all).batch_slots()
+    }
+
+    #[test]
+    fn batch_slots_are_the_cores_unless_set_and_never_more_than_the_slots() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(slots(&[]), cores.min(4));
+        assert_eq!(slots(&["--concurrency", "1"]), 1);
+        assert_eq!(slots(&["--batch-concurrency", "3"]), 3);
+        assert_eq!(slots(&["--batch-concurrency", "9"]), 4);
+        assert_eq!(slots(&["--batch-concurrency", "0"]), 1);
     }
 }

@@ -10,7 +10,7 @@ use chrono::Utc;
 use sigmasight_shared::db::runs;
 use sigmasight_shared::domain::{ActivityLevel, RunStatus};
 use sigmasight_shared::market_data::chain::ProviderChain;
-use sigmasight_shared::queue::{retry_delay, QUEUED_CHANNEL};
+use sigmasight_shared::queue::{retry_delay, BATCH_CHILD_PRIORITY, QUEUED_CHANNEL};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::future::Future;
@@ -52,11 +52,16 @@ pub async fn run(
         hand_back,
         night: Arc::default(),
     };
-    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut slots = Slots {
+        all: Arc::new(Semaphore::new(config.concurrency.max(1))),
+        batch: Arc::new(Semaphore::new(config.batch_slots())),
+        users_may_wait: true,
+    };
     let mut listener = listen(&shared.pool).await;
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
-    info!(worker.id = %shared.worker_id, concurrency = config.concurrency, "worker started");
+    info!(worker.id = %shared.worker_id, concurrency = config.concurrency,
+        batch_concurrency = config.batch_slots(), "worker started");
     // The reaper runs on a timer, not on every wake-up: its statements are cheap (partial
     // indexes) but a busy worker wakes many times a second.
     let reap_every = reap_interval(config.lease_ttl);
@@ -78,11 +83,11 @@ pub async fn run(
             )));
             last_prune = Some(tokio::time::Instant::now());
         }
-        claim_while_free(&shared, &slots, &mut tasks).await;
+        claim_while_free(&shared, &mut slots, &mut tasks).await;
         tokio::select! {
             () = &mut shutdown => break,
-            _ = wait_notification(&mut listener) => {},
-            () = tokio::time::sleep(config.poll_interval) => {},
+            _ = wait_notification(&mut listener) => slots.users_may_wait = true,
+            () = tokio::time::sleep(config.poll_interval) => slots.users_may_wait = true,
             Some(_) = tasks.join_next() => {},
         }
     }
@@ -150,10 +155,46 @@ async fn wait_notification(listener: &mut Option<PgListener>) {
     }
 }
 
-async fn claim_while_free(shared: &Shared, slots: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
-    while let Ok(permit) = slots.clone().try_acquire_owned() {
-        match runs::claim_next(&shared.pool, &shared.worker_id, shared.config.lease_ttl).await {
+/// A worker's slots: every run takes one of `all`; a nightly batch's child also one of
+/// `batch` (see [`WorkerConfig::batch_concurrency`]).
+struct Slots {
+    all: Arc<Semaphore>,
+    batch: Arc<Semaphore>,
+    /// False once a claim ahead of the batch found nothing, until a notification or the poll
+    /// timer says a run may have become due: a child's end alone queues nothing, so the
+    /// worker does not ask again at every child's end of a night.
+    users_may_wait: bool,
+}
+
+/// The slots an attempt holds until it ends.
+struct Held {
+    _slot: OwnedSemaphorePermit,
+    _batch: Option<OwnedSemaphorePermit>,
+}
+
+async fn claim_while_free(shared: &Shared, slots: &mut Slots, tasks: &mut JoinSet<()>) {
+    while let Ok(slot) = slots.all.clone().try_acquire_owned() {
+        // With the batch slots taken, only runs ahead of the batch's children are claimed.
+        let batch = slots.batch.clone().try_acquire_owned().ok();
+        let ahead_of = if batch.is_some() {
+            i32::MAX
+        } else if slots.users_may_wait {
+            BATCH_CHILD_PRIORITY
+        } else {
+            break;
+        };
+        let claim = runs::claim_next_ahead_of(
+            &shared.pool,
+            &shared.worker_id,
+            shared.config.lease_ttl,
+            ahead_of,
+        );
+        match claim.await {
             Ok(Some(claimed)) => {
+                let held = Held {
+                    _slot: slot,
+                    _batch: batch.filter(|_| claimed.run.priority >= BATCH_CHILD_PRIORITY),
+                };
                 crate::metrics::claimed(
                     claimed.run.kind,
                     claimed.prior_status == RunStatus::Running,
@@ -169,9 +210,12 @@ async fn claim_while_free(shared: &Shared, slots: &Arc<Semaphore>, tasks: &mut J
                 if let Some(p) = claimed.run.parent_id {
                     span.record("parent.id", tracing::field::display(p));
                 }
-                tasks.spawn(execute(shared.clone(), claimed, permit).instrument(span));
+                tasks.spawn(execute(shared.clone(), claimed, held).instrument(span));
             }
-            Ok(None) => break,
+            Ok(None) => {
+                slots.users_may_wait = false;
+                break;
+            }
             Err(e) => {
                 warn!(error = %e, "claim failed");
                 break;
@@ -209,7 +253,7 @@ fn announce(buffer: &ActivityBuffer, claimed: &runs::ClaimedRun) {
 
 /// Executes one claimed attempt: lease renewal, activity flushing, watchdog, phases, final
 /// status.
-async fn execute(shared: Shared, claimed: runs::ClaimedRun, _permit: OwnedSemaphorePermit) {
+async fn execute(shared: Shared, claimed: runs::ClaimedRun, _held: Held) {
     let run = claimed.run.clone();
     let started = std::time::Instant::now();
     let lease_lost = Arc::new(AtomicBool::new(false));
