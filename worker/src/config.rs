@@ -28,8 +28,8 @@ pub struct WorkerConfig {
     /// Runs one worker process executes at once.
     #[arg(long, env = "SIGMASIGHT_WORKER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
-    /// Of those, the nightly batch's portfolio runs (its children) at once; unset, as many
-    /// as the worker has cores. A child is CPU work (the worker's and its Postgres
+    /// Of those, the nightly batch's runs (its portfolio children, and its parent) at once;
+    /// unset, as many as the worker has cores. A child is CPU work (the worker's and its Postgres
     /// backend's) with nothing to wait for: more of them than cores only queue behind each
     /// other and behind everything else on the machine, while a user's run (which waits on
     /// market-data providers) still finds the other slots free.

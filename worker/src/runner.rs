@@ -155,8 +155,11 @@ async fn wait_notification(listener: &mut Option<PgListener>) {
     }
 }
 
-/// A worker's slots: every run takes one of `all`; a nightly batch's child also one of
-/// `batch` (see [`WorkerConfig::batch_concurrency`]).
+/// A worker's slots: every run takes one of `all`; a nightly batch's run (a child, or the
+/// parent: priority [`BATCH_CHILD_PRIORITY`] and after) also one of `batch` (see
+/// [`WorkerConfig::batch_concurrency`]). A user's run that became due without a
+/// notification (a retry, a takeover) while the batch slots are taken is claimed at the next
+/// child's end, ahead of the children.
 struct Slots {
     all: Arc<Semaphore>,
     batch: Arc<Semaphore>,

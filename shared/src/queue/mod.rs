@@ -19,8 +19,9 @@ pub const QUEUED_CHANNEL: &str = "sigmasight_runs_queued";
 /// recalculation) are interactive: ahead of the nightly batch.
 pub const ONBOARDING_PRIORITY: i32 = 10;
 
-/// The priority of a nightly batch's portfolio runs (its children). A worker claims them on
-/// its batch slots only ([`runs::claim_next_ahead_of`] skips them when those are taken).
+/// The priority of a nightly batch's portfolio runs (its children). A worker claims them,
+/// and the batch's parent, on its batch slots only ([`runs::claim_next_ahead_of`] with this
+/// priority skips them when those are taken).
 pub const BATCH_CHILD_PRIORITY: i32 = 50;
 
 /// The priority of a nightly batch's parent run (the symbol phases, then the fan-out).
