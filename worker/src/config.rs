@@ -29,10 +29,10 @@ pub struct WorkerConfig {
     #[arg(long, env = "SIGMASIGHT_WORKER_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
     /// Of those, the nightly batch's runs (its portfolio children, and its parent) at once;
-    /// unset, as many as the worker has cores. A child is CPU work (the worker's and its Postgres
-    /// backend's) with nothing to wait for: more of them than cores only queue behind each
-    /// other and behind everything else on the machine, while a user's run (which waits on
-    /// market-data providers) still finds the other slots free.
+    /// unset, as many as the worker has cores. A child is CPU work (the worker's and its
+    /// Postgres backend's) with nothing to wait for: more of them than cores only queue behind
+    /// each other and behind everything else on the machine, while a user's run (which waits
+    /// on market-data providers) still finds the other slots free.
     #[arg(long, env = "SIGMASIGHT_WORKER_BATCH_CONCURRENCY")]
     pub batch_concurrency: Option<usize>,
     /// Fallback poll interval when no notification arrives.

@@ -52,16 +52,17 @@ pub async fn run(
         hand_back,
         night: Arc::default(),
     };
+    let batch_slots = config.batch_slots();
     let mut slots = Slots {
         all: Arc::new(Semaphore::new(config.concurrency.max(1))),
-        batch: Arc::new(Semaphore::new(config.batch_slots())),
+        batch: Arc::new(Semaphore::new(batch_slots)),
         users_may_wait: true,
     };
     let mut listener = listen(&shared.pool).await;
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     info!(worker.id = %shared.worker_id, concurrency = config.concurrency,
-        batch_concurrency = config.batch_slots(), "worker started");
+        batch_concurrency = batch_slots, "worker started");
     // The reaper runs on a timer, not on every wake-up: its statements are cheap (partial
     // indexes) but a busy worker wakes many times a second.
     let reap_every = reap_interval(config.lease_ttl);
