@@ -94,7 +94,7 @@ impl Application {
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
         let pool = sigmasight_shared::db::connect_and_migrate(
             &config.database,
-            sigmasight_shared::db::Commit::Durable,
+            sigmasight_shared::db::Session::Api,
         )
         .await?;
         Self::with_pool(config, pool).await

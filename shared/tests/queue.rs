@@ -567,8 +567,10 @@ async fn each_ended_child_counts_once_and_the_last_one_ends_its_parent(pool: PgP
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
-async fn worker_sessions_commit_asynchronously_but_a_runs_end_durably(pool: PgPool) {
-    use sigmasight_shared::db::{connect_with, Commit};
+async fn worker_sessions_commit_asynchronously_on_generic_plans_but_a_runs_end_durably(
+    pool: PgPool,
+) {
+    use sigmasight_shared::db::{connect_with, Session};
     let opts = pool.connect_options();
     let url = format!(
         "postgres://{}@{}:{}/{}",
@@ -578,7 +580,7 @@ async fn worker_sessions_commit_asynchronously_but_a_runs_end_durably(pool: PgPo
         opts.get_database().unwrap_or_default()
     );
     let show = "show synchronous_commit";
-    let durable = connect_with(&url, 1, Duration::from_secs(5), Commit::Durable)
+    let durable = connect_with(&url, 1, Duration::from_secs(5), Session::Api)
         .await
         .expect("connect");
     let on: String = sqlx::query_scalar(show)
@@ -586,7 +588,7 @@ async fn worker_sessions_commit_asynchronously_but_a_runs_end_durably(pool: PgPo
         .await
         .expect("show");
     assert_eq!(on, "on");
-    let worker = connect_with(&url, 1, Duration::from_secs(5), Commit::Asynchronous)
+    let worker = connect_with(&url, 1, Duration::from_secs(5), Session::Worker)
         .await
         .expect("connect");
     let off: String = sqlx::query_scalar(show)
@@ -594,6 +596,15 @@ async fn worker_sessions_commit_asynchronously_but_a_runs_end_durably(pool: PgPo
         .await
         .expect("show");
     assert_eq!(off, "off");
+    // The worker's statements run on their generic plans; the api's as Postgres chooses.
+    let plans = "show plan_cache_mode";
+    for (pool, mode) in [(&durable, "auto"), (&worker, "force_generic_plan")] {
+        let shown: String = sqlx::query_scalar(plans)
+            .fetch_one(pool)
+            .await
+            .expect("show");
+        assert_eq!(shown, mode);
+    }
 
     // A run's end turns synchronous commit on for its own transaction, and only there.
     enqueue(&pool).await;

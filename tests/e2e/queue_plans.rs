@@ -17,15 +17,21 @@ fn nodes(plan: &Value, out: &mut Vec<Value>) {
     }
 }
 
-/// Every node of the plan of `sql` with its parameters bound (as the application sends it).
-async fn plan(pool: &PgPool, sql: &str, binds: queue_history::Binds) -> Vec<Value> {
+/// Every node of the two plans of `sql`: with its parameters' values (as Postgres plans it
+/// when left to choose) and without (the generic plan a worker's session runs it on).
+async fn plans(pool: &PgPool, sql: &str, binds: queue_history::Binds) -> [Vec<Value>; 2] {
     let mut conn = pool.acquire().await.expect("connection");
-    let out = queue_history::explain(&mut conn, "", sql, binds)
+    let bound = queue_history::explain(&mut conn, "", sql, binds)
         .await
         .expect(sql);
-    let mut all = Vec::new();
-    nodes(&out[0]["Plan"], &mut all);
-    all
+    let generic = queue_history::explain_generic(&mut conn, sql, binds)
+        .await
+        .expect(sql);
+    [bound, generic].map(|out| {
+        let mut all = Vec::new();
+        nodes(&out[0]["Plan"], &mut all);
+        all
+    })
 }
 
 /// `what` reads `table` from an index, never sequentially, and sorts no rows but groups or
@@ -69,7 +75,12 @@ async fn queue_statements_use_indexes_whatever_the_history() -> anyhow::Result<(
     let tonight = queue_history::tonight(&pool).await?;
     let cases = queue_history::statements(tonight);
     for (what, sql, binds) in cases {
-        assert_indexed(what, "runs", &plan(&pool, sql, binds).await);
+        for (how, nodes) in ["bound", "generic"]
+            .iter()
+            .zip(plans(&pool, sql, binds).await)
+        {
+            assert_indexed(&format!("{what} ({how})"), "runs", &nodes);
+        }
     }
 
     // And they do what they say on this data: the takeover first, then the due runs in
@@ -126,20 +137,24 @@ async fn the_debug_entries_prune_reads_its_index_never_the_history() -> anyhow::
     let pool = db.pool().await?;
     queue_history::finished(&pool, 1_000_000, 1_000).await?;
     queue_history::activity(&pool, 3, 1).await?;
-    let nodes = plan(
+    let both = plans(
         &pool,
         activity::PRUNE_DEBUG_SQL,
         queue_history::Binds::Prune,
     )
     .await;
-    assert_indexed("prune of debug entries", "run_activity", &nodes);
-    assert!(
-        nodes
-            .iter()
-            .any(|n| n["Node Type"] == "Index Scan"
+    for (how, nodes) in ["bound", "generic"].iter().zip(both) {
+        assert_indexed(
+            &format!("prune of debug entries ({how})"),
+            "run_activity",
+            &nodes,
+        );
+        assert!(
+            nodes.iter().any(|n| n["Node Type"] == "Index Scan"
                 && n["Index Name"] == "run_activity_debug_ts_idx"),
-        "the prune walks the debug entries' index in order\n{nodes:#?}"
-    );
+            "the prune walks the debug entries' index in order ({how})\n{nodes:#?}"
+        );
+    }
 
     // And on this data it deletes what is due, oldest first, and nothing else.
     sqlx::query(

@@ -125,6 +125,18 @@ pub enum Binds {
     Prune,
 }
 
+impl Binds {
+    /// The values [`bind`] binds, as an `EXECUTE`'s argument list.
+    fn literals(self) -> String {
+        match self {
+            Self::None => String::new(),
+            Self::Claim(ahead_of) => format!("('w-new', 30.0, {ahead_of})"),
+            Self::Parent(id) => format!("('{id}')"),
+            Self::Prune => "(30, 10000)".to_owned(),
+        }
+    }
+}
+
 /// The queue's statements, each with what it is and its parameters (`tonight` the parked
 /// parent of [`fill`]).
 pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 11] {
@@ -178,7 +190,7 @@ pub fn statements(tonight: Uuid) -> [(&'static str, &'static str, Binds); 11] {
 }
 
 /// `EXPLAIN (<options>, FORMAT JSON)` of `sql` with `binds` bound as the application binds
-/// them: Postgres's JSON plan document.
+/// them: Postgres's JSON plan document, planned with the parameters' values.
 pub async fn explain(
     conn: &mut PgConnection,
     options: &str,
@@ -186,12 +198,46 @@ pub async fn explain(
     binds: Binds,
 ) -> anyhow::Result<serde_json::Value> {
     let explain = format!("explain ({options}format json) {sql}");
-    let q = sqlx::query_scalar::<_, serde_json::Value>(&explain);
-    let q = match binds {
+    Ok(bind(sqlx::query_scalar(&explain), binds)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// The plan a worker's session runs `sql` on ([`sigmasight_shared::db::Session::Worker`]:
+/// `force_generic_plan`): `sql` prepared, then `EXPLAIN (FORMAT JSON) EXECUTE` of it with
+/// `binds`, which the plan does not know.
+pub async fn explain_generic(
+    conn: &mut PgConnection,
+    sql: &str,
+    binds: Binds,
+) -> anyhow::Result<serde_json::Value> {
+    sqlx::query(&format!("prepare plan_check as {sql}"))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("set plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await?;
+    // A utility statement takes no parameters: the values are written out.
+    let execute = format!(
+        "explain (format json) execute plan_check{}",
+        binds.literals()
+    );
+    let plan = sqlx::query_scalar(&execute).fetch_one(&mut *conn).await;
+    for undo in ["deallocate plan_check", "reset plan_cache_mode"] {
+        sqlx::query(undo).execute(&mut *conn).await?;
+    }
+    Ok(plan?)
+}
+
+type JsonQuery<'q> =
+    sqlx::query::QueryScalar<'q, sqlx::Postgres, serde_json::Value, sqlx::postgres::PgArguments>;
+
+/// `binds` bound to `q`.
+fn bind(q: JsonQuery<'_>, binds: Binds) -> JsonQuery<'_> {
+    match binds {
         Binds::None => q,
         Binds::Claim(ahead_of) => q.bind("w-new").bind(30.0_f64).bind(ahead_of),
         Binds::Parent(id) => q.bind(id),
         Binds::Prune => q.bind(30_i32).bind(10_000_i64),
-    };
-    Ok(q.fetch_one(conn).await?)
+    }
 }

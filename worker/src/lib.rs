@@ -32,7 +32,7 @@ impl Worker {
     pub async fn build(config: WorkerConfig) -> anyhow::Result<Self> {
         let pool = sigmasight_shared::db::connect_and_migrate(
             &config.database,
-            sigmasight_shared::db::Commit::Asynchronous,
+            sigmasight_shared::db::Session::Worker,
         )
         .await?;
         Self::with_pool(config, pool)

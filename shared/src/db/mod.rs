@@ -134,17 +134,26 @@ use std::time::Duration;
 /// The schema: `migrations/` at the workspace root, embedded at build time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
-/// When a session's commits return.
+/// Whose sessions a pool opens: the settings Postgres is given at each connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Commit {
-    /// After the commit is on disk (Postgres's default): the api, whose answers promise it.
-    Durable,
-    /// Before the commit is flushed (`synchronous_commit = off`): the worker, whose progress
-    /// rows, activity and results are rewritten by the next attempt if a Postgres crash loses
-    /// their last fraction of a second. A run's end ([`runs::finish`], [`runs::requeue`])
-    /// commits durably whatever the session, which flushes everything the session wrote
-    /// before it too (the WAL is one sequence).
-    Asynchronous,
+pub enum Session {
+    /// The api's: Postgres's defaults. A commit returns once it is on disk (its answers
+    /// promise it), and each statement is planned as Postgres chooses.
+    Api,
+    /// The worker's. Commits return before they are flushed (`synchronous_commit = off`): a
+    /// run's progress rows, activity and results are rewritten by its next attempt if a
+    /// Postgres crash loses their last fraction of a second. A run's end ([`runs::finish`],
+    /// [`runs::requeue`], [`runs::finish_child`]) commits durably whatever the session, which
+    /// flushes everything the session wrote before it too (the WAL is one sequence).
+    ///
+    /// And every statement runs on its generic plan (`plan_cache_mode =
+    /// force_generic_plan`): the worker sends the same few dozen statements thousands of
+    /// times a night, each prepared once per connection. Left to choose, Postgres judged
+    /// the generic plan of phase 6's write dearer than one made for each child's values and
+    /// planned it anew at every child (0.51 ms of its 3.0 ms); the others it had settled on
+    /// their generic plans after five runs anyway. The queue's statements are checked on
+    /// their generic plans too (`tests/e2e/queue_plans.rs`).
+    Worker,
 }
 
 /// Connects, retrying with backoff for up to `wait` (Postgres may still be starting).
@@ -153,19 +162,22 @@ pub async fn connect(
     max_connections: u32,
     wait: Duration,
 ) -> Result<PgPool, sqlx::Error> {
-    connect_with(url, max_connections, wait, Commit::Durable).await
+    connect_with(url, max_connections, wait, Session::Api).await
 }
 
-/// [`connect`] with the sessions' commit mode.
+/// [`connect`] with the sessions' settings.
 pub async fn connect_with(
     url: &str,
     max_connections: u32,
     wait: Duration,
-    commit: Commit,
+    session: Session,
 ) -> Result<PgPool, sqlx::Error> {
     let mut options = PgConnectOptions::from_str(url)?.application_name("sigmasight");
-    if commit == Commit::Asynchronous {
-        options = options.options([("synchronous_commit", "off")]);
+    if session == Session::Worker {
+        options = options.options([
+            ("synchronous_commit", "off"),
+            ("plan_cache_mode", "force_generic_plan"),
+        ]);
     }
     let deadline = tokio::time::Instant::now() + wait;
     let mut delay = Duration::from_millis(100);
@@ -205,14 +217,14 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
 /// What both binaries do at start: connect (waiting up to 30 s for Postgres) and migrate.
 pub async fn connect_and_migrate(
     config: &crate::config::DatabaseConfig,
-    commit: Commit,
+    session: Session,
 ) -> anyhow::Result<PgPool> {
     use anyhow::Context as _;
     let pool = connect_with(
         &config.url,
         config.max_connections,
         Duration::from_secs(30),
-        commit,
+        session,
     )
     .await
     .context("connecting to DATABASE_URL")?;

@@ -257,7 +257,7 @@ macro_rules! durable {
     };
 }
 
-/// Ends a running attempt with a final status, durably (see [`crate::db::Commit`]). False
+/// Ends a running attempt with a final status, durably (see [`crate::db::Session`]). False
 /// when the lease was lost.
 pub async fn finish(
     db: impl PgExecutor<'_>,
