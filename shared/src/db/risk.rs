@@ -2,6 +2,7 @@
 //! tests of a portfolio on its calculation date, replaced as a whole by each run; and their
 //! read side, which returns the stored rows as JSON for the analytics endpoints.
 
+use crate::analytics::exposures::PositionFactor;
 use crate::analytics::risk::RiskOutput;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -31,6 +32,49 @@ pub async fn replace(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool,
     insert_all(db, w).await
 }
 
+/// A stress scenario's row: its result's fields and its place in the list.
+#[derive(Serialize)]
+struct Scenario<'a> {
+    ordinal: usize,
+    #[serde(flatten)]
+    result: &'a crate::analytics::stress::ScenarioResult,
+}
+
+/// A position's row of `position_factor_exposures`: its factors' betas and dollar exposures
+/// as two objects by factor.
+struct PositionRow<'a> {
+    position_id: Uuid,
+    symbol: &'a str,
+    weight: Option<f64>,
+    exposures: serde_json::Map<String, Value>,
+    dollars: serde_json::Map<String, Value>,
+}
+
+/// One row per position of the (position, factor) results, in their first appearance's order.
+fn position_rows(factors: &[PositionFactor]) -> Vec<PositionRow<'_>> {
+    let mut rows: Vec<PositionRow<'_>> = Vec::new();
+    let mut at: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
+    for f in factors {
+        let i = *at.entry(f.position_id).or_insert_with(|| {
+            rows.push(PositionRow {
+                position_id: f.position_id,
+                symbol: &f.symbol,
+                weight: f.weight,
+                exposures: serde_json::Map::new(),
+                dollars: serde_json::Map::new(),
+            });
+            rows.len() - 1
+        });
+        let row = &mut rows[i];
+        // The weight is the position's, the same for each of its factors.
+        row.weight = row.weight.or(f.weight);
+        row.exposures.insert(f.factor.clone(), json!(f.beta));
+        row.dollars
+            .insert(f.factor.clone(), json!(f.exposure_dollar));
+    }
+    rows
+}
+
 /// The date's earlier rows deleted, every table's new rows inserted and the snapshot's risk
 /// columns set, in one statement (one data-modifying CTE per table: a nightly child's phase 6
 /// is one round trip where it was five, and fifteen before that). Every insert reads
@@ -42,7 +86,7 @@ pub async fn replace(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool,
 const INSERT_ALL_SQL: &str = concat!(
     "with
      fence as (",
-    hold_run!("$3", "$29"),
+    hold_run!("$3", "$28"),
     "),
      del_factors as (delete from portfolio_factor_exposures
          where portfolio_id = $1 and calculation_date = $2 and exists (select 1 from fence) returning 1),
@@ -71,12 +115,10 @@ const INSERT_ALL_SQL: &str = concat!(
      position_factors as (
          insert into position_factor_exposures
              (portfolio_id, calculation_date, position_id, symbol, weight, exposures, exposure_dollars)
-         select $1, $2, r.position_id, min(r.symbol), min(r.weight),
-                jsonb_object_agg(r.factor, r.beta), jsonb_object_agg(r.factor, r.exposure_dollar)
-         from unnest($5::uuid[], $6::text[], $7::text[], $8::float8[], $9::float8[], $10::float8[])
-              as r(position_id, symbol, factor, beta, weight, exposure_dollar)
-         where exists (select 1 from cleared)
-         group by r.position_id),
+         select $1, $2, r.position_id, r.symbol, r.weight, r.exposures, r.exposure_dollars
+         from unnest($5::uuid[], $6::text[], $7::float8[], $8::jsonb[], $9::jsonb[])
+              as r(position_id, symbol, weight, exposures, exposure_dollars)
+         where exists (select 1 from cleared)),
      volatility as (
          insert into volatility_metrics
              (portfolio_id, calculation_date, position_id, symbol, realized_vol_21d, realized_vol_63d,
@@ -85,7 +127,7 @@ const INSERT_ALL_SQL: &str = concat!(
          select $1, $2, r.position_id, r.symbol, r.realized_vol_21d, r.realized_vol_63d,
                 r.expected_vol_1d, r.expected_vol_21d, r.har_coefficients, r.model_r_squared, r.vol_trend,
                 r.vol_trend_strength, r.vol_percentile, r.observations, $3
-         from jsonb_to_recordset($11) as r(position_id uuid, symbol text, realized_vol_21d float8,
+         from jsonb_to_recordset($10) as r(position_id uuid, symbol text, realized_vol_21d float8,
               realized_vol_63d float8, expected_vol_1d float8, expected_vol_21d float8,
               har_coefficients jsonb, model_r_squared float8, vol_trend text, vol_trend_strength float8,
               vol_percentile float8, observations int)
@@ -94,28 +136,24 @@ const INSERT_ALL_SQL: &str = concat!(
          insert into correlation_calculations
              (portfolio_id, calculation_date, lookback_returns, overall_correlation, effective_positions,
               psd_repaired, min_eigenvalue, symbols, matrix, excluded, run_id, pairs)
-         select $1, $2, $12, $13, $14, $15, $16, $17, $18, $19, $3,
-                coalesce((select jsonb_agg(to_jsonb(r) order by r.symbol_1, r.symbol_2)
-                          from jsonb_to_recordset($20) as r(symbol_1 text, symbol_2 text,
-                               correlation float8, data_points int, p_value float8, flagged bool)),
-                         '[]')
+         select $1, $2, $11, $12, $13, $14, $15, $16, $17, $18, $3, $19
          where exists (select 1 from cleared)),
      stress as (
          insert into stress_test_results
              (portfolio_id, calculation_date, scenario_id, ordinal, scenario_name, category, active,
               direct_pnl, correlated_pnl, correlation_effect, capped, direct_pnl_raw, correlated_pnl_raw,
               factor_impacts, metadata, run_id)
-         select $1, $2, r.s->>'id', r.ordinal, r.s->>'name', r.s->>'category', (r.s->>'active')::bool,
-                (r.s->>'direct_pnl')::float8, (r.s->>'correlated_pnl')::float8,
-                (r.s->>'correlation_effect')::float8, (r.s->>'capped')::bool,
-                (r.s->>'direct_pnl_raw')::float8, (r.s->>'correlated_pnl_raw')::float8,
-                r.s->'factor_impacts', $21, $3
-         from jsonb_to_recordset($22) as r(ordinal int, s jsonb)
+         select $1, $2, r.id, r.ordinal, r.name, r.category, r.active, r.direct_pnl,
+                r.correlated_pnl, r.correlation_effect, r.capped, r.direct_pnl_raw,
+                r.correlated_pnl_raw, r.factor_impacts, $20, $3
+         from jsonb_to_recordset($21) as r(ordinal int, id text, name text, category text,
+              active bool, direct_pnl float8, correlated_pnl float8, correlation_effect float8,
+              capped bool, direct_pnl_raw float8, correlated_pnl_raw float8, factor_impacts jsonb)
          where exists (select 1 from cleared)),
      snapshot as (
      update portfolio_snapshots set
-         beta_calculated_90d = $23, beta_provider_1y = $24, realized_vol_21d = $25,
-         realized_vol_63d = $26, expected_vol_21d = $27, expected_vol_1d = $28, updated_at = now()
+         beta_calculated_90d = $22, beta_provider_1y = $23, realized_vol_21d = $24,
+         realized_vol_63d = $25, expected_vol_21d = $26, expected_vol_1d = $27, updated_at = now()
      where portfolio_id = $1 and snapshot_date = $2 and exists (select 1 from cleared))
      select exists (select 1 from fence)"
 );
@@ -129,14 +167,28 @@ async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, 
         .enumerate()
         .map(|(i, f)| json!({"ordinal": i + 1, "f": f}))
         .collect();
-    let pf = &out.position_factors;
-    let stress: Vec<Value> = out
+    let mut pf = position_rows(&out.position_factors);
+    let exposures: Vec<Value> = pf
+        .iter_mut()
+        .map(|r| Value::Object(std::mem::take(&mut r.exposures)))
+        .collect();
+    let dollars: Vec<Value> = pf
+        .iter_mut()
+        .map(|r| Value::Object(std::mem::take(&mut r.dollars)))
+        .collect();
+    let stress: Vec<Scenario<'_>> = out
         .stress
         .iter()
         .enumerate()
-        .map(|(i, s)| json!({"ordinal": i + 1, "s": s}))
+        .map(|(i, s)| Scenario {
+            ordinal: i + 1,
+            result: s,
+        })
         .collect();
     let c = &out.correlation;
+    // Stored as sent: ordered by the symbols (byte order), each pair an object of its fields.
+    let mut pairs: Vec<&crate::analytics::correlations::Pair> = c.pairs.iter().collect();
+    pairs.sort_by(|a, b| (&a.symbol_1, &a.symbol_2).cmp(&(&b.symbol_1, &b.symbol_2)));
     let factor_beta = |name: &str| {
         out.factors
             .iter()
@@ -150,11 +202,10 @@ async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, 
         .bind(w.run_id)
         .bind(Value::Array(factors))
         .bind(pf.iter().map(|r| r.position_id).collect::<Vec<Uuid>>())
-        .bind(pf.iter().map(|r| r.symbol.as_str()).collect::<Vec<&str>>())
-        .bind(pf.iter().map(|r| r.factor.as_str()).collect::<Vec<&str>>())
-        .bind(pf.iter().map(|r| r.beta).collect::<Vec<Option<f64>>>())
+        .bind(pf.iter().map(|r| r.symbol).collect::<Vec<&str>>())
         .bind(pf.iter().map(|r| r.weight).collect::<Vec<Option<f64>>>())
-        .bind(pf.iter().map(|r| r.exposure_dollar).collect::<Vec<f64>>())
+        .bind(exposures)
+        .bind(dollars)
         .bind(to_json(&out.volatility))
         .bind(crate::analytics::correlations::WINDOW_RETURNS as i32)
         .bind(c.overall_correlation)
@@ -164,9 +215,9 @@ async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, 
         .bind(json!(c.symbols))
         .bind(json!(c.matrix))
         .bind(&out.correlation_excluded)
-        .bind(to_json(&c.pairs))
+        .bind(to_json(&pairs))
         .bind(&out.stress_metadata)
-        .bind(Value::Array(stress))
+        .bind(to_json(&stress))
         .bind(factor_beta(crate::analytics::factors::MARKET_BETA_FACTOR))
         .bind(factor_beta(
             crate::analytics::exposures::PROVIDER_BETA_FACTOR,
