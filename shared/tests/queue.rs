@@ -794,3 +794,40 @@ async fn run_ids_are_uuid_v7_of_their_creation_time(pool: PgPool) {
             .expect("two");
     assert_ne!(two[0], two[1]);
 }
+
+/// Runs queued in one transaction (a nightly fan-out, an upload of many portfolios) wake the
+/// workers once: one notification, not one per run (each woke every worker for a claim).
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn runs_queued_together_wake_the_workers_once(pool: PgPool) {
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .expect("listener");
+    listener
+        .listen(queue::QUEUED_CHANNEL)
+        .await
+        .expect("listen");
+    let mut portfolios = Vec::new();
+    for _ in 0..3 {
+        portfolios.push(portfolio(&pool).await);
+    }
+    let mut tx = pool.begin().await.expect("begin");
+    for pid in portfolios {
+        queue::enqueue_onboarding(&mut tx, pid, RunSource::Onboarding, 3)
+            .await
+            .expect("enqueue");
+    }
+    tx.commit().await.expect("commit");
+    let wait = Duration::from_millis;
+    tokio::time::timeout(wait(5_000), listener.recv())
+        .await
+        .expect("woken")
+        .expect("notification");
+    let more = tokio::time::timeout(wait(300), listener.recv()).await;
+    assert!(more.is_err(), "one notification for three runs: {more:?}");
+    // A run queued later wakes them again.
+    enqueue(&pool).await;
+    tokio::time::timeout(wait(5_000), listener.recv())
+        .await
+        .expect("woken again")
+        .expect("notification");
+}

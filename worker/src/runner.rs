@@ -151,6 +151,8 @@ async fn wait_notification(listener: &mut Option<PgListener>) {
                 warn!(error = %e, "listener error; relying on polling");
                 std::future::pending::<()>().await;
             }
+            // One wake-up for all that arrived together: each asks for the same claim.
+            while l.next_buffered().is_some() {}
         }
         None => std::future::pending::<()>().await,
     }
