@@ -337,3 +337,52 @@ pub async fn position_factors(
     .fetch_one(db)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn factor(
+        position: Uuid,
+        factor: &str,
+        beta: Option<f64>,
+        weight: Option<f64>,
+    ) -> PositionFactor {
+        PositionFactor {
+            position_id: position,
+            symbol: format!("S{}", position.as_u128()),
+            factor: factor.to_owned(),
+            beta,
+            weight,
+            exposure_dollar: beta.unwrap_or(0.0) * 100.0,
+        }
+    }
+
+    #[test]
+    fn a_positions_factors_are_one_row_of_two_objects_by_factor() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let factors = [
+            factor(a, "Market", Some(1.5), None),
+            factor(b, "Market", Some(0.5), Some(0.25)),
+            factor(a, "Size", None, Some(0.75)),
+            factor(b, "Size", Some(-0.5), Some(0.25)),
+        ];
+        let rows = position_rows(&factors);
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].position_id, rows[1].position_id), (a, b));
+        assert_eq!((rows[0].symbol, rows[0].weight), ("S1", Some(0.75)));
+        assert_eq!(
+            Value::Object(rows[0].exposures.clone()),
+            json!({"Market": 1.5, "Size": null})
+        );
+        assert_eq!(
+            Value::Object(rows[0].dollars.clone()),
+            json!({"Market": 150.0, "Size": 0.0})
+        );
+        assert_eq!(
+            Value::Object(rows[1].exposures.clone()),
+            json!({"Market": 0.5, "Size": -0.5})
+        );
+        assert_eq!(rows[1].weight, Some(0.25));
+    }
+}
