@@ -32,12 +32,24 @@ pub async fn replace(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool,
     insert_all(db, w).await
 }
 
-/// A stress scenario's row: its result's fields and its place in the list.
+/// A row of a list whose order is stored (the factors, the scenarios): its fields and its
+/// place in the list, from 1.
 #[derive(Serialize)]
-struct Scenario<'a> {
+struct Numbered<'a, T> {
     ordinal: usize,
     #[serde(flatten)]
-    result: &'a crate::analytics::stress::ScenarioResult,
+    row: &'a T,
+}
+
+/// `rows` numbered from 1.
+fn numbered<T>(rows: &[T]) -> Vec<Numbered<'_, T>> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| Numbered {
+            ordinal: i + 1,
+            row,
+        })
+        .collect()
 }
 
 /// A position's row of `position_factor_exposures`: its factors' betas and dollar exposures
@@ -107,10 +119,10 @@ const INSERT_ALL_SQL: &str = concat!(
          insert into portfolio_factor_exposures
              (portfolio_id, calculation_date, factor, ordinal, beta, exposure_dollar, positions_used,
               missing_symbols, run_id)
-         select $1, $2, r.f->>'factor', r.ordinal, (r.f->>'beta')::float8,
-                (r.f->>'exposure_dollar')::float8, (r.f->>'positions_used')::int,
-                r.f->'missing_symbols', $3
-         from jsonb_to_recordset($4) as r(ordinal int, f jsonb)
+         select $1, $2, r.factor, r.ordinal, r.beta, r.exposure_dollar, r.positions_used,
+                r.missing_symbols, $3
+         from jsonb_to_recordset($4) as r(ordinal int, factor text, beta float8,
+              exposure_dollar float8, positions_used int, missing_symbols jsonb)
          where exists (select 1 from cleared)),
      position_factors as (
          insert into position_factor_exposures
@@ -161,12 +173,6 @@ const INSERT_ALL_SQL: &str = concat!(
 /// Replaces every table's rows of the date ([`INSERT_ALL_SQL`]); false when the fence failed.
 async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, sqlx::Error> {
     let out = w.output;
-    let factors: Vec<Value> = out
-        .factors
-        .iter()
-        .enumerate()
-        .map(|(i, f)| json!({"ordinal": i + 1, "f": f}))
-        .collect();
     let mut pf = position_rows(&out.position_factors);
     let exposures: Vec<Value> = pf
         .iter_mut()
@@ -175,15 +181,6 @@ async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, 
     let dollars: Vec<Value> = pf
         .iter_mut()
         .map(|r| Value::Object(std::mem::take(&mut r.dollars)))
-        .collect();
-    let stress: Vec<Scenario<'_>> = out
-        .stress
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Scenario {
-            ordinal: i + 1,
-            result: s,
-        })
         .collect();
     let c = &out.correlation;
     // Stored as sent: ordered by the symbols (byte order), each pair an object of its fields.
@@ -200,7 +197,7 @@ async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, 
         .bind(w.portfolio_id)
         .bind(w.date)
         .bind(w.run_id)
-        .bind(Value::Array(factors))
+        .bind(to_json(&numbered(&out.factors)))
         .bind(pf.iter().map(|r| r.position_id).collect::<Vec<Uuid>>())
         .bind(pf.iter().map(|r| r.symbol).collect::<Vec<&str>>())
         .bind(pf.iter().map(|r| r.weight).collect::<Vec<Option<f64>>>())
@@ -217,7 +214,7 @@ async fn insert_all(db: impl PgExecutor<'_>, w: &RiskWrite<'_>) -> Result<bool, 
         .bind(&out.correlation_excluded)
         .bind(to_json(&pairs))
         .bind(&out.stress_metadata)
-        .bind(to_json(&stress))
+        .bind(to_json(&numbered(&out.stress)))
         .bind(factor_beta(crate::analytics::factors::MARKET_BETA_FACTOR))
         .bind(factor_beta(
             crate::analytics::exposures::PROVIDER_BETA_FACTOR,
