@@ -367,6 +367,51 @@ async fn a_bad_key_opens_the_breaker_with_one_notice_and_costs_one_request() {
 }
 
 #[tokio::test]
+async fn a_refused_key_skips_the_provider_for_every_kind_of_data_after_one_request() {
+    let f = Fakes::start().await;
+    // FMP refuses the key for everything; it is asked once, for the first prices.
+    Mock::given(wiremock::matchers::any())
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"Error Message": "Invalid API KEY."})),
+        )
+        .expect(1)
+        .mount(&f.fmp)
+        .await;
+    Mock::given(path_regex(r"^/v2/aggs/ticker/[A-Z]+/range/1/day/"))
+        .respond_with(polygon_bars("X"))
+        .expect(2)
+        .mount(&f.polygon)
+        .await;
+    let s = f.session(fast(3));
+    for symbol in ["AAPL", "MSFT"] {
+        let (provider, _) = history(&s, symbol).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(provider, "polygon", "{symbol}");
+    }
+    // Only FMP serves profiles and fundamentals: not to be had in this run, and not
+    // unavailable (the next run asks again).
+    for result in [
+        s.profile("AAPL", d(2024, 2, 28)).await.map(|_| ()),
+        s.fundamentals("AAPL", d(2024, 2, 28)).await.map(|_| ()),
+    ] {
+        match result {
+            Err(ChainError::Refused { reason, skipped }) => {
+                assert_eq!(reason, "fmp: invalid API key", "{reason}");
+                assert_eq!(skipped, ["fmp"]);
+            }
+            other => panic!("expected refused, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        s.take_notices(),
+        ["fmp: invalid API key \u{2014} skipped for the rest of this run"]
+    );
+    for kind in [DataKind::Prices, DataKind::Profiles, DataKind::Fundamentals] {
+        assert!(s.open_reason("fmp", kind).is_some(), "{kind:?}");
+    }
+    assert_eq!(s.requests().get("fmp"), Some(&1), "never retried");
+}
+
+#[tokio::test]
 async fn transient_failures_in_a_row_open_the_breaker() {
     let f = Fakes::start().await;
     Mock::given(path("/stable/historical-price-eod/full"))

@@ -151,14 +151,14 @@ async fn fmp_empty_array_is_not_found() {
 }
 
 #[tokio::test]
-async fn fmp_401_is_failing_and_never_shows_the_key() {
+async fn fmp_401_is_refused_and_never_shows_the_key() {
     let e = fmp_bars_error(fmp_error(
         401,
         &format!("Invalid API KEY {KEY}. Please retry or visit our documentation"),
     ))
     .await;
     assert!(
-        matches!(&e, ProviderError::Failing(m) if m == "fmp: invalid API key"),
+        matches!(&e, ProviderError::Refused(m) if m == "fmp: invalid API key"),
         "{e:?}"
     );
 }
@@ -792,26 +792,26 @@ async fn polygon_without_results_is_not_found() {
 }
 
 #[tokio::test]
-async fn polygon_401_is_failing() {
+async fn polygon_401_is_refused() {
     let e = polygon_error(ResponseTemplate::new(401).set_body_json(
         json!({"status": "ERROR", "request_id": "c0ffee", "error": "Unknown API Key"}),
     ))
     .await;
     assert!(
-        matches!(&e, ProviderError::Failing(m) if m == "polygon: unknown API key"),
+        matches!(&e, ProviderError::Refused(m) if m == "polygon: unknown API key"),
         "{e:?}"
     );
 }
 
 #[tokio::test]
-async fn polygon_403_not_authorized_is_failing() {
+async fn polygon_403_not_authorized_is_refused() {
     let e = polygon_error(ResponseTemplate::new(403).set_body_json(json!({
         "status": "NOT_AUTHORIZED", "request_id": "c0ffee",
         "message": "You are not entitled to this data. Please upgrade your plan at https://polygon.io/pricing"
     })))
     .await;
     assert!(
-        matches!(&e, ProviderError::Failing(m) if m.starts_with("polygon: not authorized (plan)")
+        matches!(&e, ProviderError::Refused(m) if m.starts_with("polygon: not authorized (plan)")
             && m.contains("not entitled")),
         "{e:?}"
     );

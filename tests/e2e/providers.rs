@@ -232,6 +232,100 @@ async fn a_bad_key_is_one_warning_and_the_next_provider_serves() -> anyhow::Resu
     Ok(())
 }
 
+#[tokio::test]
+async fn a_refused_key_is_one_warning_and_the_run_ends_partial_with_everything_else(
+) -> anyhow::Result<()> {
+    let fakes = FakeProviders::start_as_of(
+        FakeOptions::default(),
+        sigmasight_shared::clock::last_trading_day(),
+    )
+    .await;
+    // An FMP that refuses the key for everything, as the real one does.
+    let refusing = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(
+            wiremock::ResponseTemplate::new(401).set_body_json(serde_json::json!({
+                "Error Message": "Invalid API KEY. Feel free to create a Free API Key."
+            })),
+        )
+        .mount(&refusing)
+        .await;
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    let concurrency = 4;
+    let mut env = chain_env(&fakes);
+    env.push((
+        "SIGMASIGHT_FMP_BASE_URL",
+        format!("{}/stable", refusing.uri()),
+    ));
+    env.push(("SIGMASIGHT_PROVIDER_CONCURRENCY", concurrency.to_string()));
+    let _worker = start_worker(&db.url, &env)?;
+    let csv = b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAMZN,10,100.00,2025-06-02\nMSFT,5,300.00,2025-06-02\n".to_vec();
+    let (_, body) = api.upload("alice", "Refused", "r.csv", csv).await?;
+    let pid = body["portfolio_id"].as_str().unwrap_or_default().to_owned();
+    let s = api.wait_terminal("alice", &pid, TIMEOUT).await?;
+    assert_eq!(s["status"], "partial", "{s}");
+    let phases = s["phases"].as_array().cloned().unwrap_or_default();
+    assert_eq!(phases.len(), 9, "{s}");
+    for p in &phases {
+        assert!(
+            matches!(p["status"].as_str(), Some("completed" | "warning")),
+            "every phase ran: {p}"
+        );
+    }
+    let pool = db.pool().await?;
+    let (attempt, summary): (i32, Value) =
+        sqlx::query_as("select attempt, summary from runs where portfolio_id = $1::uuid")
+            .bind(&pid)
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(attempt, 1, "a refused key is never retried");
+    assert_eq!(summary["positions_analyzed"], 2, "{summary}");
+    assert_eq!(
+        summary["data_gaps"].as_array().map(Vec::len),
+        Some(2),
+        "{summary}"
+    );
+    let warnings: Vec<(Option<String>, String)> = sqlx::query_as(
+        "select phase_id, message from run_activity where level = 'warning' order by id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    let about_key: Vec<&String> = warnings
+        .iter()
+        .map(|(_, m)| m)
+        .filter(|m| m.contains("API key"))
+        .collect();
+    assert_eq!(
+        about_key,
+        ["fmp: invalid API key \u{2014} skipped for the rest of this run"],
+        "{warnings:?}"
+    );
+    for (phase, noun) in [("phase_0", "Company profiles"), ("phase_2", "Fundamentals")] {
+        let said: Vec<&String> = warnings
+            .iter()
+            .filter(|(p, _)| p.as_deref() == Some(phase))
+            .map(|(_, m)| m)
+            .collect();
+        assert_eq!(said.len(), 1, "{phase}: {warnings:?}");
+        assert!(
+            said[0].starts_with(&format!("{noun} not to be had now")),
+            "{said:?}"
+        );
+    }
+    let sent = refusing.received_requests().await.unwrap_or_default().len();
+    assert!(
+        (1..=concurrency).contains(&sent),
+        "FMP asked {sent} times: once, and at most the requests already in flight"
+    );
+    // The prices came from the next providers.
+    assert_eq!(prices(&api, "AMZN").await?["source"], "polygon");
+    pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
+
 /// Writes `<dir>/<symbol>.csv` in the file provider's format.
 fn write_prices(
     dir: &std::path::Path,
@@ -352,6 +446,99 @@ async fn a_split_restates_the_history_and_the_portfolio_recomputes_from_the_firs
     assert_eq!(
         days as usize,
         sigmasight_shared::calendar::trading_days(ymd(2026, 6, 1), d2).len()
+    );
+    pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_factor_etfs_are_named_once_with_why_and_never_counted_as_positions(
+) -> anyhow::Result<()> {
+    use sigmasight_shared::market_data::synthetic::{SyntheticConfig, SyntheticMarket};
+    let end = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap_or_default();
+    let market = SyntheticMarket::new(SyntheticConfig {
+        seed: 5,
+        unavailable: Vec::new(),
+    });
+    // A real-history directory with the stocks and SPY only: no style, spread or rate ETF.
+    let dir = std::env::temp_dir().join(format!("sigmasight-noetf-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    for s in ["AAPL", "MSFT", "SPY"] {
+        let bars: Vec<(NaiveDate, f64)> = market
+            .history(
+                s,
+                NaiveDate::from_ymd_opt(2024, 10, 1).unwrap_or_default(),
+                end,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .iter()
+            .map(|b| (b.date, b.close))
+            .collect();
+        write_prices(&dir, s, &bars)?;
+    }
+    let db = TestDb::create().await?;
+    let as_of = ("SIGMASIGHT_AS_OF", end.to_string());
+    let api = Api::start(&db.url, &[as_of.clone()]).await?;
+    let _worker = start_worker(
+        &db.url,
+        &[
+            ("SIGMASIGHT_MARKET_PROVIDER", "file".to_owned()),
+            ("SIGMASIGHT_PRICES_DIR", dir.display().to_string()),
+            as_of,
+        ],
+    )?;
+    let csv = b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2026-06-01\nMSFT,5,300.00,2026-06-01\n".to_vec();
+    let (_, body) = api.upload("alice", "NoEtf", "n.csv", csv).await?;
+    let pid = body["portfolio_id"].as_str().unwrap_or_default().to_owned();
+    let s = api.wait_terminal("alice", &pid, TIMEOUT).await?;
+    assert_eq!(s["status"], "partial", "the factors are left empty: {s}");
+    let pool = db.pool().await?;
+    let reason: String = sqlx::query_scalar(
+        "select reason from symbol_factor_exposures where symbol = 'AAPL' and factor = 'Value'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert!(
+        reason.starts_with("no prices for VTV (unavailable: ") && !reason.contains("too little"),
+        "{reason}"
+    );
+    let warnings: Vec<(Option<String>, String)> = sqlx::query_as(
+        "select phase_id, message from run_activity where level = 'warning' and phase_id in ('phase_1_5', 'phase_3') order by id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(warnings.len(), 1, "once for the run: {warnings:?}");
+    assert!(
+        warnings[0]
+            .1
+            .starts_with("Factor ETFs without prices: IWM (unavailable: ")
+            && warnings[0].1.ends_with("; their factors are left empty"),
+        "{warnings:?}"
+    );
+    let phase_3: Vec<String> = sqlx::query_scalar(
+        "select message from run_activity where phase_id = 'phase_3' and message like '%no market data%'",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert!(phase_3.is_empty(), "no held symbol lacks data: {phase_3:?}");
+    let txt = api
+        .client
+        .get(format!("{}/api/v1/onboarding/status/{pid}/logs", api.base))
+        .bearer_auth(Api::token("alice"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        txt.contains("Positions Analyzed: 2/2 (0 unavailable)"),
+        "{txt}"
+    );
+    assert!(
+        txt.contains("Factor ETFs Without Prices: IWM, MTUM, QUAL, TLT, USMV, VTV, VUG (their factors are left empty)"),
+        "{txt}"
     );
     pool.close().await;
     drop(api);

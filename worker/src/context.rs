@@ -50,6 +50,9 @@ pub struct RunContext {
     pub night: Arc<crate::phases::night_share::NightShare>,
     /// Set when the attempt's phase rows are written whole at its end, not as they happen.
     pub deferred: Option<Arc<DeferredPhases>>,
+    /// Data this attempt could not have (profiles or fundamentals no provider could serve
+    /// now), one line each: the run then ends `partial` with everything else computed.
+    pub gaps: std::sync::Mutex<Vec<String>>,
 }
 
 /// The phases of an attempt kept in memory and written once, with its end: a nightly
@@ -196,6 +199,22 @@ impl RunContext {
             sigmasight_shared::db::runs::hold_fence(&mut tx, self.run.id, self.attempt()).await?;
         self.fenced(held)?;
         Ok(tx)
+    }
+
+    /// Records data left out of this attempt (see [`RunContext::gaps`]).
+    pub fn note_gap(&self, gap: impl Into<String>) {
+        match self.gaps.lock() {
+            Ok(mut gaps) => gaps.push(gap.into()),
+            Err(poisoned) => poisoned.into_inner().push(gap.into()),
+        }
+    }
+
+    /// The data left out of this attempt so far.
+    pub fn gaps(&self) -> Vec<String> {
+        match self.gaps.lock() {
+            Ok(gaps) => gaps.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// An info entry for the feed.

@@ -207,6 +207,7 @@ pub async fn check(config: &MarketConfig, symbols: &[String]) -> anyhow::Result<
                 Err(ProviderError::Transient { reason, .. }) => {
                     Err(format!("transient failure: {reason}"))
                 }
+                Err(ProviderError::Refused(reason)) => Err(format!("provider refused: {reason}")),
                 Err(ProviderError::Failing(reason)) => Err(format!("provider failing: {reason}")),
                 Err(ProviderError::Invalid(reason)) => Err(format!("unusable data: {reason}")),
             };

@@ -294,6 +294,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _held: Held) {
         heartbeat: heartbeat.clone(),
         night: shared.night.clone(),
         deferred: deferred.clone(),
+        gaps: Default::default(),
     });
     let work = tokio::spawn(phases::execute(ctx).in_current_span());
     let abort = work.abort_handle();

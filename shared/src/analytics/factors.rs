@@ -148,12 +148,33 @@ fn too_little(n: usize, min: usize) -> String {
     format!("too little history: {n} returns, need {min}")
 }
 
-/// The symbols of `needed` that the table lacks, as a reason.
-fn missing_reason(table: &PriceTable, needed: &[&str]) -> Option<String> {
-    let missing: Vec<&str> = needed
+/// Why some symbols have no prices (`"unavailable: unknown to file"`), by symbol: what a
+/// "no prices for …" reason names beside each symbol.
+pub type MissingNotes = std::collections::BTreeMap<String, String>;
+
+/// Whether `table` holds no close of `symbol` up to index `end`.
+pub fn has_no_prices(table: &PriceTable, symbol: &str, end: usize) -> bool {
+    table
+        .closes
+        .get(symbol)
+        .is_none_or(|c| c.iter().take(end.saturating_add(1)).all(Option::is_none))
+}
+
+/// The symbols of `needed` that have no prices up to `end`, as a reason naming each (with its
+/// note, when `notes` has one).
+fn missing_reason(
+    table: &PriceTable,
+    needed: &[&str],
+    end: usize,
+    notes: &MissingNotes,
+) -> Option<String> {
+    let missing: Vec<String> = needed
         .iter()
-        .copied()
-        .filter(|s| !table.closes.contains_key(*s))
+        .filter(|s| has_no_prices(table, s, end))
+        .map(|s| match notes.get(*s) {
+            Some(note) => format!("{s} ({note})"),
+            None => (*s).to_owned(),
+        })
         .collect();
     (!missing.is_empty()).then(|| format!("no prices for {}", missing.join(", ")))
 }
@@ -164,32 +185,47 @@ fn missing_reason(table: &PriceTable, needed: &[&str]) -> Option<String> {
 /// "Interest Rate Beta", in that order (ANALYTICS §2). Non-finite → None
 /// with a reason, never 0.
 pub fn analyze_symbol(table: &PriceTable, symbol: &str, end: usize) -> Vec<FactorRow> {
-    let mut rows = ridge_rows(table, symbol, end);
+    analyze_symbol_noting(table, symbol, end, &MissingNotes::new())
+}
+
+/// [`analyze_symbol`], with a row left empty for want of a symbol's prices saying why that
+/// symbol has none (`notes`).
+pub fn analyze_symbol_noting(
+    table: &PriceTable,
+    symbol: &str,
+    end: usize,
+    notes: &MissingNotes,
+) -> Vec<FactorRow> {
+    let mut rows = ridge_rows(table, symbol, end, notes);
     for (factor, long, short) in SPREADS {
-        rows.push(spread_row(table, symbol, end, factor, long, short));
+        rows.push(spread_row(table, symbol, end, notes, (factor, long, short)));
     }
     rows.push(ols_row(
         table,
         symbol,
         end,
-        MARKET_BETA_FACTOR,
-        "ols_market",
-        "SPY",
+        notes,
+        (MARKET_BETA_FACTOR, "ols_market", "SPY"),
     ));
-    let mut ir = ols_row(table, symbol, end, IR_BETA_FACTOR, "ols_ir", "TLT");
+    let mut ir = ols_row(table, symbol, end, notes, (IR_BETA_FACTOR, "ols_ir", "TLT"));
     ir.label = ir.beta.map(|b| ir_label(b).to_string());
     rows.push(ir);
     rows
 }
 
-fn ridge_rows(table: &PriceTable, symbol: &str, end: usize) -> Vec<FactorRow> {
+fn ridge_rows(
+    table: &PriceTable,
+    symbol: &str,
+    end: usize,
+    notes: &MissingNotes,
+) -> Vec<FactorRow> {
     let mut symbols = vec![symbol];
     symbols.extend(RIDGE_ETFS.iter().map(|(_, etf)| *etf));
     let (_, cols) = aligned_returns(table, &symbols, end, RIDGE_WINDOW);
     let n = cols.first().map_or(0, Vec::len);
     let base = |factor| FactorRow::empty(factor, "ridge", RIDGE_WINDOW, n);
     let min = RIDGE_MIN_OBS.max(RIDGE_ETFS.len() + 1);
-    let failure = if let Some(reason) = missing_reason(table, &symbols) {
+    let failure = if let Some(reason) = missing_reason(table, &symbols, end, notes) {
         Err(reason)
     } else if n < min {
         Err(too_little(n, min))
@@ -238,15 +274,14 @@ fn spread_row(
     table: &PriceTable,
     symbol: &str,
     end: usize,
-    factor: &'static str,
-    long: &str,
-    short: &str,
+    notes: &MissingNotes,
+    (factor, long, short): (&'static str, &str, &str),
 ) -> FactorRow {
     let symbols = [symbol, long, short];
     let (_, cols) = aligned_returns(table, &symbols, end, SPREAD_WINDOW);
     let n = cols.first().map_or(0, Vec::len);
     let row = FactorRow::empty(factor, "spread", SPREAD_WINDOW, n);
-    if let Some(reason) = missing_reason(table, &symbols) {
+    if let Some(reason) = missing_reason(table, &symbols, end, notes) {
         return row.failed(reason);
     }
     if n < SPREAD_MIN_OBS {
@@ -267,15 +302,14 @@ fn ols_row(
     table: &PriceTable,
     symbol: &str,
     end: usize,
-    factor: &'static str,
-    method: &'static str,
-    etf: &str,
+    notes: &MissingNotes,
+    (factor, method, etf): (&'static str, &'static str, &str),
 ) -> FactorRow {
     let symbols = [symbol, etf];
     let (_, cols) = aligned_returns(table, &symbols, end, OLS_WINDOW);
     let n = cols.first().map_or(0, Vec::len);
     let row = FactorRow::empty(factor, method, OLS_WINDOW, n);
-    if let Some(reason) = missing_reason(table, &symbols) {
+    if let Some(reason) = missing_reason(table, &symbols, end, notes) {
         return row.failed(reason);
     }
     if n < OLS_MIN_OBS {

@@ -6,9 +6,13 @@
 //! [`ProviderError`]): a provider that does not have the symbol sends the lookup on to the
 //! next one, and when every provider asked said so the symbol is unavailable; a transient
 //! failure or unusable data leaves the question open (the attempt is retried later, the symbol
-//! is never marked unavailable); a failing provider (bad key or plan, or
-//! `breaker_failures` transient failures in a row) is skipped for the rest of the run — a
-//! circuit breaker per (provider, kind of data), announced once.
+//! is never marked unavailable). Two breakers skip a provider for the rest of the run, each
+//! announced once: a provider that refuses us (401/403: a wrong key) gets no request of any
+//! kind after its first refusal; a provider failing for one kind of data (its plan lacks the
+//! endpoint, or `breaker_failures` transient failures in a row) is skipped for that kind.
+//! When every provider of a kind is skipped for a definite reason (refused or failing, not
+//! transient), the data is [`ChainError::Refused`]: not to be had in this run, and asking
+//! again in the same run will not change that.
 //!
 //! The chain is built once per process; a [`ChainSession`] holds one run's breakers and
 //! request counts.
@@ -139,10 +143,20 @@ pub enum ChainError {
         /// The providers asked.
         asked: Vec<&'static str>,
     },
-    /// No verdict: a provider failed transiently or sent unusable data, or none could be
-    /// asked. Worth another attempt later; the symbol is not unavailable.
+    /// No verdict: a provider failed transiently or sent unusable data. Worth another
+    /// attempt later; the symbol is not unavailable.
     #[error("{0}")]
     Undecided(String),
+    /// No provider could be asked: every one serving this kind refused us or is failing for
+    /// it (a wrong key, a plan without the endpoint). Not to be had in this run; the symbol is
+    /// not unavailable, and the next run asks again.
+    #[error("no provider could be asked: {reason}")]
+    Refused {
+        /// Why each was skipped, `fmp: invalid API key; …`.
+        reason: String,
+        /// The providers skipped.
+        skipped: Vec<&'static str>,
+    },
     /// No provider of the chain serves this kind of data.
     #[error("no provider in the chain ({providers}) serves {kind}")]
     Unsupported {
@@ -156,15 +170,42 @@ struct Breaker {
     /// Transient failures in a row.
     consecutive: u32,
     /// Why the breaker is open.
-    open: Option<String>,
+    open: Option<Skip>,
+}
+
+/// Why a provider is skipped.
+#[derive(Debug, Clone)]
+struct Skip {
+    reason: String,
+    /// Opened by transient failures in a row: the data may be had later (undecided), unlike
+    /// a refusal or a failing endpoint.
+    transient: bool,
 }
 
 #[derive(Default)]
 struct SessionState {
+    /// Per (provider, kind of data): failing endpoints and transient failures in a row.
     breakers: HashMap<(&'static str, DataKind), Breaker>,
+    /// Providers that refused us (401/403), for every kind of data.
+    refused: HashMap<&'static str, String>,
     announced: HashSet<(&'static str, String)>,
     notices: Vec<String>,
     requests: BTreeMap<&'static str, u64>,
+}
+
+impl SessionState {
+    fn skip(&self, provider: &str, kind: DataKind) -> Option<Skip> {
+        if let Some(reason) = self.refused.get(provider) {
+            return Some(Skip {
+                reason: reason.clone(),
+                transient: false,
+            });
+        }
+        self.breakers
+            .iter()
+            .find(|((name, k), _)| *name == provider && *k == kind)
+            .and_then(|(_, b)| b.open.clone())
+    }
 }
 
 /// One run's use of the chain: its breakers, its notices and its request counts.
@@ -261,13 +302,9 @@ impl ChainSession {
         self.state().requests.clone()
     }
 
-    /// Why `provider`'s breaker for `kind` is open, if it is.
+    /// Why `provider` is skipped for `kind`, if it is (refused, or its breaker open).
     pub fn open_reason(&self, provider: &str, kind: DataKind) -> Option<String> {
-        self.state()
-            .breakers
-            .iter()
-            .find(|((name, k), _)| *name == provider && *k == kind)
-            .and_then(|(_, b)| b.open.clone())
+        self.state().skip(provider, kind).map(|s| s.reason)
     }
 
     async fn lookup<T: Send + 'static>(
@@ -290,10 +327,16 @@ impl ChainSession {
         }
         let (mut not_found, mut asked) = (Vec::new(), Vec::new());
         let (mut undecided, mut skipped) = (Vec::new(), Vec::new());
+        let mut skipped_names = Vec::new();
         for member in members {
             let name = member.name();
-            if let Some(reason) = self.open_reason(name, kind) {
-                skipped.push(reason);
+            if let Some(skip) = self.state().skip(name, kind) {
+                if skip.transient {
+                    undecided.push(skip.reason);
+                } else {
+                    skipped.push(skip.reason);
+                    skipped_names.push(name);
+                }
                 continue;
             }
             match self.ask(member, kind, call).await {
@@ -307,11 +350,16 @@ impl ChainSession {
                     asked.push(name);
                     not_found.push(format!("{name}: {reason}"));
                 }
-                Err(ProviderError::Failing(reason)) => {
-                    self.open(name, kind, &reason);
+                // `ask` opened the breaker: skipped from now on.
+                Err(ProviderError::Refused(reason) | ProviderError::Failing(reason)) => {
                     skipped.push(reason);
+                    skipped_names.push(name);
                 }
-                Err(e) => undecided.push(format!("{name}: {e}")),
+                Err(e) => match self.state().skip(name, kind) {
+                    // Its breaker opened on this failure: the reason says so.
+                    Some(skip) => undecided.push(skip.reason),
+                    None => undecided.push(format!("{name}: {e}")),
+                },
             }
         }
         if !undecided.is_empty() {
@@ -323,10 +371,10 @@ impl ChainSession {
                 asked,
             })
         } else {
-            Err(ChainError::Undecided(format!(
-                "no provider could be asked: {}",
-                skipped.join("; ")
-            )))
+            Err(ChainError::Refused {
+                reason: skipped.join("; "),
+                skipped: skipped_names,
+            })
         }
     }
 
@@ -343,13 +391,26 @@ impl ChainSession {
             .with_max_delay(policy.cap)
             .with_max_times(policy.retries)
             .with_jitter();
+        let skipped = || {
+            // Opened by a concurrent request meanwhile: stop asking.
+            self.state()
+                .skip(member.name(), kind)
+                .map(|skip| match skip.transient {
+                    // Not retried here: the breaker is open.
+                    true => ProviderError::Invalid(skip.reason),
+                    false => ProviderError::Failing(skip.reason),
+                })
+        };
         let once = || async {
-            if let Some(reason) = self.open_reason(member.name(), kind) {
-                // Opened by a concurrent request meanwhile: stop asking.
-                return Err(ProviderError::Failing(reason));
+            if let Some(e) = skipped() {
+                return Err(e);
             }
             if let Some(limiter) = &member.limiter {
                 limiter.until_ready().await;
+                // The breaker may have opened while this request waited for its turn.
+                if let Some(e) = skipped() {
+                    return Err(e);
+                }
             }
             *self.state().requests.entry(member.name()).or_default() += 1;
             let result = call(member).await;
@@ -373,48 +434,61 @@ impl ChainSession {
             .await
     }
 
-    /// Counts a request's outcome toward its provider's breaker.
+    /// Counts a request's outcome toward its provider's breakers.
     fn record<T>(&self, name: &'static str, kind: DataKind, result: &Result<T, ProviderError>) {
         let limit = self.chain.policy.breaker_failures.max(1);
-        let opened = {
-            let mut state = self.state();
-            let breaker = state.breakers.entry((name, kind)).or_default();
-            match result {
-                Ok(_) | Err(ProviderError::NotFound { .. }) => {
-                    breaker.consecutive = 0;
-                    None
-                }
-                Err(ProviderError::Transient { reason, .. }) => {
-                    breaker.consecutive += 1;
-                    (breaker.consecutive >= limit && breaker.open.is_none()).then(|| {
-                        format!(
-                            "{name}: {} failures in a row (last: {reason})",
-                            breaker.consecutive
-                        )
-                    })
-                }
-                Err(ProviderError::Failing(reason)) => Some(reason.clone()),
-                Err(ProviderError::Invalid(_)) => None,
-            }
-        };
-        if let Some(reason) = opened {
-            self.open(name, kind, &reason);
-        }
-    }
-
-    /// Opens a breaker; the first opening for a reason becomes a notice.
-    fn open(&self, name: &'static str, kind: DataKind, reason: &str) {
         let mut state = self.state();
         let breaker = state.breakers.entry((name, kind)).or_default();
-        if breaker.open.is_some() {
-            return;
-        }
-        breaker.open = Some(reason.to_owned());
-        if state.announced.insert((name, reason.to_owned())) {
-            state.notices.push(format!(
-                "{reason} ({name} is skipped for {} for the rest of this run)",
+        let opened = match result {
+            Ok(_) | Err(ProviderError::NotFound { .. }) => {
+                breaker.consecutive = 0;
+                return;
+            }
+            Err(ProviderError::Transient { reason, .. }) => {
+                breaker.consecutive += 1;
+                if breaker.consecutive < limit || breaker.open.is_some() {
+                    return;
+                }
+                Skip {
+                    reason: format!(
+                        "{name}: {} failures in a row (last: {reason})",
+                        breaker.consecutive
+                    ),
+                    transient: true,
+                }
+            }
+            Err(ProviderError::Failing(reason)) => Skip {
+                reason: reason.clone(),
+                transient: false,
+            },
+            Err(ProviderError::Refused(reason)) => {
+                if state.refused.contains_key(name) {
+                    return;
+                }
+                state.refused.insert(name, reason.clone());
+                let notice = format!("{reason} \u{2014} skipped for the rest of this run");
+                state.announce(name, notice);
+                return;
+            }
+            Err(ProviderError::Invalid(_)) => return,
+        };
+        if breaker.open.is_none() {
+            let notice = format!(
+                "{} ({name} is skipped for {} for the rest of this run)",
+                opened.reason,
                 kind.noun()
-            ));
+            );
+            breaker.open = Some(opened);
+            state.announce(name, notice);
+        }
+    }
+}
+
+impl SessionState {
+    /// Queues `notice` for the feed, once per provider and text.
+    fn announce(&mut self, provider: &'static str, notice: String) {
+        if self.announced.insert((provider, notice.clone())) {
+            self.notices.push(notice);
         }
     }
 }

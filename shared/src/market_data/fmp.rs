@@ -148,7 +148,9 @@ impl FmpProvider {
 }
 
 /// A non-2xx answer: FMP's 402 "Premium Query Parameter" is this symbol not being on the
-/// plan; everything else as [`http::classify_status`] says.
+/// plan, its 402/403 "Restricted/Exclusive Endpoint" the plan lacking this endpoint (failing
+/// for this kind of data); everything else as [`http::classify_status`] says (a 401 or
+/// another 403 refuses us for everything).
 fn status_error(symbol: &str, answer: &http::Answer) -> ProviderError {
     let text = http::provider_message(&answer.body);
     let premium = text
@@ -159,6 +161,12 @@ fn status_error(symbol: &str, answer: &http::Answer) -> ProviderError {
             symbol: symbol.to_owned(),
             reason: format!("fmp: not on this plan: {text}"),
         };
+    }
+    // "Restricted/Exclusive Endpoint": the plan lacks this endpoint, not the key: the other
+    // kinds of data may still be served.
+    let lower = text.to_ascii_lowercase();
+    if matches!(answer.status.as_u16(), 402 | 403) && lower.contains("endpoint") {
+        return ProviderError::Failing(format!("fmp: HTTP {}: {text}", answer.status.as_u16()));
     }
     http::classify_status(P, symbol, answer.status, &answer.headers, &answer.body)
 }

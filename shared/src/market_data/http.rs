@@ -266,8 +266,8 @@ pub fn transport_error(provider: Provider, err: reqwest::Error) -> ProviderError
 }
 
 /// Classifies a non-2xx answer: 408, 429 and 5xx are transient (with `Retry-After`), 401 and
-/// 403 mean the provider is failing, 404 that it does not have `symbol`, any other status
-/// that the provider is failing.
+/// 403 that the provider refuses us (skipped for everything for the rest of the run), 404
+/// that it does not have `symbol`, any other status that the provider is failing.
 pub fn classify_status(
     provider: Provider,
     symbol: &str,
@@ -287,8 +287,8 @@ pub fn classify_status(
             reason: format!("{name}: {detail}"),
             retry_after: retry_after(headers, Utc::now()),
         },
-        401 => ProviderError::Failing(format!("{name}: {}", provider.unauthorized())),
-        403 => ProviderError::Failing(format!("{name}: {}: {detail}", provider.forbidden())),
+        401 => ProviderError::Refused(format!("{name}: {}", provider.unauthorized())),
+        403 => ProviderError::Refused(format!("{name}: {}: {detail}", provider.forbidden())),
         // Yahoo answers an unknown symbol (404) or a range it has no data for (400) itself.
         404 | 400 if provider == Provider::Yahoo => ProviderError::NotFound {
             symbol: symbol.to_owned(),
@@ -387,6 +387,7 @@ pub fn redact(err: ProviderError, secret: &str) -> ProviderError {
             reason: clean(reason),
             retry_after,
         },
+        ProviderError::Refused(s) => ProviderError::Refused(clean(s)),
         ProviderError::Failing(s) => ProviderError::Failing(clean(s)),
         ProviderError::Invalid(s) => ProviderError::Invalid(clean(s)),
     }

@@ -51,8 +51,12 @@ pub enum ProviderError {
         /// The provider's `Retry-After`, when it sent one.
         retry_after: Option<std::time::Duration>,
     },
-    /// The provider itself is failing for this kind of data (401/403: bad key, plan lacks the
-    /// endpoint): skip it for the rest of the run.
+    /// The provider refuses us (401/403: a wrong key, an account it will not serve): no
+    /// request of any kind goes to it for the rest of the run, and it is never retried.
+    #[error("{0}")]
+    Refused(String),
+    /// The provider itself is failing for this kind of data (its plan lacks the endpoint, a
+    /// wrong base URL): skip it for this kind of data for the rest of the run.
     #[error("{0}")]
     Failing(String),
     /// The provider's data for this symbol is unusable and asking again will not help (a bad

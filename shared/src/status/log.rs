@@ -35,8 +35,14 @@ pub struct SetupLog {
 pub struct LogSummary {
     pub positions_analyzed: Option<i64>,
     pub positions_total: Option<i64>,
+    /// Positions left unanalyzed (their symbol had no market data).
     pub positions_unavailable: usize,
+    /// Held symbols without market data.
     pub unavailable_symbols: Vec<String>,
+    /// Factor ETFs without prices (their factors are left empty); not positions.
+    pub factor_etfs_without_prices: Vec<String>,
+    /// Data no provider could serve in this run (e.g. company profiles behind a refused key).
+    pub data_gaps: Vec<String>,
     pub trading_days: Option<i64>,
     /// Of the latest attempt.
     pub phases_completed: usize,
@@ -71,14 +77,24 @@ pub fn build(
         .iter()
         .filter(|p| p.attempt == run.attempt)
         .collect();
-    let unavailable: Vec<String> = run.summary["unavailable_symbols"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        run.summary[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let unavailable = strings("unavailable_symbols");
+    let analyzed = run.summary["positions_analyzed"].as_i64();
+    let total = run.summary["positions_total"].as_i64();
+    // Counted as positions; a run of an older build stored no counts beside its symbols.
+    let positions_unavailable = match (analyzed, total) {
+        (Some(a), Some(t)) => usize::try_from(t.saturating_sub(a)).unwrap_or(0),
+        _ => unavailable.len(),
+    };
     let duration_seconds = match (run.started_at, run.finished_at) {
         (Some(s), Some(f)) => Some((f - s).num_milliseconds().max(0) as f64 / 1000.0),
         _ => None,
@@ -94,10 +110,12 @@ pub fn build(
         final_status: run.status,
         error: run.error.clone(),
         summary: LogSummary {
-            positions_analyzed: run.summary["positions_analyzed"].as_i64(),
-            positions_total: run.summary["positions_total"].as_i64(),
-            positions_unavailable: unavailable.len(),
+            positions_analyzed: analyzed,
+            positions_total: total,
+            positions_unavailable,
             unavailable_symbols: unavailable,
+            factor_etfs_without_prices: strings("factor_etfs_without_prices"),
+            data_gaps: strings("data_gaps"),
             trading_days: run.summary["trading_days"].as_i64(),
             phases_completed: latest.iter().filter(|p| is_done(p.status)).count(),
             phases_total: latest.len(),
@@ -224,6 +242,16 @@ pub fn render_txt(log: &SetupLog) -> String {
             "Unavailable Symbols: {}",
             s.unavailable_symbols.join(", ")
         );
+    }
+    if !s.factor_etfs_without_prices.is_empty() {
+        let _ = writeln!(
+            out,
+            "Factor ETFs Without Prices: {} (their factors are left empty)",
+            s.factor_etfs_without_prices.join(", ")
+        );
+    }
+    for gap in &s.data_gaps {
+        let _ = writeln!(out, "Not To Be Had Now: {gap}");
     }
     let _ = writeln!(out, "Trading Days Processed: {}", opt_num(s.trading_days));
     let _ = writeln!(

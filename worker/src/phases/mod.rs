@@ -221,10 +221,12 @@ fn record_failure(ctx: &RunContext, phase: &PhaseDef, e: JobError) -> JobError {
     e
 }
 
-/// Summary: positions analyzed/total, unavailable symbols, trading days.
+/// Summary: positions analyzed/total, the held symbols without market data, the factor ETFs
+/// without prices, the data no provider could serve now, trading days. Any of the three
+/// makes the run `partial`.
 fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> RunOutcome {
-    let mut unavailable = scope.unavailable.clone();
-    unavailable.sort();
+    let (unavailable, factor_etfs) = scope.unavailable_split();
+    let gaps = ctx.gaps();
     let analyzed = scope
         .positions
         .iter()
@@ -238,34 +240,41 @@ fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> RunOutcome {
         "positions_total": scope.positions.len(),
         "positions_analyzed": analyzed,
         "unavailable_symbols": unavailable,
+        "factor_etfs_without_prices": factor_etfs,
+        "data_gaps": gaps,
         "trading_days": scope.days.len(),
         "start_date": scope.days.first(),
         "end_date": scope.end,
     });
-    let status = if unavailable.is_empty() {
+    let complete = unavailable.is_empty() && factor_etfs.is_empty() && gaps.is_empty();
+    let status = if complete {
         RunStatus::Completed
     } else {
         RunStatus::Partial
     };
-    // Info either way: phase 1 gave the one warning per unavailable symbol.
-    ctx.activity.push(
-        ActivityLevel::Info,
-        None,
-        if unavailable.is_empty() {
-            format!(
-                "Portfolio setup complete: {analyzed} of {} positions analyzed over {} trading days",
-                scope.positions.len(),
-                scope.days.len()
-            )
-        } else {
-            format!(
-                "Portfolio setup completed with warnings: {analyzed} of {} positions analyzed; no market data for {}",
-                scope.positions.len(),
-                unavailable.join(", ")
-            )
-        },
-        false,
-    );
+    let total = scope.positions.len();
+    let mut message = if complete {
+        format!(
+            "Portfolio setup complete: {analyzed} of {total} positions analyzed over {} trading days",
+            scope.days.len()
+        )
+    } else {
+        format!("Portfolio setup completed with warnings: {analyzed} of {total} positions analyzed")
+    };
+    if !unavailable.is_empty() {
+        message.push_str(&format!("; no market data for {}", unavailable.join(", ")));
+    }
+    if !factor_etfs.is_empty() {
+        message.push_str(&format!(
+            "; factor ETFs without prices: {}",
+            factor_etfs.join(", ")
+        ));
+    }
+    if !gaps.is_empty() {
+        message.push_str(&format!("; not to be had now: {}", gaps.join("; ")));
+    }
+    // Info either way: the phases gave the warnings.
+    ctx.activity.push(ActivityLevel::Info, None, message, false);
     RunOutcome {
         status,
         summary,

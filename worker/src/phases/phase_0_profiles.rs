@@ -60,7 +60,17 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
                 tx.commit().await?;
                 fetched += 1;
             }
-            Err(ChainError::Undecided(reason)) => undecided.push(format!("{symbol} ({reason})")),
+            // Not to be had now (a provider failing transiently, or every one refused): the
+            // run goes on without it; only prices decide whether it is retried.
+            Err(ChainError::Undecided(reason)) => undecided.push((symbol, reason)),
+            // The refusal itself was said once, in the feed, when it happened.
+            Err(ChainError::Refused { skipped, .. }) => {
+                let reason = format!(
+                    "no provider left to ask ({} skipped for this run)",
+                    skipped.join(", ")
+                );
+                undecided.push((symbol, reason));
+            }
             Err(e) => {
                 misses::remember(&ctx.pool, &symbol, "profile", &e.to_string()).await?;
                 ctx.debug(&PHASE_0, format!("No profile for {symbol}: {e}"));
@@ -69,12 +79,13 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         }
         work.progress.advance(1).await?;
     }
-    if !undecided.is_empty() {
-        return Err(JobError::Retryable(anyhow::anyhow!(
-            "company profiles unavailable for now: {}",
-            undecided.join("; ")
-        )));
-    }
+    let gap = symbol_work::not_to_be_had(
+        ctx,
+        &PHASE_0,
+        DataKind::Profiles,
+        &undecided,
+        "sector, industry and provider beta stay empty",
+    );
     let unserved = if served { 0 } else { work.todo.len() };
     let mut tx = ctx.begin_fenced().await?;
     factors::upsert_provider_betas(&mut tx, ctx.run.id, &symbols, scope.end).await?;
@@ -83,5 +94,6 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         "Company Profile Sync complete: {} symbols ({fetched} fetched, {} fresh, {} without a profile)",
         symbols.len(), fresh.len(), missing.len() + unserved
     ));
-    work.progress.finish(PhaseStatus::Completed, serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": fresh.len(), "missing": missing, "served": served })).await
+    let not_now: Vec<&str> = undecided.iter().map(|(s, _)| s.as_str()).collect();
+    work.progress.finish(PhaseStatus::finished(gap), serde_json::json!({ "symbols": symbols.len(), "not_to_be_had_now": not_now, "fetched": fetched, "cached": fresh.len(), "missing": missing, "served": served })).await
 }

@@ -5,8 +5,11 @@
 use super::loaders::{available_symbols, SymbolScope};
 use super::symbol_work;
 use crate::context::{JobError, RunContext};
-use sigmasight_shared::analytics::factors::{analyze_symbol, FactorRow};
+use sigmasight_shared::analytics::factors::{
+    analyze_symbol_noting, has_no_prices, FactorRow, MissingNotes, FACTOR_ETFS,
+};
 use sigmasight_shared::db::factors::{self, FactorExposure};
+use sigmasight_shared::db::prices;
 use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::phases::PHASE_1_5;
 
@@ -50,12 +53,31 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         );
     }
     let (table, idx) = symbol_work::price_table(ctx, &work.todo, date).await?;
+    let notes = match idx {
+        Some(i) if !work.todo.is_empty() => etfs_without_prices(ctx, &table, i).await?,
+        _ => MissingNotes::new(),
+    };
+    if !notes.is_empty() {
+        // Said once for the run, not once per symbol: every symbol's rows name them.
+        let named: Vec<String> = notes
+            .iter()
+            .map(|(s, why)| format!("{s} ({why})"))
+            .collect();
+        ctx.warn(
+            &PHASE_1_5,
+            format!(
+                "Factor ETFs without prices: {}; their factors are left empty",
+                named.join(", ")
+            ),
+        );
+    }
     let todo = work.todo.clone();
+    let row_notes = notes.clone();
     let results: Vec<(String, Vec<FactorRow>)> = tokio::task::spawn_blocking(move || {
         todo.into_iter()
             .map(|s| {
                 let rows = idx
-                    .map(|i| analyze_symbol(&table, &s, i))
+                    .map(|i| analyze_symbol_noting(&table, &s, i, &row_notes))
                     .unwrap_or_default();
                 (s, rows)
             })
@@ -67,7 +89,12 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
     for chunk in results.chunks(CHUNK) {
         let mut rows = Vec::new();
         for (symbol, factor_rows) in chunk {
-            if let Some(reason) = factor_rows.iter().find_map(|r| r.reason.clone()) {
+            // A row empty for want of a factor ETF's prices was said above, for all.
+            let own = factor_rows
+                .iter()
+                .filter_map(|r| r.reason.clone())
+                .find(|reason| !reason.starts_with("no prices for "));
+            if let Some(reason) = own {
                 limited += 1;
                 ctx.warn(
                     &PHASE_1_5,
@@ -90,6 +117,44 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         "Factor Analysis complete: {} symbols ({} calculated, {} cached, {limited} with too little history)",
         symbols.len(), results.len(), done.len()
     ));
-    let status = PhaseStatus::finished(limited != 0);
-    work.progress.finish(status, serde_json::json!({ "symbols": symbols.len(), "calculated": results.len(), "cached": done.len(), "limited": limited, "calculation_date": date })).await
+    let status = PhaseStatus::finished(limited != 0 || !notes.is_empty());
+    let etfs: Vec<&String> = notes.keys().collect();
+    work.progress.finish(status, serde_json::json!({ "symbols": symbols.len(), "calculated": results.len(), "cached": done.len(), "limited": limited, "factor_etfs_without_prices": etfs, "calculation_date": date })).await
+}
+
+/// The factor ETFs without a single close up to the calculation date (index `end` of
+/// `table`), each with why: what phase 1 found (`unavailable: …`) or that none are stored.
+async fn etfs_without_prices(
+    ctx: &RunContext,
+    table: &sigmasight_shared::analytics::snapshots::PriceTable,
+    end: usize,
+) -> Result<MissingNotes, JobError> {
+    let missing: Vec<String> = FACTOR_ETFS
+        .iter()
+        .filter(|s| has_no_prices(table, s, end))
+        .map(|s| (*s).to_owned())
+        .collect();
+    if missing.is_empty() {
+        return Ok(MissingNotes::new());
+    }
+    let known = prices::availability(&ctx.pool, &missing).await?;
+    Ok(missing
+        .into_iter()
+        .map(|symbol| {
+            let why = known
+                .iter()
+                .find(|a| a.symbol == symbol && !a.available)
+                .map_or_else(
+                    || "none stored".to_owned(),
+                    |a| {
+                        let reason = a.reason.as_deref().unwrap_or("no provider has it");
+                        format!(
+                            "unavailable: {}",
+                            reason.chars().take(120).collect::<String>()
+                        )
+                    },
+                );
+            (symbol, why)
+        })
+        .collect())
 }

@@ -107,6 +107,8 @@ struct Tally {
     rows: u64,
     unavailable: Vec<String>,
     undecided: Vec<String>,
+    /// Symbols no provider could be asked for (every one refused us or lacks the endpoint).
+    refused: Vec<String>,
     served_by: BTreeMap<&'static str, usize>,
 }
 
@@ -155,6 +157,14 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
     }
     for notice in ctx.market.take_notices() {
         ctx.warn(&PHASE_1, notice);
+    }
+    if let Some(reason) = tally.refused.first() {
+        // Another attempt would be refused the same way: the run fails now, saying why.
+        return Err(JobError::Fatal(anyhow::anyhow!(
+            "market data not to be had for {} symbol(s): {}; fix the provider's key or plan (SIGMASIGHT_MARKET_PROVIDER), then retry",
+            tally.refused.len(),
+            cut(reason, 300)
+        )));
     }
     if !tally.undecided.is_empty() {
         // Every symbol that could be fetched is stored: the next attempt asks only for these.
@@ -296,6 +306,16 @@ async fn record_answer(
             tally
                 .undecided
                 .push(format!("{symbol} ({})", cut(&reason, 300)));
+        }
+        Err(ChainError::Refused { reason, .. }) => {
+            ctx.debug(
+                &PHASE_1,
+                format!(
+                    "{symbol}: no provider could be asked: {}",
+                    cut(&reason, 500)
+                ),
+            );
+            tally.refused.push(reason);
         }
         Err(e @ ChainError::Unsupported { .. }) => return Err(JobError::Fatal(e.into())),
     }

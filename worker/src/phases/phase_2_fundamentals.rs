@@ -69,7 +69,17 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
                 tx.commit().await?;
                 fetched += 1;
             }
-            Err(ChainError::Undecided(reason)) => undecided.push(format!("{symbol} ({reason})")),
+            // Not to be had now (a provider failing transiently, or every one refused): the
+            // run goes on without it; only prices decide whether it is retried.
+            Err(ChainError::Undecided(reason)) => undecided.push((symbol, reason)),
+            // The refusal itself was said once, in the feed, when it happened.
+            Err(ChainError::Refused { skipped, .. }) => {
+                let reason = format!(
+                    "no provider left to ask ({} skipped for this run)",
+                    skipped.join(", ")
+                );
+                undecided.push((symbol, reason));
+            }
             Err(e) => {
                 misses::remember(&ctx.pool, &symbol, "fundamentals", &e.to_string()).await?;
                 ctx.debug(&PHASE_2, format!("No fundamentals for {symbol}: {e}"));
@@ -78,16 +88,18 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
         }
         work.progress.advance(1).await?;
     }
-    if !undecided.is_empty() {
-        return Err(JobError::Retryable(anyhow::anyhow!(
-            "fundamentals unavailable for now: {}",
-            undecided.join("; ")
-        )));
-    }
+    let gap = symbol_work::not_to_be_had(
+        ctx,
+        &PHASE_2,
+        DataKind::Fundamentals,
+        &undecided,
+        "margins, net debt and cash flow stay empty",
+    );
     let unserved = if served { 0 } else { work.todo.len() };
     ctx.info(&PHASE_2, format!(
         "Fundamental Data Collection complete: {} companies ({fetched} fetched, {} current, {} without data), {periods} periods stored",
         symbols.len(), current.len(), missing.len() + unserved
     ));
-    work.progress.finish(PhaseStatus::Completed, serde_json::json!({ "symbols": symbols.len(), "fetched": fetched, "cached": current.len(), "missing": missing, "periods": periods, "served": served })).await
+    let not_now: Vec<&str> = undecided.iter().map(|(s, _)| s.as_str()).collect();
+    work.progress.finish(PhaseStatus::finished(gap), serde_json::json!({ "symbols": symbols.len(), "not_to_be_had_now": not_now, "fetched": fetched, "cached": current.len(), "missing": missing, "periods": periods, "served": served })).await
 }

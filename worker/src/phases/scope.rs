@@ -42,8 +42,9 @@ pub struct PortfolioScope {
     pub days: Vec<NaiveDate>,
     /// The snapshot just before `days`, which the equity roll continues from.
     pub prior: Option<PriorSnapshot>,
-    /// Position symbols (and option underlyings) no provider had: phase 1 warned about them
-    /// once; later phases name them in their summaries, never as new warnings.
+    /// Held symbols (positions' symbols and option underlyings) no provider had: phase 1
+    /// warned about them once; later phases name them in their summaries, never as new
+    /// warnings.
     pub left_out: Vec<String>,
     /// The scope's symbols remembered as having no market data.
     pub unavailable: Vec<String>,
@@ -160,13 +161,15 @@ impl PortfolioScope {
             .filter(|a| !a.available)
             .map(|a| a.symbol)
             .collect();
-        let mut left_out: Vec<String> = self
-            .positions
-            .iter()
-            .filter(|p| price_symbol(p).is_some_and(|s| unavailable.iter().any(|u| u == s)))
-            .map(|p| p.symbol.clone())
-            .collect();
-        left_out.extend(unavailable.iter().cloned());
+        // Held symbols only: a factor ETF without prices is not the portfolio's (phase 1.5
+        // says what it leaves empty), and no position of it is held at entry price.
+        let mut left_out: Vec<String> = Vec::new();
+        for p in &self.positions {
+            if let Some(s) = price_symbol(p).filter(|s| unavailable.iter().any(|u| u == s)) {
+                left_out.push(p.symbol.clone());
+                left_out.push(s.to_owned());
+            }
+        }
         left_out.sort();
         left_out.dedup();
         self.left_out = left_out;
@@ -226,12 +229,31 @@ impl PortfolioScope {
         }
     }
 
-    /// Whether `message` is about a left-out symbol (names one as a word).
+    /// Whether `message` is about a symbol without market data, held or not (names one as
+    /// a word): phase 1 warned about it already.
     pub fn about_left_out(&self, message: &str) -> bool {
-        !self.left_out.is_empty()
+        let known = |word: &str| {
+            self.left_out.iter().any(|s| s == word) || self.unavailable.iter().any(|s| s == word)
+        };
+        !(self.left_out.is_empty() && self.unavailable.is_empty())
             && message
                 .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-                .any(|word| self.left_out.iter().any(|s| s == word))
+                .any(known)
+    }
+
+    /// The scope's unavailable symbols that the portfolio holds (a position's price symbol),
+    /// and the others (factor ETFs it does not hold).
+    pub fn unavailable_split(&self) -> (Vec<String>, Vec<String>) {
+        let held = |u: &String| {
+            self.positions
+                .iter()
+                .any(|p| price_symbol(p) == Some(u.as_str()))
+        };
+        let (mut held, mut others): (Vec<String>, Vec<String>) =
+            self.unavailable.iter().cloned().partition(held);
+        held.sort();
+        others.sort();
+        (held, others)
     }
 
     /// `; no market data for A, B` for a summary line, or nothing.

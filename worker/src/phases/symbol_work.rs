@@ -6,6 +6,7 @@ use crate::context::{JobError, PhaseProgress, RunContext};
 use chrono::NaiveDate;
 use sigmasight_shared::analytics::snapshots::PriceTable;
 use sigmasight_shared::domain::FACTOR_ETFS;
+use sigmasight_shared::market_data::DataKind;
 use sigmasight_shared::phases::PhaseDef;
 
 /// Calendar days of closes loaded for symbol analytics (180 returns and 1-year returns).
@@ -64,4 +65,54 @@ pub async fn price_table(
     .await?;
     let idx = table.dates.iter().rposition(|d| *d <= end);
     Ok((table, idx))
+}
+
+/// Data of `kind` no provider could serve now for `symbols` (each with why), said once for the
+/// phase: one warning naming the symbols and the first reason, and a gap that makes the run
+/// end `partial`. Nothing is remembered as missing: the next run asks again.
+pub fn not_to_be_had(
+    ctx: &RunContext,
+    phase: &PhaseDef,
+    kind: DataKind,
+    symbols: &[(String, String)],
+    left_empty: &str,
+) -> bool {
+    let Some((_, reason)) = symbols.first() else {
+        return false;
+    };
+    let names: Vec<&str> = symbols.iter().map(|(s, _)| s.as_str()).collect();
+    let shown = names
+        .iter()
+        .take(10)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = names.len().saturating_sub(10);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    ctx.warn(
+        phase,
+        format!(
+            "{} not to be had now for {} symbol(s) ({shown}{more}): {reason}; {left_empty} (asked again next run)",
+            capitalised(kind.noun()),
+            names.len(),
+        ),
+    );
+    ctx.note_gap(format!(
+        "{} for {} symbol(s) ({reason})",
+        kind.noun(),
+        names.len()
+    ));
+    true
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -346,3 +346,39 @@ fn labels_follow_thresholds() {
         ["very low", "low", "moderate", "high", "very high"]
     );
 }
+
+#[test]
+fn a_factor_etf_loaded_without_a_single_close_is_named_with_why_not_too_little_history() {
+    let m = SyntheticMarket::default();
+    let mut t = synthetic_table(&m, &["JNJ"], d(2024, 1, 1), d(2025, 11, 28));
+    let n = t.dates.len() - 1;
+    // What the phase loads for an ETF no provider had: its column, every close missing.
+    for etf in ["VTV", "IWM"] {
+        t.closes.insert(etf.to_owned(), vec![None; t.dates.len()]);
+    }
+    let notes = MissingNotes::from([("VTV".to_owned(), "unavailable: unknown to file".to_owned())]);
+    let rows = analyze_symbol_noting(&t, "JNJ", n, &notes);
+    let reason = |factor: &str| {
+        rows.iter()
+            .find(|r| r.factor == factor)
+            .and_then(|r| r.reason.clone())
+    };
+    let ridge = "no prices for VTV (unavailable: unknown to file), IWM";
+    for (factor, _) in RIDGE_ETFS {
+        assert_eq!(reason(factor).as_deref(), Some(ridge), "{factor}");
+    }
+    assert_eq!(
+        reason("Growth-Value Spread").as_deref(),
+        Some("no prices for VTV (unavailable: unknown to file)")
+    );
+    assert_eq!(reason("Size Spread").as_deref(), Some("no prices for IWM"));
+    for factor in [
+        "Momentum Spread",
+        "Quality Spread",
+        MARKET_BETA_FACTOR,
+        IR_BETA_FACTOR,
+    ] {
+        assert_eq!(reason(factor), None, "{factor} needs neither");
+    }
+    assert!(has_no_prices(&t, "VTV", n) && !has_no_prices(&t, "SPY", n));
+}
