@@ -273,6 +273,11 @@
       li.appendChild(det);
       ul.appendChild(li);
     }
+    var etfs = s.factor_etfs_without_prices || [];
+    if (etfs.length) ul.appendChild(el("li", "", "Factor ETFs without prices: " + etfs.join(", ") + " (their factors are left empty)"));
+    (s.data_gaps || []).forEach(function (gap) {
+      ul.appendChild(el("li", "", "Not to be had now: " + gap + " (asked again on the next run)"));
+    });
     ul.appendChild(el("li", "", (s.trading_days != null ? s.trading_days : "?") + " trading days of history"));
     ul.appendChild(el("li", "", "Total time: " + fmtDuration(doc.elapsed_seconds)));
     box.appendChild(ul);
