@@ -3,7 +3,9 @@
 //! Each fake answers dynamically in its provider's real shapes (see
 //! `shared/reference/market-data-providers.md`): FMP's `/stable` bars newest first, profiles,
 //! `ratios-ttm`, statements and earnings; Polygon's aggregates with `t` at midnight New York,
-//! paginated by `next_url` every [`POLYGON_PAGE`] bars and requiring a Bearer key; Yahoo's
+//! paginated by `next_url` every [`POLYGON_PAGE`] bars and requiring a Bearer key, and its
+//! grouped daily (one date's bar of every ticker of the fake market: every symbol any fake has
+//! been asked about, and [`FakeOptions::listed`]); Yahoo's
 //! chart with timestamps at 09:30 New York. A symbol listed as unknown for a fake gets that
 //! provider's "unknown" answer (FMP `[]`, Polygon no `results`, Yahoo 404). Profiles and
 //! statements are those of the synthetic market as of the fakes' "today".
@@ -37,6 +39,8 @@ pub struct FakeOptions {
     pub polygon_unknown: Vec<String>,
     /// Symbols Yahoo answers as unknown (404).
     pub yahoo_unknown: Vec<String>,
+    /// Symbols in Polygon's grouped daily even before any fake was asked about them.
+    pub listed: Vec<String>,
 }
 
 impl Default for FakeOptions {
@@ -48,6 +52,7 @@ impl Default for FakeOptions {
             fmp_unknown: Vec::new(),
             polygon_unknown: Vec::new(),
             yahoo_unknown: Vec::new(),
+            listed: Vec::new(),
         }
     }
 }
@@ -68,6 +73,8 @@ struct State {
     market: SyntheticMarket,
     today: NaiveDate,
     unknown: HashMap<&'static str, HashSet<String>>,
+    /// [`FakeOptions::listed`], as Polygon spells them.
+    listed: HashSet<String>,
     /// Requests received, per (provider, symbol as requested; "" when none).
     counts: Mutex<HashMap<(&'static str, String), usize>>,
 }
@@ -100,6 +107,21 @@ impl State {
             b.close = decimals(b.close, PRICE_DECIMALS);
         }
         bars
+    }
+
+    /// The tickers of the fake market as Polygon spells them: every symbol any fake has been
+    /// asked about, and the listed ones, except those Polygon answers as unknown.
+    fn polygon_tickers(&self) -> Vec<String> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = counts
+            .keys()
+            .filter(|(_, s)| !s.is_empty() && !s.starts_with(GROUPED))
+            .map(|(_, s)| map_symbol(Provider::Polygon, s));
+        let mut tickers: Vec<String> = asked.chain(self.listed.iter().cloned()).collect();
+        tickers.sort();
+        tickers.dedup();
+        tickers.retain(|t| !self.is_unknown("polygon", t));
+        tickers
     }
 
     /// The profile FMP serves for `symbol`, and its last price (`None`: FMP answers `[]`).
@@ -155,6 +177,9 @@ impl State {
     }
 }
 
+/// The key prefix under which Polygon's grouped daily requests are counted (`grouped/DATE`).
+const GROUPED: &str = "grouped/";
+
 /// Decimal places of the prices the fakes serve.
 const PRICE_DECIMALS: i32 = 6;
 
@@ -189,6 +214,7 @@ impl FakeProviders {
             }),
             today,
             unknown,
+            listed: spelled(Provider::Polygon, &opts.listed),
             counts: Mutex::new(HashMap::new()),
         });
         let (fmp, polygon, yahoo) = (
@@ -262,6 +288,27 @@ impl FakeProviders {
         let key = (p.name(), map_symbol(p, symbol));
         let counts = self.state.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Requests the fake Polygon's grouped daily has received, for any date.
+    pub fn grouped_requests(&self) -> usize {
+        let counts = self.state.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .iter()
+            .filter(|((p, s), _)| *p == "polygon" && s.starts_with(GROUPED))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Per-symbol requests `provider` has received (every request but Polygon's grouped
+    /// daily and those naming no symbol).
+    pub fn per_symbol_requests(&self, provider: &str) -> usize {
+        let counts = self.state.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts
+            .iter()
+            .filter(|((p, s), _)| *p == provider && !s.is_empty() && !s.starts_with(GROUPED))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// The profile the fake FMP serves for `symbol`, as [`FmpProvider`] reads it (`None` when
@@ -596,13 +643,67 @@ mod fmp {
 }
 
 mod polygon {
-    //! `/v2/aggs/ticker/{T}/range/1/day/{from}/{to}` in Polygon's shape.
+    //! `/v2/aggs/ticker/{T}/range/1/day/{from}/{to}` and the grouped daily in Polygon's shape.
 
     use super::*;
+
+    fn unauthorized(request: &Request) -> Option<ResponseTemplate> {
+        let authorized = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|key| !key.trim().is_empty());
+        (!authorized).then(|| {
+            json_response(
+                401,
+                json!({"status": "ERROR", "request_id": "fake",
+                "error": "Unknown API Key"}),
+            )
+        })
+    }
+
+    /// `/v2/aggs/grouped/locale/us/market/stocks/{date}`: every ticker's bar of `date`.
+    fn grouped(state: &State, date: &str, request: &Request) -> ResponseTemplate {
+        state.count("polygon", &format!("{GROUPED}{date}"));
+        if let Some(refusal) = unauthorized(request) {
+            return refusal;
+        }
+        let Ok(day) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+            return json_response(
+                400,
+                json!({"status": "ERROR", "request_id": "fake",
+                "error": "Could not parse the date parameter"}),
+            );
+        };
+        let results: Vec<Value> = state
+            .polygon_tickers()
+            .iter()
+            .filter_map(|t| {
+                let bar = state.bars("polygon", t, day, day).into_iter().next()?;
+                let mut row = aggregate(&bar);
+                if let Some(object) = row.as_object_mut() {
+                    object.insert("T".into(), json!(t));
+                }
+                Some(row)
+            })
+            .collect();
+        let mut body = json!({"queryCount": results.len(), "resultsCount": results.len(),
+            "adjusted": true, "status": "OK", "request_id": "fake"});
+        if let (false, Some(object)) = (results.is_empty(), body.as_object_mut()) {
+            object.insert("results".into(), Value::Array(results));
+        }
+        json_response(200, body)
+    }
 
     pub(super) fn respond(state: &State, base: &str, request: &Request) -> ResponseTemplate {
         let path = segments(request);
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        if let ["v2", "aggs", "grouped", "locale", "us", "market", "stocks", date] =
+            path.as_slice()
+        {
+            return grouped(state, date, request);
+        }
         let ["v2", "aggs", "ticker", ticker, "range", "1", "day", from, to] = path.as_slice()
         else {
             state.count("polygon", "");
@@ -613,18 +714,8 @@ mod polygon {
             );
         };
         state.count("polygon", ticker);
-        let authorized = request
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|key| !key.trim().is_empty());
-        if !authorized {
-            return json_response(
-                401,
-                json!({"status": "ERROR", "request_id": "fake",
-                "error": "Unknown API Key"}),
-            );
+        if let Some(refusal) = unauthorized(request) {
+            return refusal;
         }
         let days = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
         let (Some(from), Some(to)) = (days(from), days(to)) else {
@@ -823,6 +914,47 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn polygon_grouped_daily_is_one_request_with_the_per_symbol_closes_spelled_back() {
+        let opts = FakeOptions {
+            polygon_unknown: vec!["SQ".into()],
+            listed: vec!["MSFT".into(), "SQ".into()],
+            ..FakeOptions::default()
+        };
+        let fakes = FakeProviders::start(opts).await;
+        let polygon = PolygonProvider::new(reqwest::Client::new(), &fakes.polygon_url(), "k".into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let day = d(2024, 3, 11);
+        // AAPL and BRK-B are in the fake market once a fake was asked about them.
+        for s in ["AAPL", "BRK-B"] {
+            let _ = polygon.daily_history(s, day, day).await;
+        }
+        let asked: Vec<String> = ["AAPL", "BRK-B", "MSFT", "SQ", "ZZZQ"]
+            .map(String::from)
+            .to_vec();
+        let bars = polygon
+            .grouped_daily(day, &asked)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(String, NaiveDate, f64)> = bars
+            .iter()
+            .map(|(s, b)| (s.clone(), b.date, b.close))
+            .collect();
+        let want: Vec<(String, NaiveDate, f64)> = ["AAPL", "BRK-B", "MSFT"]
+            .iter()
+            .map(|s| {
+                let (date, close) = fakes.closes("polygon", s, day, day)[0];
+                ((*s).to_owned(), date, close)
+            })
+            .collect();
+        assert_eq!(got, want, "SQ is unknown and ZZZQ never asked about: absent");
+        assert_eq!(fakes.grouped_requests(), 1);
+        let weekend = polygon.grouped_daily(d(2024, 3, 9), &asked).await;
+        assert_eq!(weekend.map(|b| b.len()).ok(), Some(0), "no bars on a Saturday");
+        assert_eq!(fakes.grouped_requests(), 2);
+        assert_eq!(fakes.per_symbol_requests("polygon"), 2);
     }
 
     #[tokio::test]

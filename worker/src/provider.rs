@@ -273,6 +273,17 @@ impl MarketDataProvider for Instrumented {
     ) -> Result<Fundamentals, ProviderError> {
         self.inner.fundamentals(symbol, as_of).await
     }
+
+    async fn grouped_daily(
+        &self,
+        date: NaiveDate,
+        symbols: &[String],
+    ) -> Result<Vec<(String, DailyBar)>, ProviderError> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.grouped_daily(date, symbols).await
+    }
 }
 
 #[cfg(test)]

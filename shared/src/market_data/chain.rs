@@ -262,6 +262,27 @@ impl ChainSession {
         self.lookup(DataKind::Prices, &call, Some(provider)).await
     }
 
+    /// The bars of `date` of those of `symbols` that `provider` has, from its bulk endpoint
+    /// (Polygon's grouped daily): ONE request, with the same retries, rate limit and breakers
+    /// as any other ([`DataKind::DailyBulk`] has its own breaker, so a plan without the
+    /// endpoint still serves prices per symbol). Asked of one named provider because a
+    /// symbol's history comes from one provider: the caller asks the one that stored it.
+    /// [`ChainError::Unsupported`] when `provider` has no bulk endpoint.
+    pub async fn grouped_daily(
+        &self,
+        provider: &str,
+        date: NaiveDate,
+        symbols: Arc<[String]>,
+    ) -> Result<Served<Vec<(String, DailyBar)>>, ChainError> {
+        let call = move |m: &Member| -> BoxFuture<'static, Result<Vec<(String, DailyBar)>, ProviderError>> {
+            let provider = Arc::clone(&m.provider);
+            let symbols = Arc::clone(&symbols);
+            Box::pin(async move { provider.grouped_daily(date, &symbols).await })
+        };
+        self.lookup(DataKind::DailyBulk, &call, Some(provider))
+            .await
+    }
+
     /// The company profile of `symbol`, from the first provider that serves profiles.
     pub async fn profile(
         &self,

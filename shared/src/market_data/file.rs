@@ -466,7 +466,8 @@ impl MarketDataProvider for FileProvider {
         match kind {
             DataKind::Prices => true,
             DataKind::Profiles => self.has_profiles,
-            DataKind::Fundamentals => false,
+            // Each file is read once a night per symbol already: nothing to save.
+            DataKind::Fundamentals | DataKind::DailyBulk => false,
         }
     }
 

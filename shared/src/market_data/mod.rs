@@ -89,6 +89,10 @@ pub enum DataKind {
     Profiles,
     /// Income, balance-sheet and cash-flow statements.
     Fundamentals,
+    /// One date's bars of every symbol in one request (Polygon's grouped daily): a
+    /// provider's bulk endpoint, with its own breaker, so a plan without it still serves
+    /// [`DataKind::Prices`] per symbol.
+    DailyBulk,
 }
 
 impl DataKind {
@@ -98,6 +102,7 @@ impl DataKind {
             DataKind::Prices => "prices",
             DataKind::Profiles => "company profiles",
             DataKind::Fundamentals => "fundamentals",
+            DataKind::DailyBulk => "one date's bars of every symbol",
         }
     }
 }
@@ -177,6 +182,22 @@ pub trait MarketDataProvider: Send + Sync {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<Vec<DailyBar>, ProviderError>;
+
+    /// The bars of `date` of those of `symbols` (our spelling) the provider has, from its
+    /// bulk endpoint: ONE request for every symbol, keyed back by the spelling asked. Only
+    /// providers whose [`serves`](Self::serves) says [`DataKind::DailyBulk`] have one; a
+    /// symbol absent from the answer is not an error (the caller asks it per symbol).
+    async fn grouped_daily(
+        &self,
+        date: NaiveDate,
+        symbols: &[String],
+    ) -> Result<Vec<(String, DailyBar)>, ProviderError> {
+        let _ = (date, symbols);
+        Err(ProviderError::Failing(format!(
+            "{} has no bulk endpoint",
+            self.name()
+        )))
+    }
 
     /// The company profile of `symbol` as of `as_of` (52-week range, market cap).
     async fn company_profile(

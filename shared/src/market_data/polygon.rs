@@ -2,10 +2,12 @@
 //!
 //! One call is one aggregates request plus the pages its `next_url` points at. The key is sent
 //! again with every page, and only to the base URL's scheme, host and port. Bar timestamps are
-//! the bar's start, midnight America/New_York, in epoch ms: dates are New York dates.
+//! the bar's start, midnight America/New_York, in epoch ms: dates are New York dates. The
+//! grouped daily (`/v2/aggs/grouped/locale/us/market/stocks/{date}`) answers one date's bar
+//! of every US ticker in one request: a night's closes of the whole universe.
 
 use super::http::{self, json_f64, ConfigError, Provider};
-use super::{DailyBar, MarketDataProvider, ProviderError};
+use super::{DailyBar, DataKind, MarketDataProvider, ProviderError};
 use chrono::{DateTime, NaiveDate};
 use chrono_tz::America::New_York;
 use reqwest::{Client, Url};
@@ -65,6 +67,41 @@ impl PolygonProvider {
         ];
         let query = [("adjusted", "true"), ("sort", "asc"), ("limit", "50000")];
         http::endpoint(&self.base, &path, &query)
+    }
+
+    fn grouped_url(&self, date: NaiveDate) -> Result<Url, ProviderError> {
+        let day = date.to_string();
+        let path = ["v2", "aggs", "grouped", "locale", "us", "market", "stocks", &day];
+        http::endpoint(&self.base, &path, &[("adjusted", "true")])
+    }
+
+    /// The grouped daily of `date`: every ticker's bar of that date, by Polygon's spelling
+    /// (bars of another date are left out). No `results`: no bars (not a trading day).
+    async fn grouped(&self, date: NaiveDate) -> Result<Vec<(String, DailyBar)>, ProviderError> {
+        let url = self.grouped_url(date)?;
+        tracing::debug!(provider = P.name(), path = url.path(), "request");
+        let request = self.client.get(url).bearer_auth(&self.api_key);
+        let answer = http::fetch(P, request).await?;
+        if !answer.status.is_success() {
+            let e = http::classify_status(P, "", answer.status, &answer.headers, &answer.body);
+            return Err(match e {
+                // The plan lacks the endpoint (403 NOT_AUTHORIZED): the key is good for the
+                // per-symbol aggregates, so only the bulk endpoint is failing.
+                ProviderError::Refused(reason) if answer.status.as_u16() == 403 => {
+                    ProviderError::Failing(reason)
+                }
+                e => e,
+            });
+        }
+        let body = http::parse_json(P, &answer.body)?;
+        refuse_status(&body)?;
+        let results = body.get("results").and_then(Value::as_array);
+        Ok(results
+            .into_iter()
+            .flatten()
+            .filter_map(|r| Some((http::json_str(r, "T")?, bar(r)?)))
+            .filter(|(_, b)| b.date == date && b.close.is_finite() && b.close > 0.0)
+            .collect())
     }
 
     /// Whether `url` is on the base's scheme, host and port (the only place the key may go).
@@ -196,6 +233,26 @@ impl MarketDataProvider for PolygonProvider {
         let bars = self.all_pages(symbol, start, end).await;
         let bars = bars.map_err(|e| http::redact(e, &self.api_key))?;
         http::finish_bars(P, symbol, bars, start, end)
+    }
+
+    fn serves(&self, kind: DataKind) -> bool {
+        matches!(kind, DataKind::Prices | DataKind::DailyBulk)
+    }
+
+    async fn grouped_daily(
+        &self,
+        date: NaiveDate,
+        symbols: &[String],
+    ) -> Result<Vec<(String, DailyBar)>, ProviderError> {
+        let bars = self.grouped(date).await;
+        let bars: std::collections::HashMap<String, DailyBar> = bars
+            .map_err(|e| http::redact(e, &self.api_key))?
+            .into_iter()
+            .collect();
+        Ok(symbols
+            .iter()
+            .filter_map(|s| Some((s.clone(), *bars.get(&http::map_symbol(P, s))?)))
+            .collect())
     }
 }
 
