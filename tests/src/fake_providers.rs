@@ -699,8 +699,7 @@ mod polygon {
     pub(super) fn respond(state: &State, base: &str, request: &Request) -> ResponseTemplate {
         let path = segments(request);
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        if let ["v2", "aggs", "grouped", "locale", "us", "market", "stocks", date] =
-            path.as_slice()
+        if let ["v2", "aggs", "grouped", "locale", "us", "market", "stocks", date] = path.as_slice()
         {
             return grouped(state, date, request);
         }
@@ -924,8 +923,9 @@ mod tests {
             ..FakeOptions::default()
         };
         let fakes = FakeProviders::start(opts).await;
-        let polygon = PolygonProvider::new(reqwest::Client::new(), &fakes.polygon_url(), "k".into())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let polygon =
+            PolygonProvider::new(reqwest::Client::new(), &fakes.polygon_url(), "k".into())
+                .unwrap_or_else(|e| panic!("{e}"));
         let day = d(2024, 3, 11);
         // AAPL and BRK-B are in the fake market once a fake was asked about them.
         for s in ["AAPL", "BRK-B"] {
@@ -949,10 +949,17 @@ mod tests {
                 ((*s).to_owned(), date, close)
             })
             .collect();
-        assert_eq!(got, want, "SQ is unknown and ZZZQ never asked about: absent");
+        assert_eq!(
+            got, want,
+            "SQ is unknown and ZZZQ never asked about: absent"
+        );
         assert_eq!(fakes.grouped_requests(), 1);
         let weekend = polygon.grouped_daily(d(2024, 3, 9), &asked).await;
-        assert_eq!(weekend.map(|b| b.len()).ok(), Some(0), "no bars on a Saturday");
+        assert_eq!(
+            weekend.map(|b| b.len()).ok(),
+            Some(0),
+            "no bars on a Saturday"
+        );
         assert_eq!(fakes.grouped_requests(), 2);
         assert_eq!(fakes.per_symbol_requests("polygon"), 2);
     }

@@ -70,6 +70,11 @@ pub struct WorkerConfig {
     /// Concurrent provider requests in phase 1.
     #[arg(long, env = "SIGMASIGHT_PROVIDER_CONCURRENCY", default_value_t = 8)]
     pub provider_concurrency: usize,
+    /// A nightly batch asks each provider with a bulk endpoint (Polygon's grouped daily) for
+    /// the new date's bars of the whole universe in one request (`on` or `off`: every symbol
+    /// per symbol).
+    #[arg(long, env = "SIGMASIGHT_NIGHT_BULK", default_value = "on", value_parser = ["on", "off"])]
+    pub night_bulk: String,
     /// Risk-free rate for option pricing (continuous).
     #[arg(long, env = "SIGMASIGHT_RISK_FREE_RATE", default_value_t = 0.04)]
     pub risk_free_rate: f64,

@@ -166,13 +166,14 @@ pub async fn update_values(
     .await
 }
 
-/// The symbols with market data that the listed portfolios (all when `None`) need, and
-/// their earliest entry date: the daily batch's universe.
+/// The symbols with market data that the listed portfolios (all when `None`) need, each with
+/// the earliest entry date of the positions holding it (an option's: its underlying's), by
+/// symbol: the daily batch's universe.
 pub async fn universe(
     db: impl PgExecutor<'_>,
     only: Option<&[Uuid]>,
-) -> Result<(Vec<String>, Option<NaiveDate>), sqlx::Error> {
-    let rows: Vec<(String, NaiveDate)> = sqlx::query_as(
+) -> Result<Vec<(String, NaiveDate)>, sqlx::Error> {
+    sqlx::query_as(
         "select case when investment_class = 'OPTIONS' then underlying_symbol else symbol end as s,
                 min(entry_date)
          from positions
@@ -184,9 +185,7 @@ pub async fn universe(
     )
     .bind(only)
     .fetch_all(db)
-    .await?;
-    let earliest = rows.iter().map(|r| r.1).min();
-    Ok((rows.into_iter().map(|r| r.0).collect(), earliest))
+    .await
 }
 
 /// Options active on `date` and the unrealized P&L phase 4 stored for open positions.

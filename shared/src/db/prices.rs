@@ -64,6 +64,35 @@ pub async fn upsert_bars(
     Ok(result.rows_affected())
 }
 
+/// Upserts the bars of many symbols from one provider in one statement (a night's bulk
+/// fetch): the same rows as [`upsert_bars`] per symbol; `symbols`, `dates`, `closes` and
+/// `volumes` are parallel. Returns rows written.
+pub async fn upsert_bars_of_many(
+    conn: &mut PgConnection,
+    source: &str,
+    symbols: &[String],
+    dates: &[NaiveDate],
+    closes: &[f64],
+    volumes: &[i64],
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "insert into market_prices (symbol, price_date, close, volume, source)
+         select u.s, u.d, u.c, u.v, $1
+         from unnest($2::text[], $3::date[], $4::float8[], $5::int8[]) as u(s, d, c, v)
+         on conflict on constraint market_prices_pk
+         do update set close = excluded.close, volume = excluded.volume,
+                       source = excluded.source, fetched_at = now()",
+    )
+    .bind(source)
+    .bind(symbols)
+    .bind(dates)
+    .bind(closes)
+    .bind(volumes)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// Replaces every stored bar of `symbol` with these (a restated or re-sourced history), in
 /// the caller's transaction; returns rows written.
 pub async fn replace_bars(
@@ -169,6 +198,30 @@ pub async fn remember_availability(
     .bind(symbol)
     .bind(available)
     .bind(reason)
+    .bind(provider)
+    .bind(run_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Remembers that every one of `symbols` is available from `provider`, as checked by
+/// `run_id`, in one statement (the rows [`remember_availability`] writes for each).
+pub async fn remember_available(
+    db: impl PgExecutor<'_>,
+    symbols: &[String],
+    provider: &str,
+    run_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into symbol_availability (symbol, available, reason, provider, run_id, checked_at)
+         select s, true, null, $2, $3, now()
+         from unnest($1::text[]) as s
+         on conflict (symbol)
+         do update set available = excluded.available, reason = excluded.reason,
+                       provider = excluded.provider, run_id = excluded.run_id, checked_at = now()",
+    )
+    .bind(symbols)
     .bind(provider)
     .bind(run_id)
     .execute(db)

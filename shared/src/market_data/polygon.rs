@@ -71,7 +71,9 @@ impl PolygonProvider {
 
     fn grouped_url(&self, date: NaiveDate) -> Result<Url, ProviderError> {
         let day = date.to_string();
-        let path = ["v2", "aggs", "grouped", "locale", "us", "market", "stocks", &day];
+        let path = [
+            "v2", "aggs", "grouped", "locale", "us", "market", "stocks", &day,
+        ];
         http::endpoint(&self.base, &path, &[("adjusted", "true")])
     }
 

@@ -5,11 +5,13 @@
 use super::loaders::SymbolScope;
 use super::RunOutcome;
 use crate::context::{JobError, RunContext};
+use chrono::NaiveDate;
 use sigmasight_shared::db::{phases as phase_rows, positions, runs};
 use sigmasight_shared::domain::RunStatus;
 use sigmasight_shared::domain::FACTOR_ETFS;
 use sigmasight_shared::phases::{PhaseDef, PORTFOLIOS};
 use sigmasight_shared::queue::daily::BatchParams;
+use std::collections::HashMap;
 use tracing::Instrument as _;
 
 /// Runs the parent of a daily batch.
@@ -21,17 +23,7 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
     let carried = super::begin_attempt(ctx, &plan).await?;
 
     let only = params.portfolio_ids.as_deref();
-    let (mut symbols, earliest) = positions::universe(&ctx.pool, only).await?;
-    symbols.extend(FACTOR_ETFS.iter().map(|s| (*s).to_owned()));
-    symbols.sort();
-    symbols.dedup();
-    let scope = SymbolScope {
-        symbols,
-        funds: FACTOR_ETFS.iter().map(|s| (*s).to_owned()).collect(),
-        history_start: earliest.unwrap_or(end)
-            - chrono::Duration::days(super::scope::LOOKBACK_DAYS),
-        end,
-    };
+    let scope = universe_scope(positions::universe(&ctx.pool, only).await?, end);
     ctx.info(
         plan[0],
         format!(
@@ -98,4 +90,59 @@ pub async fn run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         summary: serde_json::json!({ "date": end, "portfolios": children }),
         parked: true,
     })
+}
+
+/// The night's symbols: each held symbol from the earliest entry of the positions holding it
+/// (less the lookback), so a symbol held since last month is not asked for the history of the
+/// universe's oldest position; the factor ETFs, which every symbol's regressions need, from the
+/// universe's earliest.
+fn universe_scope(held: Vec<(String, NaiveDate)>, end: NaiveDate) -> SymbolScope {
+    let lookback = chrono::Duration::days(super::scope::LOOKBACK_DAYS);
+    let history_start = held.iter().map(|(_, d)| *d).min().unwrap_or(end) - lookback;
+    let funds: Vec<String> = FACTOR_ETFS.iter().map(|s| (*s).to_owned()).collect();
+    let starts: HashMap<String, NaiveDate> = held
+        .iter()
+        .filter(|(s, _)| !funds.contains(s))
+        .map(|(s, d)| (s.clone(), *d - lookback))
+        .collect();
+    let mut symbols: Vec<String> = held.into_iter().map(|(s, _)| s).collect();
+    symbols.extend(funds.iter().cloned());
+    symbols.sort();
+    symbols.dedup();
+    SymbolScope {
+        symbols,
+        funds,
+        history_start,
+        starts,
+        end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn each_held_symbol_starts_at_its_own_first_entry_and_the_factor_etfs_at_the_earliest() {
+        let held = vec![
+            ("AAPL".to_owned(), d("2024-01-10")),
+            ("NEW".to_owned(), d("2026-10-01")),
+            ("SPY".to_owned(), d("2026-11-02")),
+        ];
+        let scope = universe_scope(held, d("2026-11-30"));
+        assert_eq!(scope.history_start, d("2023-01-10"));
+        assert_eq!(scope.start_of("AAPL"), d("2023-01-10"));
+        assert_eq!(scope.start_of("NEW"), d("2025-10-01"));
+        assert_eq!(
+            scope.start_of("SPY"),
+            d("2023-01-10"),
+            "a factor ETF held late"
+        );
+        assert_eq!(scope.start_of("TLT"), d("2023-01-10"));
+        assert_eq!(scope.symbols.len(), 2 + FACTOR_ETFS.len());
+    }
 }

@@ -17,8 +17,22 @@ pub struct SymbolScope {
     pub symbols: Vec<String>,
     /// Symbols known to be ETFs or funds (no fundamentals).
     pub funds: Vec<String>,
+    /// The earliest history any symbol needs.
     pub history_start: NaiveDate,
+    /// Symbols whose own history starts later than `history_start` (a nightly batch: the
+    /// earliest entry of the positions holding it, less the lookback).
+    pub starts: HashMap<String, NaiveDate>,
     pub end: NaiveDate,
+}
+
+impl SymbolScope {
+    /// The first date of `symbol`'s history the run needs.
+    pub fn start_of(&self, symbol: &str) -> NaiveDate {
+        self.starts
+            .get(symbol)
+            .copied()
+            .unwrap_or(self.history_start)
+    }
 }
 
 /// The scope's symbols that have market data (not remembered as unavailable).

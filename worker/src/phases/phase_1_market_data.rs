@@ -5,6 +5,8 @@
 //! that another provider fills, or a close at the last stored date that moved more than
 //! 0.5 % (a split), refetches the whole history from it and replaces the stored one.
 
+mod night_bulk;
+
 use super::loaders::SymbolScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
@@ -110,6 +112,8 @@ struct Tally {
     /// Symbols no provider could be asked for (every one refused us or lacks the endpoint).
     refused: Vec<String>,
     served_by: BTreeMap<&'static str, usize>,
+    /// How the fetched symbols came in: a night's bulk requests, or one per symbol.
+    ways: night_bulk::Ways,
 }
 
 /// The symbols of the run sorted by what phase 1 must do with them.
@@ -126,10 +130,12 @@ struct Work {
 /// (`provider_concurrency` at a time), store what was served, and summarise.
 pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> {
     let started = Instant::now();
-    let work = plan_work(ctx, scope).await?;
+    let mut work = plan_work(ctx, scope).await?;
     let mut progress = ctx.start_phase(&PHASE_1, scope.symbols.len()).await?;
     let mut tally = Tally::default();
     announce(ctx, scope, &work, &mut tally);
+    night_bulk::fetch(ctx, &mut work.to_fetch, &mut tally).await?;
+    tally.ways.per_symbol = work.to_fetch.len();
     progress
         .advance(scope.symbols.len() - work.to_fetch.len())
         .await?;
@@ -179,7 +185,6 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
 
 /// Sorts the run's symbols: cached, to fetch (with their ranges) or known unavailable.
 async fn plan_work(ctx: &RunContext, scope: &SymbolScope) -> Result<Work, JobError> {
-    let first_needed = calendar::next_trading_day(scope.history_start - chrono::Duration::days(1));
     let coverage: HashMap<String, prices::Coverage> = prices::coverage(&ctx.pool, &scope.symbols)
         .await?
         .into_iter()
@@ -209,14 +214,11 @@ async fn plan_work(ctx: &RunContext, scope: &SymbolScope) -> Result<Work, JobErr
         known: Vec::new(),
     };
     for symbol in &scope.symbols {
+        let start = scope.start_of(symbol);
+        let first_needed = calendar::next_trading_day(start - chrono::Duration::days(1));
         let need = match remembered.get(symbol) {
             Some(r) => Need::KnownUnavailable(r.clone()),
-            None => need_for(
-                coverage.get(symbol),
-                first_needed,
-                scope.history_start,
-                scope.end,
-            ),
+            None => need_for(coverage.get(symbol), first_needed, start, scope.end),
         };
         match need {
             Need::Cached => work.cached += 1,
@@ -334,9 +336,10 @@ async fn finish(
     let secs = started.elapsed().as_secs_f64();
     let requests = ctx.market.requests();
     let by: Vec<String> = requests.iter().map(|(p, n)| format!("{p} {n}")).collect();
+    let ways = &tally.ways;
     ctx.info(&PHASE_1, format!(
-        "Market Data Collection complete: {} symbols ({} fetched, {cached} cached, {} unavailable), {} prices stored in {secs:.1}s; provider requests: {}",
-        scope.symbols.len(), tally.fetched, tally.unavailable.len(), tally.rows,
+        "Market Data Collection complete: {} symbols ({} fetched, {cached} cached, {} unavailable; {} by bulk, {} asked per symbol), {} prices stored in {secs:.1}s; provider requests: {}",
+        scope.symbols.len(), tally.fetched, tally.unavailable.len(), ways.bulk, ways.per_symbol, tally.rows,
         if by.is_empty() { "none".to_owned() } else { by.join(", ") }
     ));
     let status = PhaseStatus::finished(!tally.unavailable.is_empty());
@@ -350,6 +353,12 @@ async fn finish(
                 "provider_requests": requests.values().sum::<u64>(),
                 "requests_by_provider": requests,
                 "served_by": tally.served_by,
+                "by_way": {
+                    "bulk": tally.ways.bulk,
+                    "bulk_requests": tally.ways.bulk_requests,
+                    "per_symbol": tally.ways.per_symbol,
+                    "cached": cached,
+                },
                 "unavailable": tally.unavailable,
                 "prices_stored": tally.rows,
             }),
@@ -558,6 +567,23 @@ mod tests {
         };
         assert_eq!(plan.range_for("yahoo"), (d("2023-01-01"), d("2024-06-28")));
         assert!(!plan.stored);
+    }
+
+    #[test]
+    fn a_symbol_held_since_later_than_the_universe_asks_only_its_gap_from_its_own_start() {
+        // Fetched from its own start (entry less the lookback) and one night behind.
+        let c = cov("2025-10-01", "2026-11-27");
+        let own = need_for(Some(&c), d("2025-10-01"), d("2025-10-01"), d("2026-11-30"));
+        let Need::Fetch(plan) = own else {
+            panic!("a gap is fetched")
+        };
+        assert_eq!(plan.range_for("fmp"), (d("2026-11-27"), d("2026-11-30")));
+        // From the universe's earliest start the same rows looked short: the whole history.
+        let universe = need_for(Some(&c), d("2023-01-03"), d("2023-01-01"), d("2026-11-30"));
+        let Need::Fetch(plan) = universe else {
+            panic!("missing history is fetched")
+        };
+        assert_eq!(plan.range_for("fmp"), (d("2023-01-01"), d("2026-11-30")));
     }
 
     #[test]

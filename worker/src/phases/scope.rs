@@ -225,6 +225,8 @@ impl PortfolioScope {
             symbols: self.symbols.clone(),
             funds,
             history_start: self.history_start,
+            // One portfolio: its first entry's history for every symbol.
+            starts: std::collections::HashMap::new(),
             end: self.end,
         }
     }
