@@ -9,6 +9,7 @@ mod faults;
 mod limits;
 mod live;
 mod metrics;
+mod night_bulk;
 mod onboarding;
 mod providers;
 mod queue_plans;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub mod fake_providers;
+pub mod night;
 pub mod prometheus;
 pub mod queue_history;
 
