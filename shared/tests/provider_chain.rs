@@ -581,3 +581,87 @@ async fn a_rate_limit_spaces_requests_out_after_its_burst() {
     );
     assert_eq!(s.requests().get("fmp"), Some(&123));
 }
+
+fn grouped_mock() -> wiremock::MockBuilder {
+    Mock::given(method("GET")).and(path("/v2/aggs/grouped/locale/us/market/stocks/2024-02-28"))
+}
+
+#[tokio::test]
+async fn polygons_grouped_daily_is_retried_like_any_request_and_spelled_back_as_asked() {
+    let f = Fakes::start().await;
+    grouped_mock()
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&f.polygon)
+        .await;
+    let bar = |t: &str, c: f64, ms: i64| json!({"T": t, "v": 1000.0, "vw": c, "o": c, "c": c, "h": c, "l": c, "t": ms, "n": 1});
+    let t28 = T26 + 2 * 86_400_000;
+    grouped_mock()
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "queryCount": 3, "resultsCount": 3, "adjusted": true, "status": "OK", "request_id": "g",
+            // A bar of another date is not the date's.
+            "results": [bar("AAPL", 181.42, t28), bar("BRK.B", 410.5, t28), bar("MSFT", 1.0, T26)]
+        })))
+        .expect(1)
+        .mount(&f.polygon)
+        .await;
+    let s = f.session(fast(3));
+    let asked: Arc<[String]> = ["AAPL", "BRK-B", "MSFT", "ZZZQ"].map(String::from).into();
+    let served = s
+        .grouped_daily("polygon", d(2024, 2, 28), asked)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(served.provider, "polygon");
+    let got: Vec<(&str, f64)> = served
+        .value
+        .iter()
+        .map(|(s, b)| (s.as_str(), b.close))
+        .collect();
+    assert_eq!(got, [("AAPL", 181.42), ("BRK-B", 410.5)]);
+    assert_eq!(s.requests().get("polygon"), Some(&2), "one 500, one answer");
+    assert!(matches!(
+        s.grouped_daily("fmp", d(2024, 2, 28), Arc::from(Vec::new()))
+            .await,
+        Err(ChainError::Unsupported { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_plan_without_the_grouped_daily_skips_only_the_bulk_and_still_serves_per_symbol() {
+    let f = Fakes::start().await;
+    grouped_mock()
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "status": "NOT_AUTHORIZED", "request_id": "g",
+            "message": "You are not entitled to this data. Please upgrade your plan."
+        })))
+        .expect(1)
+        .mount(&f.polygon)
+        .await;
+    polygon_mock("AAPL")
+        .respond_with(polygon_bars("AAPL"))
+        .expect(1)
+        .mount(&f.polygon)
+        .await;
+    let s = f.session(fast(3));
+    let day = d(2024, 2, 28);
+    for _ in 0..2 {
+        let bulk = s
+            .grouped_daily("polygon", day, Arc::from(vec!["AAPL".to_owned()]))
+            .await;
+        assert!(matches!(bulk, Err(ChainError::Refused { .. })), "{bulk:?}");
+    }
+    assert!(s.open_reason("polygon", DataKind::DailyBulk).is_some());
+    assert!(s.open_reason("polygon", DataKind::Prices).is_none());
+    let (start, end) = range();
+    let served = s
+        .history_from("polygon", "AAPL", start, end)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(closes(&served.value), vec![181.16, 182.63, 181.42]);
+    assert_eq!(
+        s.take_notices().len(),
+        1,
+        "the bulk's breaker, announced once"
+    );
+}
