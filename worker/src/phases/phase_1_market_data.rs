@@ -3,7 +3,9 @@
 //! provider chain; a symbol no provider has is remembered (reason, time) and not asked again
 //! for `SIGMASIGHT_UNAVAILABLE_TTL_HOURS`. A symbol's history comes from one provider: a gap
 //! that another provider fills, or a close at the last stored date that moved more than
-//! 0.5 % (a split), refetches the whole history from it and replaces the stored one.
+//! 0.5 % (a split), refetches the whole history from it and replaces the stored one. A nightly
+//! batch first asks the bulk endpoints for the new dates of the whole universe
+//! ([`night_bulk`]); each symbol is asked from its own start ([`SymbolScope::start_of`]).
 
 mod night_bulk;
 
