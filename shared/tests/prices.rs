@@ -59,3 +59,50 @@ async fn a_symbols_series_holds_its_closes_of_the_range_in_date_order(pool: PgPo
         .collect();
     assert_eq!(flat, want);
 }
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn coverage_says_where_a_history_was_last_asked_from_in_full(pool: PgPool) {
+    sqlx::query(
+        "insert into market_prices (symbol, price_date, close, source)
+         values ('IPO', '2026-06-16', 10, 'fmp'), ('IPO', '2026-06-17', 11, 'fmp'),
+                ('OLD', '2026-06-17', 5, 'fmp')",
+    )
+    .execute(&pool)
+    .await
+    .expect("insert");
+    let run = uuid::Uuid::new_v4();
+    for s in ["IPO", "OLD"] {
+        prices::remember_availability(&pool, s, true, None, "fmp", run)
+            .await
+            .expect("available");
+    }
+    prices::remember_history_from(&pool, "IPO", day(1, 2))
+        .await
+        .expect("history from");
+    // A later verdict keeps it.
+    prices::remember_availability(&pool, "IPO", true, None, "fmp", run)
+        .await
+        .expect("available again");
+    let mut cov = prices::coverage(&pool, &["IPO".to_owned(), "OLD".to_owned()])
+        .await
+        .expect("coverage");
+    cov.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    let got: Vec<(&str, NaiveDate, Option<NaiveDate>, f64)> = cov
+        .iter()
+        .map(|c| {
+            (
+                c.symbol.as_str(),
+                c.first_date,
+                c.history_from,
+                c.last_close,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("IPO", day(6, 16), Some(day(1, 2)), 11.0),
+            ("OLD", day(6, 17), None, 5.0)
+        ]
+    );
+}

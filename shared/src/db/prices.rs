@@ -16,6 +16,8 @@ pub struct Coverage {
     pub source: String,
     /// The newest stored close (a gap fill compares the provider's close there).
     pub last_close: f64,
+    /// The start the stored history was last asked from in full ([`remember_history_from`]).
+    pub history_from: Option<NaiveDate>,
 }
 
 /// Coverage of every listed symbol, in one query (symbols with no rows are absent).
@@ -24,13 +26,15 @@ pub async fn coverage(
     symbols: &[String],
 ) -> Result<Vec<Coverage>, sqlx::Error> {
     sqlx::query_as(
-        "select c.symbol, c.first_date, c.last_date, c.days, m.source, m.close as last_close
+        "select c.symbol, c.first_date, c.last_date, c.days, m.source, m.close as last_close,
+                a.history_from
          from (select symbol, min(price_date) as first_date, max(price_date) as last_date,
                       count(*) as days
                from market_prices
                where symbol = any($1)
                group by symbol) c
-         join market_prices m on m.symbol = c.symbol and m.price_date = c.last_date",
+         join market_prices m on m.symbol = c.symbol and m.price_date = c.last_date
+         left join symbol_availability a on a.symbol = c.symbol",
     )
     .bind(symbols)
     .fetch_all(db)
@@ -202,6 +206,21 @@ pub async fn remember_availability(
     .bind(run_id)
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// Remembers that `symbol`'s stored history was just asked from `start` in full (the
+/// availability row must exist: [`remember_availability`] first).
+pub async fn remember_history_from(
+    db: impl PgExecutor<'_>,
+    symbol: &str,
+    start: NaiveDate,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update symbol_availability set history_from = $2 where symbol = $1")
+        .bind(symbol)
+        .bind(start)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

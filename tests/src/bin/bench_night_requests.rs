@@ -5,7 +5,8 @@
 //! `polygon` against the fake Polygon, on `BENCH_WORKERS` (2) workers: once with the night's
 //! bulk fetch, once without (`SIGMASIGHT_NIGHT_BULK=off`, every symbol per symbol), each on a
 //! database of its own. Prints the requests of each night by endpoint and its wall time.
-//! `BENCH_BULK=on` or `off` runs only that one.
+//! `BENCH_BULK=on` or `off` runs only that one; `SIGMASIGHT_BIN_PROFILE=before` runs the
+//! binaries copied to `target/before/` (an earlier build, to compare with).
 
 use sigmasight_tests::night::prepare;
 use std::time::Duration;
@@ -28,14 +29,19 @@ async fn main() -> anyhow::Result<()> {
         Ok(way) if !way.is_empty() => vec![way],
         _ => vec!["on".into(), "off".into()],
     };
-    println!("night bulk | polygon requests: grouped daily + per symbol = all | phase 1 by way | night wall");
+    println!("night bulk | polygon requests: grouped daily + per symbol = all | phase 1 by way | phase 1 | night wall");
     for bulk in ways {
         let world = prepare(portfolios, symbols, &[], &[]).await?;
         let night = world
             .run_night(&bulk, workers, Duration::from_secs(3600))
             .await?;
+        let phase_1 = night.detail["phases"]
+            .as_array()
+            .and_then(|p| p.iter().find(|x| x["phase_id"] == "phase_1"))
+            .and_then(|p| p["duration_seconds"].as_f64())
+            .unwrap_or(f64::NAN);
         println!(
-            "{bulk:<10} | {} + {} = {} | {} | {:.1} s ({} portfolios x 20 positions over {} symbols, status {})",
+            "{bulk:<10} | {} + {} = {} | {} | {phase_1:.2} s | {:.1} s ({} portfolios x 20 positions over {} symbols, status {})",
             night.grouped,
             night.per_symbol,
             night.grouped + night.per_symbol,

@@ -71,6 +71,13 @@ impl Plan {
 /// A close that moved more than this against the stored one means the past was restated.
 const RESTATEMENT_TOLERANCE: f64 = 0.005;
 
+/// The first date the stored rows answer for: their first date, or the start they were last
+/// asked from in full when that is earlier (the symbol listed later, or the provider has no
+/// older bars: asking again would bring nothing earlier).
+fn covered_from(c: &prices::Coverage) -> NaiveDate {
+    c.history_from.map_or(c.first_date, |f| f.min(c.first_date))
+}
+
 fn need_for(
     cov: Option<&prices::Coverage>,
     first_needed: NaiveDate,
@@ -78,8 +85,8 @@ fn need_for(
     end: NaiveDate,
 ) -> Need {
     match cov {
-        Some(c) if c.first_date <= first_needed && c.last_date >= end => Need::Cached,
-        Some(c) if c.first_date <= first_needed => Need::Fetch(Plan {
+        Some(c) if covered_from(c) <= first_needed && c.last_date >= end => Need::Cached,
+        Some(c) if covered_from(c) <= first_needed => Need::Fetch(Plan {
             start: c.first_date.min(start),
             end,
             gap: Some(Gap {
@@ -437,7 +444,9 @@ async fn store_served(
             (served.value, plan.stored)
         }
     };
-    let rows = store(ctx, symbol, provider, &bars, replace).await?;
+    // A whole-range answer (not a gap's new days) says where the history starts.
+    let whole = (replace || !plan.stored).then_some(plan.start);
+    let rows = store(ctx, symbol, provider, &bars, replace, whole).await?;
     ctx.info(
         &PHASE_1,
         format!(
@@ -452,7 +461,8 @@ fn restated(served: f64, stored: f64) -> bool {
     !(stored > 0.0 && ((served - stored) / stored).abs() <= RESTATEMENT_TOLERANCE)
 }
 
-/// Stores one symbol's bars in a transaction fenced on the lease, and marks it available.
+/// Stores one symbol's bars in a transaction fenced on the lease, and marks it available (a
+/// whole-range answer: asked from `asked_from`).
 /// A replacement finds the first date whose close changed and marks the portfolios holding
 /// the symbol to recompute their snapshots from there.
 async fn store(
@@ -461,6 +471,7 @@ async fn store(
     provider: &str,
     bars: &[DailyBar],
     replace: bool,
+    asked_from: Option<NaiveDate>,
 ) -> Result<u64, JobError> {
     let dates: Vec<NaiveDate> = bars.iter().map(|b| b.date).collect();
     let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
@@ -487,6 +498,9 @@ async fn store(
         prices::upsert_bars(&mut tx, symbol, provider, &dates, &closes, &volumes).await?
     };
     prices::remember_availability(&mut *tx, symbol, true, None, provider, ctx.run.id).await?;
+    if let Some(start) = asked_from {
+        prices::remember_history_from(&mut *tx, symbol, start).await?;
+    }
     tx.commit().await?;
     Ok(n)
 }
@@ -525,6 +539,7 @@ mod tests {
             days: 10,
             source: "fmp".into(),
             last_close: 100.0,
+            history_from: None,
         }
     }
 
@@ -586,6 +601,33 @@ mod tests {
             panic!("missing history is fetched")
         };
         assert_eq!(plan.range_for("fmp"), (d("2023-01-01"), d("2026-11-30")));
+    }
+
+    #[test]
+    fn a_symbol_that_listed_after_the_start_it_was_asked_from_only_asks_its_gap() {
+        // Asked from 2025-01-02 in full; the provider's first bar was 2025-06-16 (an IPO).
+        let mut c = cov("2025-06-16", "2026-11-27");
+        let (first_needed, start, end) = (d("2025-01-02"), d("2025-01-01"), d("2026-11-30"));
+        assert!(
+            matches!(
+                need_for(Some(&c), first_needed, start, end),
+                Need::Fetch(Plan { gap: None, .. })
+            ),
+            "not knowing where it was asked from: the whole range"
+        );
+        c.history_from = Some(d("2025-01-01"));
+        let Need::Fetch(plan) = need_for(Some(&c), first_needed, start, end) else {
+            panic!("a gap is fetched")
+        };
+        assert_eq!(plan.range_for("fmp"), (d("2026-11-27"), d("2026-11-30")));
+        c.last_date = d("2026-11-30");
+        assert_eq!(need_for(Some(&c), first_needed, start, end), Need::Cached);
+        // Asked from later than the run now needs (a new position entered earlier): whole.
+        c.history_from = Some(d("2025-03-01"));
+        assert!(matches!(
+            need_for(Some(&c), first_needed, start, end),
+            Need::Fetch(Plan { gap: None, .. })
+        ));
     }
 
     #[test]
