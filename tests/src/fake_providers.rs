@@ -39,8 +39,11 @@ pub struct FakeOptions {
     pub polygon_unknown: Vec<String>,
     /// Symbols Yahoo answers as unknown (404).
     pub yahoo_unknown: Vec<String>,
-    /// Symbols in Polygon's grouped daily even before any fake was asked about them.
+    /// Symbols in Polygon's grouped daily and FMP's EOD bulk even before any fake was asked
+    /// about them.
     pub listed: Vec<String>,
+    /// FMP answers its EOD bulk 402 "Restricted Endpoint" (a plan without it).
+    pub fmp_bulk_refused: bool,
 }
 
 impl Default for FakeOptions {
@@ -53,6 +56,7 @@ impl Default for FakeOptions {
             polygon_unknown: Vec::new(),
             yahoo_unknown: Vec::new(),
             listed: Vec::new(),
+            fmp_bulk_refused: false,
         }
     }
 }
@@ -73,8 +77,9 @@ struct State {
     market: SyntheticMarket,
     today: NaiveDate,
     unknown: HashMap<&'static str, HashSet<String>>,
-    /// [`FakeOptions::listed`], as Polygon spells them.
-    listed: HashSet<String>,
+    /// [`FakeOptions::listed`].
+    listed: Vec<String>,
+    fmp_bulk_refused: bool,
     /// Requests received, per (provider, symbol as requested; "" when none).
     counts: Mutex<HashMap<(&'static str, String), usize>>,
 }
@@ -109,18 +114,21 @@ impl State {
         bars
     }
 
-    /// The tickers of the fake market as Polygon spells them: every symbol any fake has been
-    /// asked about, and the listed ones, except those Polygon answers as unknown.
-    fn polygon_tickers(&self) -> Vec<String> {
+    /// The tickers of the fake market as `provider` spells them: every symbol any fake has
+    /// been asked about, and the listed ones, except those `provider` answers as unknown.
+    fn tickers(&self, provider: Provider) -> Vec<String> {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let asked = counts
             .keys()
             .filter(|(_, s)| !s.is_empty() && !s.starts_with(GROUPED))
-            .map(|(_, s)| map_symbol(Provider::Polygon, s));
-        let mut tickers: Vec<String> = asked.chain(self.listed.iter().cloned()).collect();
+            .map(|(_, s)| s.clone());
+        let mut tickers: Vec<String> = asked
+            .chain(self.listed.iter().cloned())
+            .map(|s| map_symbol(provider, &s))
+            .collect();
         tickers.sort();
         tickers.dedup();
-        tickers.retain(|t| !self.is_unknown("polygon", t));
+        tickers.retain(|t| !self.is_unknown(provider.name(), t));
         tickers
     }
 
@@ -214,7 +222,8 @@ impl FakeProviders {
             }),
             today,
             unknown,
-            listed: spelled(Provider::Polygon, &opts.listed),
+            listed: opts.listed.clone(),
+            fmp_bulk_refused: opts.fmp_bulk_refused,
             counts: Mutex::new(HashMap::new()),
         });
         let (fmp, polygon, yahoo) = (
@@ -290,18 +299,19 @@ impl FakeProviders {
         counts.get(&key).copied().unwrap_or(0)
     }
 
-    /// Requests the fake Polygon's grouped daily has received, for any date.
-    pub fn grouped_requests(&self) -> usize {
+    /// Bulk requests `provider` has received (Polygon's grouped daily, FMP's EOD bulk), for
+    /// any date.
+    pub fn grouped_requests(&self, provider: &str) -> usize {
         let counts = self.state.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts
             .iter()
-            .filter(|((p, s), _)| *p == "polygon" && s.starts_with(GROUPED))
+            .filter(|((p, s), _)| *p == provider && s.starts_with(GROUPED))
             .map(|(_, n)| n)
             .sum()
     }
 
-    /// Per-symbol requests `provider` has received (every request but Polygon's grouped
-    /// daily and those naming no symbol).
+    /// Per-symbol requests `provider` has received (every request but the bulk ones and those
+    /// naming no symbol).
     pub fn per_symbol_requests(&self, provider: &str) -> usize {
         let counts = self.state.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts
@@ -473,7 +483,37 @@ mod fmp {
 
     const INVALID_KEY: &str = "Invalid API KEY. Please retry or visit our documentation to create one FREE https://site.financialmodelingprep.com/developer/docs";
 
+    /// `/stable/eod-bulk?date=`: every symbol's bar of the date, as CSV.
+    fn eod_bulk(state: &State, request: &Request) -> ResponseTemplate {
+        let date = query(request, "date").unwrap_or_default();
+        state.count("fmp", &format!("{GROUPED}{date}"));
+        if query(request, "apikey").is_none_or(|k| k.is_empty()) {
+            return json_response(401, json!({ "Error Message": INVALID_KEY }));
+        }
+        if state.fmp_bulk_refused {
+            let text = "Restricted Endpoint: This endpoint is not available under your current subscription please visit our subscription page to upgrade your plan at https://site.financialmodelingprep.com/developer/docs/pricing";
+            return json_response(402, json!({ "Error Message": text }));
+        }
+        let Ok(day) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else {
+            let text = "Invalid or missing query parameter - date";
+            return json_response(400, json!({ "Error Message": text }));
+        };
+        let mut csv = String::from("symbol,date,open,low,high,close,adjClose,volume\n");
+        for t in state.tickers(Provider::Fmp) {
+            if let Some(b) = state.bars("fmp", &t, day, day).first() {
+                let c = b.close;
+                csv.push_str(&format!("{t},{day},{c},{c},{c},{c},{c},{}\n", b.volume));
+            }
+        }
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "text/csv")
+            .set_body_string(csv)
+    }
+
     pub(super) fn respond(state: &State, request: &Request) -> ResponseTemplate {
+        if request.url.path() == "/stable/eod-bulk" {
+            return eod_bulk(state, request);
+        }
         let symbol = query(request, "symbol").unwrap_or_default();
         state.count("fmp", &symbol);
         if query(request, "apikey").is_none_or(|k| k.is_empty()) {
@@ -677,7 +717,7 @@ mod polygon {
             );
         };
         let results: Vec<Value> = state
-            .polygon_tickers()
+            .tickers(Provider::Polygon)
             .iter()
             .filter_map(|t| {
                 let bar = state.bars("polygon", t, day, day).into_iter().next()?;
@@ -953,15 +993,60 @@ mod tests {
             got, want,
             "SQ is unknown and ZZZQ never asked about: absent"
         );
-        assert_eq!(fakes.grouped_requests(), 1);
+        assert_eq!(fakes.grouped_requests("polygon"), 1);
         let weekend = polygon.grouped_daily(d(2024, 3, 9), &asked).await;
         assert_eq!(
             weekend.map(|b| b.len()).ok(),
             Some(0),
             "no bars on a Saturday"
         );
-        assert_eq!(fakes.grouped_requests(), 2);
+        assert_eq!(fakes.grouped_requests("polygon"), 2);
         assert_eq!(fakes.per_symbol_requests("polygon"), 2);
+    }
+
+    #[tokio::test]
+    async fn fmp_eod_bulk_is_one_request_with_the_per_symbol_closes_unless_the_plan_lacks_it() {
+        let opts = FakeOptions {
+            listed: vec!["AAPL".into(), "BRK.B".into(), "SQ".into()],
+            fmp_unknown: vec!["SQ".into()],
+            ..FakeOptions::default()
+        };
+        let fakes = FakeProviders::start(opts).await;
+        let fmp = FmpProvider::new(reqwest::Client::new(), &fakes.fmp_url(), "k".into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let day = d(2024, 3, 11);
+        let asked: Vec<String> = ["AAPL", "BRK.B", "SQ"].map(String::from).to_vec();
+        let bars = fmp
+            .grouped_daily(day, &asked)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(String, NaiveDate, f64)> = bars
+            .iter()
+            .map(|(s, b)| (s.clone(), b.date, b.close))
+            .collect();
+        let want: Vec<(String, NaiveDate, f64)> = ["AAPL", "BRK.B"]
+            .iter()
+            .map(|s| {
+                let (date, close) = fakes.closes("fmp", s, day, day)[0];
+                ((*s).to_owned(), date, close)
+            })
+            .collect();
+        assert_eq!(got, want, "spelled back as asked; SQ unknown to FMP");
+        assert_eq!(fakes.grouped_requests("fmp"), 1);
+        assert_eq!(fakes.per_symbol_requests("fmp"), 0);
+
+        let refusing = FakeProviders::start(FakeOptions {
+            fmp_bulk_refused: true,
+            ..FakeOptions::default()
+        })
+        .await;
+        let fmp = FmpProvider::new(reqwest::Client::new(), &refusing.fmp_url(), "k".into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let refused = fmp.grouped_daily(day, &asked).await;
+        assert!(
+            matches!(&refused, Err(ProviderError::Failing(r)) if r.contains("Restricted Endpoint")),
+            "only the bulk fails: {refused:?}"
+        );
     }
 
     #[tokio::test]

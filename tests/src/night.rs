@@ -1,9 +1,9 @@
-//! A night against the fake Polygon at scale, for the e2e test and
+//! A night against a fake provider at scale, for the e2e tests and
 //! `sigmasight-bench-night-requests`: N portfolios × 20 positions over M synthetic symbols
 //! inserted straight into the database (as `sigmasight-bench-daily` does), each symbol's
-//! Polygon closes stored up to the day before the night from its own first entry less the
-//! lookback (what onboarding leaves behind), then the night of the last trading day through
-//! the chain `polygon`, counting what the fake Polygon was asked.
+//! closes from that provider (Polygon or FMP) stored up to the day before the night from its
+//! own first entry less the lookback (what onboarding leaves behind), then the night of the
+//! last trading day through the chain of that one provider, counting what it was asked.
 
 use crate::fake_providers::{FakeOptions, FakeProviders};
 use crate::{start_worker, Api, TestDb};
@@ -19,9 +19,41 @@ const LOOKBACK_DAYS: i64 = 365;
 /// The first entry of the universe; symbol `j` is first held `j mod 40` weeks later.
 const FIRST_ENTRY: (i32, u32, u32) = (2026, 1, 5);
 
+/// What a night's world holds.
+#[derive(Debug, Clone)]
+pub struct NightSetup {
+    /// The chain's one provider: `polygon` or `fmp`.
+    pub provider: &'static str,
+    pub portfolios: usize,
+    pub symbols: usize,
+    /// Symbols whose stored closes are doubled (a split the provider's adjusted answer now
+    /// shows).
+    pub restated: Vec<String>,
+    /// Symbols absent from the provider's bulk answer.
+    pub unlisted: Vec<String>,
+    /// FMP answers its EOD bulk 402 "Restricted Endpoint".
+    pub fmp_bulk_refused: bool,
+}
+
+impl Default for NightSetup {
+    /// Polygon, 60 portfolios over 1,200 symbols (each held once).
+    fn default() -> Self {
+        Self {
+            provider: "polygon",
+            portfolios: 60,
+            symbols: 1200,
+            restated: Vec::new(),
+            unlisted: Vec::new(),
+            fmp_bulk_refused: false,
+        }
+    }
+}
+
 /// The world of one night: a database with the portfolios and the stored closes, the api, and
 /// the fakes.
 pub struct NightWorld {
+    /// The chain's one provider.
+    pub provider: &'static str,
     pub db: TestDb,
     pub api: Api,
     pub fakes: FakeProviders,
@@ -38,7 +70,7 @@ pub struct NightCost {
     pub detail: Value,
     /// Phase 1's summary.
     pub phase_1: Value,
-    /// Requests the fake Polygon received during the night: grouped daily, per symbol.
+    /// Requests the provider received during the night: bulk, per symbol.
     pub grouped: usize,
     pub per_symbol: usize,
     /// Wall time of the whole night (parent and children).
@@ -52,15 +84,14 @@ pub fn symbol(j: usize) -> String {
 
 /// Inserts `portfolios` × 20 positions over `symbols` symbols (position k of portfolio i holds
 /// symbol (20·i + k) mod `symbols`, first entered `j mod 40` weeks after the universe's first
-/// entry) and stores Polygon's closes of each up to the day before the last trading day. The
-/// stored closes of `restated` are doubled (a split Polygon's adjusted answer now shows);
-/// `unlisted` are absent from Polygon's grouped daily.
-pub async fn prepare(
-    portfolios: usize,
-    symbols: usize,
-    restated: &[String],
-    unlisted: &[String],
-) -> anyhow::Result<NightWorld> {
+/// entry) and stores the provider's closes of each up to the day before the last trading day.
+pub async fn prepare(setup: NightSetup) -> anyhow::Result<NightWorld> {
+    let NightSetup {
+        provider,
+        portfolios,
+        symbols,
+        ..
+    } = setup;
     let night = sigmasight_shared::clock::last_trading_day();
     let before = calendar::previous_trading_day(night);
     let first =
@@ -78,11 +109,12 @@ pub async fn prepare(
     let listed: Vec<String> = starts
         .iter()
         .map(|(s, _)| s.clone())
-        .filter(|s| !unlisted.contains(s))
+        .filter(|s| !setup.unlisted.contains(s))
         .collect();
     let fakes = FakeProviders::start_as_of(
         FakeOptions {
             listed,
+            fmp_bulk_refused: setup.fmp_bulk_refused,
             ..FakeOptions::default()
         },
         night,
@@ -91,10 +123,11 @@ pub async fn prepare(
     let db = TestDb::create().await?;
     let pool = db.pool().await?;
     seed_portfolios(&pool, portfolios, symbols, first).await?;
-    seed_closes(&pool, &fakes, &starts, before, restated).await?;
+    seed_closes(&pool, &fakes, provider, &starts, before, &setup.restated).await?;
     pool.close().await;
     let api = Api::start(&db.url, &[("SIGMASIGHT_AS_OF", night.to_string())]).await?;
     Ok(NightWorld {
+        provider,
         db,
         api,
         fakes,
@@ -139,11 +172,12 @@ async fn seed_portfolios(
     Ok(())
 }
 
-/// Stores Polygon's closes of every symbol from its start to `last`, in statements of about
-/// 100,000 rows.
+/// Stores `provider`'s closes of every symbol from its start to `last`, 250 symbols a
+/// statement.
 async fn seed_closes(
     pool: &sqlx::PgPool,
     fakes: &FakeProviders,
+    provider: &str,
     starts: &[(String, NaiveDate)],
     last: NaiveDate,
     restated: &[String],
@@ -152,7 +186,7 @@ async fn seed_closes(
         let (mut symbols, mut dates, mut closes) = (Vec::new(), Vec::new(), Vec::new());
         for (s, start) in chunk {
             let factor = if restated.contains(s) { 2.0 } else { 1.0 };
-            for (d, c) in fakes.closes("polygon", s, *start, last) {
+            for (d, c) in fakes.closes(provider, s, *start, last) {
                 symbols.push(s.clone());
                 dates.push(d);
                 closes.push(c * factor);
@@ -160,11 +194,12 @@ async fn seed_closes(
         }
         sqlx::query(
             "insert into market_prices (symbol, price_date, close, volume, source)
-             select u.s, u.d, u.c, 1000, 'polygon' from unnest($1::text[], $2::date[], $3::float8[]) as u(s, d, c)",
+             select u.s, u.d, u.c, 1000, $4 from unnest($1::text[], $2::date[], $3::float8[]) as u(s, d, c)",
         )
         .bind(&symbols)
         .bind(&dates)
         .bind(&closes)
+        .bind(provider)
         .execute(pool)
         .await?;
     }
@@ -172,8 +207,8 @@ async fn seed_closes(
 }
 
 impl NightWorld {
-    /// Runs the night on `workers` worker processes over the chain `polygon` (with its bulk
-    /// fetch `on` or `off`) and waits for its end, up to `timeout`.
+    /// Runs the night on `workers` worker processes over the chain of the world's provider
+    /// (with the night's bulk fetch `on` or `off`) and waits for its end, up to `timeout`.
     pub async fn run_night(
         &self,
         bulk: &str,
@@ -182,19 +217,23 @@ impl NightWorld {
     ) -> anyhow::Result<NightCost> {
         let env = vec![
             ("SIGMASIGHT_AS_OF", self.night.to_string()),
-            ("SIGMASIGHT_MARKET_PROVIDER", "polygon".into()),
+            ("SIGMASIGHT_MARKET_PROVIDER", self.provider.into()),
             ("POLYGON_API_KEY", "fake-polygon-key".into()),
             ("SIGMASIGHT_POLYGON_BASE_URL", self.fakes.polygon_url()),
             ("SIGMASIGHT_POLYGON_RATE_PER_MIN", "0".into()),
+            ("FMP_API_KEY", "fake-fmp-key".into()),
+            ("SIGMASIGHT_FMP_BASE_URL", self.fakes.fmp_url()),
+            ("SIGMASIGHT_FMP_RATE_PER_MIN", "0".into()),
             ("SIGMASIGHT_PROVIDER_BACKOFF_MS", "5".into()),
             ("SIGMASIGHT_NIGHT_BULK", bulk.into()),
         ];
         let processes = (0..workers)
             .map(|_| start_worker(&self.db.url, &env))
             .collect::<Result<Vec<_>, _>>()?;
+        let p = self.provider;
         let (grouped, per_symbol) = (
-            self.fakes.grouped_requests(),
-            self.fakes.per_symbol_requests("polygon"),
+            self.fakes.grouped_requests(p),
+            self.fakes.per_symbol_requests(p),
         );
         let started = Instant::now();
         let (code, run) = self
@@ -221,8 +260,8 @@ impl NightWorld {
         pool.close().await;
         Ok(NightCost {
             phase_1,
-            grouped: self.fakes.grouped_requests() - grouped,
-            per_symbol: self.fakes.per_symbol_requests("polygon") - per_symbol,
+            grouped: self.fakes.grouped_requests(p) - grouped,
+            per_symbol: self.fakes.per_symbol_requests(p) - per_symbol,
             detail,
             secs,
         })

@@ -5,6 +5,8 @@
 //! It makes single requests and classifies every answer; retries, rate limits and fallback
 //! belong to the chain. FMP's errors are `{"Error Message": "..."}`, sometimes with HTTP 200
 //! ("Limit Reach"), and its 402 "Premium Query Parameter" means "not this symbol on this plan".
+//! A night's bulk is the EOD bulk (`/stable/eod-bulk?date=`, CSV), on the plans that serve
+//! it: a 402/403 there means the plan lacks it, and only the bulk is skipped for the run.
 
 use super::http::{self, json_bool, json_f64, json_str, ConfigError, Provider};
 use super::{
@@ -137,6 +139,33 @@ impl FmpProvider {
         })
     }
 
+    /// The EOD bulk of `date`: every symbol's bar of that date, by FMP's spelling.
+    async fn eod_bulk(&self, date: NaiveDate) -> Result<Vec<(String, DailyBar)>, ProviderError> {
+        let day = date.to_string();
+        let query = [("date", day.as_str()), ("apikey", self.api_key.as_str())];
+        let url = http::endpoint(&self.base, &["eod-bulk"], &query)?;
+        tracing::debug!(provider = P.name(), path = url.path(), "request");
+        let answer = http::fetch(P, self.client.get(url)).await?;
+        if !answer.status.is_success() {
+            return Err(match answer.status.as_u16() {
+                // "Restricted/Exclusive Endpoint", "Premium": the plan lacks the bulk, and
+                // only the bulk (the key is good for everything else).
+                402 | 403 => ProviderError::Failing(format!(
+                    "fmp: EOD bulk not on this plan: HTTP {}: {}",
+                    answer.status.as_u16(),
+                    http::provider_message(&answer.body)
+                )),
+                _ => status_error("", &answer),
+            });
+        }
+        let text = String::from_utf8_lossy(&answer.body);
+        if text.trim_start().starts_with(['{', '[']) {
+            // An error under a 200 ("Limit Reach").
+            return Err(body_error(&http::parse_json(P, &answer.body)?));
+        }
+        parse_eod_bulk(&text, date)
+    }
+
     /// The earliest earnings date after `as_of`; any failure gives `None`.
     async fn next_earnings(&self, symbol: &str, as_of: NaiveDate) -> Option<NaiveDate> {
         let rows = self.rows(symbol, &["earnings"], &[]).await.ok()?;
@@ -190,6 +219,54 @@ fn bar(row: &Value) -> Option<DailyBar> {
         close: json_f64(row, "close")?,
         volume: http::volume(json_f64(row, "volume")),
     })
+}
+
+/// The EOD bulk's CSV (`symbol,date,open,low,high,close,adjClose,volume`, columns found by
+/// name): the bars of `date`. The close taken is `adjClose` when there is one: on the newest
+/// date it is the close, and on an older one it shows a split since (the night's restatement
+/// check compares it with the stored close).
+fn parse_eod_bulk(text: &str, date: NaiveDate) -> Result<Vec<(String, DailyBar)>, ProviderError> {
+    let malformed = |what: &str| ProviderError::transient(format!("fmp: EOD bulk: {what}"));
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| malformed("no header"))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(symbol), Some(day), Some(close)) =
+        (column("symbol"), column("date"), column("close"))
+    else {
+        return Err(malformed("no symbol, date or close column"));
+    };
+    let (adjusted, volume) = (column("adjClose"), column("volume"));
+    let mut bars = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|_| malformed("unreadable row"))?;
+        let number = |i: Option<usize>| i.and_then(|i| record.get(i)?.parse::<f64>().ok());
+        let Some(d) = record.get(day).and_then(http::parse_day) else {
+            continue;
+        };
+        let c = number(adjusted)
+            .filter(|c| c.is_finite() && *c > 0.0)
+            .or_else(|| number(Some(close)));
+        match (record.get(symbol), c) {
+            (Some(s), Some(c)) if d == date && !s.is_empty() && c.is_finite() && c > 0.0 => {
+                bars.push((
+                    s.to_owned(),
+                    DailyBar {
+                        date: d,
+                        close: c,
+                        volume: http::volume(number(volume)),
+                    },
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(bars)
 }
 
 fn positive(v: Option<f64>) -> Option<f64> {
@@ -327,8 +404,24 @@ impl MarketDataProvider for FmpProvider {
     fn serves(&self, kind: DataKind) -> bool {
         matches!(
             kind,
-            DataKind::Prices | DataKind::Profiles | DataKind::Fundamentals
+            DataKind::Prices | DataKind::Profiles | DataKind::Fundamentals | DataKind::DailyBulk
         )
+    }
+
+    async fn grouped_daily(
+        &self,
+        date: NaiveDate,
+        symbols: &[String],
+    ) -> Result<Vec<(String, DailyBar)>, ProviderError> {
+        let bars = self.eod_bulk(date).await;
+        let bars: std::collections::HashMap<String, DailyBar> = bars
+            .map_err(|e| http::redact(e, &self.api_key))?
+            .into_iter()
+            .collect();
+        Ok(symbols
+            .iter()
+            .filter_map(|s| Some((s.clone(), *bars.get(&http::map_symbol(P, s))?)))
+            .collect())
     }
 
     async fn daily_history(
@@ -384,6 +477,36 @@ mod tests {
         for bad in ["", "-", "237.49-164.08", "a-b", "-1-2", "5"] {
             assert_eq!(week_52_range(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_eod_bulk_csv_gives_the_dates_bars_by_column_name() {
+        let day = NaiveDate::from_ymd_opt(2024, 2, 28).unwrap_or_default();
+        let text = "symbol,date,open,low,high,close,adjClose,volume\n\
+                    AAPL,2024-02-28,182.51,180.13,183.12,181.42,181.42,48953939\n\
+                    SPLIT,2024-02-28,10,10,10,100.0,50.0,7\n\
+                    NOADJ,2024-02-28,10,10,10,12.5,,3\n\
+                    OTHER,2024-02-27,1,1,1,1.0,1.0,1\n\
+                    BAD,2024-02-28,1,1,1,abc,,1\n";
+        let bars = parse_eod_bulk(text, day).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<(&str, f64, i64)> = bars
+            .iter()
+            .map(|(s, b)| (s.as_str(), b.close, b.volume))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("AAPL", 181.42, 48953939),
+                ("SPLIT", 50.0, 7),
+                ("NOADJ", 12.5, 3)
+            ]
+        );
+        let reordered = "close,symbol,date\n181.42,AAPL,2024-02-28\n";
+        assert_eq!(
+            parse_eod_bulk(reordered, day).map(|b| b.len()).ok(),
+            Some(1)
+        );
+        assert!(parse_eod_bulk("a,b\n1,2\n", day).is_err());
     }
 
     #[test]

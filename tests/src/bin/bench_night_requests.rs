@@ -8,7 +8,7 @@
 //! `BENCH_BULK=on` or `off` runs only that one; `SIGMASIGHT_BIN_PROFILE=before` runs the
 //! binaries copied to `target/before/` (an earlier build, to compare with).
 
-use sigmasight_tests::night::prepare;
+use sigmasight_tests::night::{prepare, NightSetup};
 use std::time::Duration;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -31,7 +31,12 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("night bulk | polygon requests: grouped daily + per symbol = all | phase 1 by way | phase 1 | night wall");
     for bulk in ways {
-        let world = prepare(portfolios, symbols, &[], &[]).await?;
+        let world = prepare(NightSetup {
+            portfolios,
+            symbols,
+            ..NightSetup::default()
+        })
+        .await?;
         let night = world
             .run_night(&bulk, workers, Duration::from_secs(3600))
             .await?;

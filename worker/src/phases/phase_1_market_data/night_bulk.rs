@@ -29,7 +29,7 @@ const MAX_BULK_DATES: usize = 5;
 pub(super) struct Ways {
     /// Symbols stored from bulk answers.
     pub bulk: usize,
-    /// Bulk requests asked (each retried like any request).
+    /// Bulk questions asked (each retried like any request; none of a provider skipped).
     pub bulk_requests: usize,
     /// Symbols asked of the chain one by one.
     pub per_symbol: usize,
@@ -178,6 +178,14 @@ async fn ask(
     let mut answers = Answers::new();
     for ((source, date), symbols) in wanted {
         ctx.check_lease()?;
+        if ctx
+            .market
+            .open_reason(&source, DataKind::DailyBulk)
+            .is_some()
+        {
+            // Its plan lacks the endpoint (said once by the chain): not asked again.
+            continue;
+        }
         tally.ways.bulk_requests += 1;
         let symbols: Arc<[String]> = symbols.into_iter().collect();
         match ctx.market.grouped_daily(&source, date, symbols).await {
