@@ -621,7 +621,7 @@ async fn polygons_grouped_daily_is_retried_like_any_request_and_spelled_back_as_
     assert_eq!(got, [("AAPL", 181.42), ("BRK-B", 410.5)]);
     assert_eq!(s.requests().get("polygon"), Some(&2), "one 500, one answer");
     assert!(matches!(
-        s.grouped_daily("fmp", d(2024, 2, 28), Arc::from(Vec::new()))
+        s.grouped_daily("yahoo", d(2024, 2, 28), Arc::from(Vec::new()))
             .await,
         Err(ChainError::Unsupported { .. })
     ));
