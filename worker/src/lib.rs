@@ -3,6 +3,7 @@
 //! processes as you like.
 
 mod activity;
+mod budget;
 mod config;
 mod context;
 mod lease;
@@ -40,7 +41,9 @@ impl Worker {
 
     /// Builds a worker over an existing pool (already migrated).
     pub fn with_pool(config: WorkerConfig, pool: PgPool) -> anyhow::Result<Self> {
-        let chain = provider::build(&config.market)?;
+        let budget: std::sync::Arc<dyn sigmasight_shared::market_data::budget::Budget> =
+            std::sync::Arc::new(budget::PgBudget::new(pool.clone()));
+        let chain = provider::build_with(&config.market, Some(budget))?;
         Ok(Self {
             pool,
             config: Arc::new(config),

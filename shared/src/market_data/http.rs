@@ -286,6 +286,7 @@ pub fn classify_status(
         408 | 429 | 500..=599 => ProviderError::Transient {
             reason: format!("{name}: {detail}"),
             retry_after: retry_after(headers, Utc::now()),
+            rate_limited: status.as_u16() == 429,
         },
         401 => ProviderError::Refused(format!("{name}: {}", provider.unauthorized())),
         403 => ProviderError::Refused(format!("{name}: {}: {detail}", provider.forbidden())),
@@ -383,9 +384,15 @@ pub fn redact(err: ProviderError, secret: &str) -> ProviderError {
         ProviderError::Transient {
             reason,
             retry_after,
+            rate_limited,
         } => ProviderError::Transient {
             reason: clean(reason),
             retry_after,
+            rate_limited,
+        },
+        ProviderError::Exhausted { reason, resets_at } => ProviderError::Exhausted {
+            reason: clean(reason),
+            resets_at,
         },
         ProviderError::Refused(s) => ProviderError::Refused(clean(s)),
         ProviderError::Failing(s) => ProviderError::Failing(clean(s)),

@@ -233,6 +233,7 @@ fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> RunOutcome {
         .filter(|p| {
             !unavailable
                 .iter()
+                .chain(&scope.deferred)
                 .any(|u| Some(u.as_str()) == scope::price_symbol(p))
         })
         .count();
@@ -242,11 +243,15 @@ fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> RunOutcome {
         "unavailable_symbols": unavailable,
         "factor_etfs_without_prices": factor_etfs,
         "data_gaps": gaps,
+        "deferred_symbols": scope.deferred,
         "trading_days": scope.days.len(),
         "start_date": scope.days.first(),
         "end_date": scope.end,
     });
-    let complete = unavailable.is_empty() && factor_etfs.is_empty() && gaps.is_empty();
+    let complete = unavailable.is_empty()
+        && factor_etfs.is_empty()
+        && gaps.is_empty()
+        && scope.deferred.is_empty();
     let status = if complete {
         RunStatus::Completed
     } else {
