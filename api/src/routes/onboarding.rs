@@ -23,7 +23,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Bodies up to this size are read so an oversized CSV gets ERR_CSV_001 rather than a reset.
+/// Bodies up to this size are parsed as a form; an oversized CSV is refused (ERR_CSV_001) as
+/// soon as it passes 10 MiB, and the server loop then drains the rest of the body (up to
+/// `server::LINGER_BYTES`) so the client reads the 413 rather than a reset.
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// Onboarding routes.
@@ -253,25 +255,6 @@ fn limits(state: &AppState) -> &UploadLimits {
     &state.config.upload_limits
 }
 
-/// Reads and drops up to [`DISCARD_BYTES`] of a refused upload, so a client that sent a
-/// small body receives the answer instead of a connection reset (closing a socket with
-/// unread data resets it). A larger body is cut: the refusal costs at most that much.
-async fn discard_some(multipart: Result<Multipart, MultipartRejection>) {
-    const DISCARD_BYTES: usize = 1 << 20;
-    let Ok(mut multipart) = multipart else {
-        return;
-    };
-    let mut read = 0usize;
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        while let Ok(Some(chunk)) = field.chunk().await {
-            read = read.saturating_add(chunk.len());
-            if read > DISCARD_BYTES {
-                return;
-            }
-        }
-    }
-}
-
 /// Creates a portfolio from a CSV of positions and queues its onboarding run, in one
 /// transaction: on any error nothing is written.
 #[utoipa::path(
@@ -295,10 +278,9 @@ async fn create_portfolio(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     // Per-user upload rate (SIGMASIGHT_UPLOADS_PER_MINUTE), before the body is parsed.
-    if let Err(refused) = state.limits.upload(&user.sub) {
-        discard_some(multipart).await;
-        return Err(refused);
-    }
+    // A refused body is drained by the server loop (`server::LINGER_BYTES`), so the client
+    // reads this answer rather than a reset.
+    state.limits.upload(&user.sub)?;
     let form = read_form(multipart).await?;
     let valid = onboarding::validate(&form.fields, limits(&state)).map_err(field_error)?;
     let csv = form
