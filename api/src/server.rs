@@ -138,7 +138,12 @@ async fn connection(
             async move {
                 let response = router.oneshot(request).await;
                 // The request stays open until its answer's last byte is handed over.
-                response.map(|r| r.map(|body| Guarded { body, _guard: guard }))
+                response.map(|r| {
+                    r.map(|body| Guarded {
+                        body,
+                        _guard: guard,
+                    })
+                })
             }
         });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -318,9 +323,10 @@ impl hyper::body::Body for Lingering {
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body
-            .as_ref()
-            .map_or_else(|| hyper::body::SizeHint::with_exact(0), hyper::body::Body::size_hint)
+        self.body.as_ref().map_or_else(
+            || hyper::body::SizeHint::with_exact(0),
+            hyper::body::Body::size_hint,
+        )
     }
 }
 
@@ -351,8 +357,7 @@ async fn discard(
     let drain = async {
         let mut left = budget;
         loop {
-            let frame =
-                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
             let n = match frame {
                 None => return true,
                 Some(Err(_)) => return false,

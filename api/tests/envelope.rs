@@ -225,7 +225,12 @@ async fn unknown_paths_under_every_router_answer_404_in_the_envelope(pool: PgPoo
     ] {
         for method in ["GET", "POST", "DELETE"] {
             let reply = call(&pool, method, &uri, Some(&alice)).await;
-            assert_error(&reply, StatusCode::NOT_FOUND, "not_found", &format!("{method} {uri}"));
+            assert_error(
+                &reply,
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("{method} {uri}"),
+            );
         }
     }
 }
@@ -267,7 +272,12 @@ async fn a_wrong_method_on_every_route_answers_405_in_the_envelope_with_allow(po
             }
             let what = format!("{method} {uri}");
             let reply = call(&pool, method, &uri, Some(&admin)).await;
-            assert_error(&reply, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &what);
+            assert_error(
+                &reply,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                &what,
+            );
             let allow = reply
                 .headers
                 .get("allow")
@@ -275,7 +285,10 @@ async fn a_wrong_method_on_every_route_answers_405_in_the_envelope_with_allow(po
                 .unwrap_or_default()
                 .to_owned();
             for m in &methods {
-                assert!(allow.split(',').any(|a| a.trim() == m), "{what}: Allow {allow:?}");
+                assert!(
+                    allow.split(',').any(|a| a.trim() == m),
+                    "{what}: Allow {allow:?}"
+                );
             }
         }
     }
@@ -311,7 +324,13 @@ async fn a_date_postgres_cannot_hold_is_a_400_err_query_on_every_date_parameter(
         (snapshots.clone(), "start"),
         (snapshots.clone(), "end"),
     ] {
-        for bad in ["-100000-01-01", "-5000-01-01", "1899-12-31", "2201-01-01", "+20000-01-01"] {
+        for bad in [
+            "-100000-01-01",
+            "-5000-01-01",
+            "1899-12-31",
+            "2201-01-01",
+            "+20000-01-01",
+        ] {
             let uri = format!("{path}?{param}={bad}");
             assert_envelope(&call(&pool, "GET", &uri, Some(&admin)).await, "ERR_QUERY");
         }
@@ -329,7 +348,14 @@ async fn a_date_postgres_cannot_hold_is_a_400_err_query_on_every_date_parameter(
     // A batch's dates, in a JSON body: 422 ERR_JSON, nothing queued.
     for field in ["start_date", "end_date"] {
         let body = format!(r#"{{"force_rerun": true, "{field}": "-100000-01-01"}}"#);
-        let reply = call_with_body(&pool, "POST", "/api/v1/admin/batch/run", Some(&admin), Some(&body)).await;
+        let reply = call_with_body(
+            &pool,
+            "POST",
+            "/api/v1/admin/batch/run",
+            Some(&admin),
+            Some(&body),
+        )
+        .await;
         assert_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "ERR_JSON", field);
     }
 }
@@ -351,7 +377,14 @@ async fn a_json_body_that_is_not_an_object_is_a_400_err_json_and_queues_nothing(
         "true".to_owned(),
         "null".to_owned(),
     ] {
-        let reply = call_with_body(&pool, "POST", "/api/v1/admin/batch/run", Some(&admin), Some(&body)).await;
+        let reply = call_with_body(
+            &pool,
+            "POST",
+            "/api/v1/admin/batch/run",
+            Some(&admin),
+            Some(&body),
+        )
+        .await;
         assert_envelope(&reply, "ERR_JSON");
     }
     let after: i64 = sqlx::query_scalar("select count(*) from runs")
@@ -360,7 +393,14 @@ async fn a_json_body_that_is_not_an_object_is_a_400_err_json_and_queues_nothing(
         .expect("count");
     assert_eq!(after, before, "no batch queued");
     // An object still works, and no body at all still means "every portfolio".
-    let reply = call_with_body(&pool, "POST", "/api/v1/admin/batch/run", Some(&admin), Some("{}")).await;
+    let reply = call_with_body(
+        &pool,
+        "POST",
+        "/api/v1/admin/batch/run",
+        Some(&admin),
+        Some("{}"),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
 }
 
@@ -373,6 +413,12 @@ async fn paging_out_of_range_is_a_400_err_query_as_documented(pool: PgPool) {
         let reply = call(&pool, "GET", &format!("{path}?{query}"), Some(&alice)).await;
         assert_envelope(&reply, "ERR_QUERY");
     }
-    let reply = call(&pool, "GET", &format!("{path}?limit=200&offset=0"), Some(&alice)).await;
+    let reply = call(
+        &pool,
+        "GET",
+        &format!("{path}?limit=200&offset=0"),
+        Some(&alice),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 }

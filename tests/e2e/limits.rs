@@ -136,8 +136,8 @@ fn oversize_upload(csv_bytes: usize) -> (String, Vec<u8>) {
 }
 
 #[tokio::test]
-async fn an_oversize_upload_written_whole_before_reading_gets_its_413_envelope() -> anyhow::Result<()>
-{
+async fn an_oversize_upload_written_whole_before_reading_gets_its_413_envelope(
+) -> anyhow::Result<()> {
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let (content_type, body) = oversize_upload(21 * 1024 * 1024);
@@ -153,7 +153,10 @@ async fn an_oversize_upload_written_whole_before_reading_gets_its_413_envelope()
     let mut stream = connect(&api).await?;
     let wrote = stream.write_all(&request).await;
     let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(30)).await;
-    assert!(wrote.is_ok(), "the whole body was taken, not reset: {wrote:?}");
+    assert!(
+        wrote.is_ok(),
+        "the whole body was taken, not reset: {wrote:?}"
+    );
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let json: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default())?;
     assert_eq!(json["error"]["code"], "ERR_CSV_001", "{answer}");
@@ -235,7 +238,9 @@ async fn requests_hyper_refuses_before_any_handler_get_its_bare_400_or_431() -> 
     );
     let many = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
-        (0..101).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+        (0..101)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
     );
     let cases: [(&str, Vec<u8>, u16); 4] = [
         ("a 70 KB header", big.into_bytes(), 431),
@@ -258,7 +263,11 @@ async fn requests_hyper_refuses_before_any_handler_get_its_bare_400_or_431() -> 
         assert!(!answer.contains("\"error\""), "{what}: {answer}");
     }
     // The connection cap and the server are unharmed.
-    let (ok, _) = raw(&api, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+    let (ok, _) = raw(
+        &api,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await?;
     assert_eq!(ok, 200);
     drop(api);
     db.drop_database().await;

@@ -390,7 +390,10 @@ mod tests {
     fn the_boundary_is_read_from_the_content_type_quoted_or_not() {
         let b = |ct: &'static str| boundary(ct);
         assert_eq!(b("multipart/form-data; boundary=abc"), Some("abc"));
-        assert_eq!(b("multipart/form-data; charset=utf-8; BOUNDARY=\"a b\""), Some("a b"));
+        assert_eq!(
+            b("multipart/form-data; charset=utf-8; BOUNDARY=\"a b\""),
+            Some("a b")
+        );
         assert_eq!(b("multipart/form-data; boundary="), Some(""));
         assert_eq!(b("multipart/form-data; boundary=\"\""), Some(""));
         assert_eq!(b("multipart/form-data"), None);

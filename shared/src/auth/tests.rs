@@ -202,9 +202,17 @@ fn sub_must_be_a_short_printable_string() {
     assert_eq!(sub(json!("line\nbreak")), Err(AuthError::InvalidSubject));
     assert_eq!(sub(json!("nul\u{0}")), Err(AuthError::InvalidSubject));
     for blank in ["   ", "\u{3000}", " \u{a0} "] {
-        assert_eq!(sub(json!(blank)), Err(AuthError::InvalidSubject), "{blank:?}");
+        assert_eq!(
+            sub(json!(blank)),
+            Err(AuthError::InvalidSubject),
+            "{blank:?}"
+        );
     }
-    assert_eq!(r.check(&with(valid(), "sub", json!(" a ")), NOW).map(|i| i.sub), Ok(" a ".to_owned()));
+    assert_eq!(
+        r.check(&with(valid(), "sub", json!(" a ")), NOW)
+            .map(|i| i.sub),
+        Ok(" a ".to_owned())
+    );
     assert!(sub(json!("a".repeat(255))).is_ok());
     assert!(sub(json!("é".repeat(255))).is_ok(), "characters, not bytes");
     let mut none = valid();
@@ -269,7 +277,15 @@ fn admin_is_granted_by_the_boolean_true_or_the_role_string_and_nothing_else() {
 #[test]
 fn bad_admin_claim_specs_name_the_variable() {
     for spec in [
-        "", "admin", "=true", "admin=", "a..b=x", ".a=x", "a.=x", "a b=x", "admin=false",
+        "",
+        "admin",
+        "=true",
+        "admin=",
+        "a..b=x",
+        ".a=x",
+        "a.=x",
+        "a b=x",
+        "admin=false",
     ] {
         match AdminClaim::parse(spec) {
             Err(AuthError::Config { var, .. }) => assert_eq!(var, "SIGMASIGHT_JWT_ADMIN_CLAIM"),
