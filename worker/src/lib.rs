@@ -3,7 +3,7 @@
 //! processes as you like.
 
 mod activity;
-mod budget;
+pub mod budget;
 mod config;
 mod context;
 mod lease;
@@ -77,7 +77,12 @@ impl Worker {
         } else {
             None
         };
+        let gauges = tokio::spawn(budget::export_gauges(
+            self.pool.clone(),
+            self.chain.clone(),
+        ));
         let result = runner::run(self.pool, self.config, self.chain, self.id, shutdown).await;
+        gauges.abort();
         if let Some(s) = scheduler {
             s.abort();
         }
