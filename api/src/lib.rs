@@ -54,6 +54,7 @@ pub struct ApiConfig {
 pub fn app(state: AppState) -> Router {
     let limits = &state.limits.config;
     let (router, document) = routes::router(limits.request_timeout).split_for_parts();
+    metrics::register_known(&document);
     router
         .merge(openapi::docs(document))
         .layer(axum::middleware::from_fn_with_state(

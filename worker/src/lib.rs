@@ -60,7 +60,11 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics_server = match self.config.metrics_bind {
-            Some(bind) => Some(metrics::serve(bind).await?),
+            Some(bind) => {
+                let server = metrics::serve(bind).await?;
+                metrics::register_known(&self.chain.names());
+                Some(server)
+            }
             None => None,
         };
         let scheduler = if self.config.scheduler == "on" {

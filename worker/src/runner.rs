@@ -562,3 +562,47 @@ async fn flush_periodically(buffer: Arc<ActivityBuffer>, lease: Arc<LeaseSignal>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_an_attempt_can_end_with_is_registered_at_start() {
+        let done = |status, parked| {
+            Ok(RunOutcome {
+                status,
+                summary: serde_json::json!({}),
+                parked,
+            })
+        };
+        let err = |e: fn() -> JobError| Err(e());
+        let ends: Vec<Result<RunOutcome, JobError>> = vec![
+            done(RunStatus::Completed, false),
+            done(RunStatus::Partial, false),
+            done(RunStatus::Running, true),
+            err(|| JobError::LeaseLost),
+            err(|| JobError::Cancelled),
+            err(|| JobError::HandedBack),
+            err(|| JobError::Retryable(anyhow::anyhow!("x"))),
+            err(|| JobError::Fatal(anyhow::anyhow!("x"))),
+        ];
+        let mut seen = Vec::new();
+        for end in &ends {
+            for attempts_left in [true, false] {
+                let label = outcome_label(end, attempts_left);
+                assert!(
+                    crate::metrics::OUTCOMES.contains(&label),
+                    "{label} is not registered"
+                );
+                if !seen.contains(&label) {
+                    seen.push(label);
+                }
+            }
+        }
+        seen.sort_unstable();
+        let mut all = crate::metrics::OUTCOMES.to_vec();
+        all.sort_unstable();
+        assert_eq!(seen, all, "every registered outcome can happen");
+    }
+}
