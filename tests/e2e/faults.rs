@@ -202,9 +202,19 @@ async fn cancelling_a_hung_run_frees_the_workers_only_slot_at_once() -> anyhow::
         .await?;
     assert_eq!(s["status"], "completed", "{s}");
 
-    // The stopped attempt wrote nothing over the cancellation, and it is counted as one.
+    // The stopped attempt wrote nothing over the cancellation, which closed its phases: the
+    // hung one failed with the reason, the rest skipped.
     let s = api.status("alice", &hung_pid).await?;
     assert_eq!(s["status"], "cancelled", "{s}");
+    assert_eq!(s["phases"][0]["status"], "failed", "{s}");
+    assert_eq!(
+        s["phases"][0]["summary"]["error"], "cancelled by an admin",
+        "{s}"
+    );
+    let phases = s["phases"].as_array().cloned().unwrap_or_default();
+    assert!(phases.len() > 1, "{s}");
+    assert!(phases[1..].iter().all(|p| p["status"] == "skipped"), "{s}");
+    // Its worker counts it as cancelled, not as a lost lease.
     let url = format!("http://127.0.0.1:{metrics_port}/metrics");
     let scrape = Scrape::parse(&api.client.get(&url).send().await?.text().await?)?;
     let cancelled = [("kind", "onboarding"), ("outcome", "cancelled")];
