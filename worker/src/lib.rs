@@ -60,11 +60,7 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics_server = match self.config.metrics_bind {
-            Some(bind) => {
-                let server = metrics::serve(bind).await?;
-                metrics::register_known(&self.chain.names());
-                Some(server)
-            }
+            Some(bind) => Some(metrics::serve(bind, &self.chain.names()).await?),
             None => None,
         };
         let scheduler = if self.config.scheduler == "on" {

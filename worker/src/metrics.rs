@@ -12,10 +12,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// Installs the recorder, binds `bind` and serves `GET /metrics` (and `GET /healthz`) on a
-/// task of its own; fails when the address cannot be bound.
-pub async fn serve(bind: SocketAddr) -> anyhow::Result<JoinHandle<()>> {
+/// Installs the recorder, registers the known series ([`register_known`], with the chain's
+/// `providers`), binds `bind` and serves `GET /metrics` (and `GET /healthz`) on a task of its
+/// own; fails when the address cannot be bound.
+pub async fn serve(bind: SocketAddr, providers: &[&'static str]) -> anyhow::Result<JoinHandle<()>> {
     let handle = sigmasight_shared::telemetry::metrics_handle();
+    // Before the first scrape can be answered.
+    register_known(providers);
     sigmasight_shared::telemetry::spawn_metrics_upkeep(handle.clone());
     let listener = tokio::net::TcpListener::bind(bind)
         .await
