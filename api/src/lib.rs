@@ -54,6 +54,7 @@ pub struct ApiConfig {
 pub fn app(state: AppState) -> Router {
     let limits = &state.limits.config;
     let (router, document) = routes::router(limits.request_timeout).split_for_parts();
+    metrics::register_known(&document);
     router
         .merge(openapi::docs(document))
         // After every route: the 405 fallback is set on the routes registered so far.

@@ -69,7 +69,7 @@ catalogue! {
     RUNS_CLAIMED = "sigmasight_worker_runs_claimed_total", Counter, Worker, ["kind"],
         "Attempts claimed by this worker, by run kind (takeovers included).";
     RUNS_FINISHED = "sigmasight_worker_runs_finished_total", Counter, Worker, ["kind", "outcome"],
-        "Attempts ended by this worker, by run kind and outcome: completed, partial, failed, retried (requeued with backoff), parked (a daily parent waiting for its children), handed_back (shutdown), lease_lost.";
+        "Attempts ended by this worker, by run kind and outcome: completed, partial, failed, retried (requeued with backoff), parked (a daily parent waiting for its children), handed_back (shutdown), lease_lost, cancelled (by an admin, or with its parent).";
     RUN_DURATION = "sigmasight_worker_run_duration_seconds", Histogram, Worker, ["kind", "outcome"],
         "Wall time of one attempt, from claim to its end, by kind and outcome.";
     PHASE_DURATION = "sigmasight_worker_phase_duration_seconds", Histogram, Worker, ["phase", "status"],

@@ -63,7 +63,7 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics_server = match self.config.metrics_bind {
-            Some(bind) => Some(metrics::serve(bind).await?),
+            Some(bind) => Some(metrics::serve(bind, &self.chain.names()).await?),
             None => None,
         };
         let scheduler = if self.config.scheduler == "on" {

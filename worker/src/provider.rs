@@ -9,6 +9,7 @@ use sigmasight_shared::market_data::budget::Budget;
 use sigmasight_shared::market_data::chain::{Member, ProviderChain, RetryPolicy};
 use sigmasight_shared::market_data::file::FileProvider;
 use sigmasight_shared::market_data::fmp::FmpProvider;
+use sigmasight_shared::market_data::measure::Measured;
 use sigmasight_shared::market_data::polygon::PolygonProvider;
 use sigmasight_shared::market_data::synthetic::{SyntheticConfig, SyntheticMarket};
 use sigmasight_shared::market_data::yahoo::YahooProvider;
@@ -113,7 +114,9 @@ fn member(name: &str, config: &MarketConfig, client: &reqwest::Client) -> anyhow
     };
     let rate = |n: u32| (n > 0).then_some(n);
     Ok(match name {
-        "synthetic" => Member::new(synthetic(config)?, None),
+        // The local providers' calls are counted here, the HTTP clients' requests as they
+        // are sent (`http::fetch`).
+        "synthetic" => Member::new(Arc::new(Measured::new(synthetic(config)?)), None),
         "fmp" => Member::new(
             Arc::new(FmpProvider::new(
                 client.clone(),
@@ -144,7 +147,8 @@ fn member(name: &str, config: &MarketConfig, client: &reqwest::Client) -> anyhow
             if !dir.is_dir() {
                 bail!("SIGMASIGHT_PRICES_DIR {} is not a directory", dir.display());
             }
-            Member::new(Arc::new(FileProvider::new(dir.clone())), None)
+            let file: Arc<dyn MarketDataProvider> = Arc::new(FileProvider::new(dir.clone()));
+            Member::new(Arc::new(Measured::new(file)), None)
         }
         other => bail!(
             "unknown provider {:?} in SIGMASIGHT_MARKET_PROVIDER (supported: {})",

@@ -4,7 +4,8 @@
 //! date range in a single call. Implementations: [`synthetic::SyntheticMarket`]
 //! (deterministic, offline, with planted factor loadings), the HTTP clients [`fmp`],
 //! [`polygon`] and [`yahoo`], and [`file`] (a directory of CSVs). [`chain`] puts several in a
-//! per-symbol fallback chain with retries, rate limits and a circuit breaker.
+//! per-symbol fallback chain with retries, rate limits and a circuit breaker; [`measure`] counts
+//! and times every provider request.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ pub mod chain;
 pub mod file;
 pub mod fmp;
 pub mod http;
+pub mod measure;
 pub mod polygon;
 pub mod synthetic;
 pub mod yahoo;
