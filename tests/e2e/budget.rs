@@ -61,12 +61,20 @@ async fn four_workers_share_one_rate_and_never_collect_a_429() -> anyhow::Result
     // 4 portfolios × 10 tickers, each with the 8 factor ETFs: the four onboardings start
     // together, so each asks for the ETFs too — 72 requests, more than a minute's worth.
     let mut pids = Vec::new();
-    for (user, prefix) in [("alice", "QA"), ("bob", "QB"), ("carol", "QC"), ("dave", "QD")] {
+    for (user, prefix) in [
+        ("alice", "QA"),
+        ("bob", "QB"),
+        ("carol", "QC"),
+        ("dave", "QD"),
+    ] {
         let (code, body) = api
             .upload(user, &format!("Rate {prefix}"), "r.csv", csv_of(prefix, 10))
             .await?;
         anyhow::ensure!(code == 201, "{body}");
-        pids.push((user, body["portfolio_id"].as_str().unwrap_or_default().to_owned()));
+        pids.push((
+            user,
+            body["portfolio_id"].as_str().unwrap_or_default().to_owned(),
+        ));
     }
     for (user, pid) in &pids {
         let s = api.wait_terminal(user, pid, TIMEOUT).await?;
@@ -74,8 +82,16 @@ async fn four_workers_share_one_rate_and_never_collect_a_429() -> anyhow::Result
     }
     let log = fakes.received();
     let refused: Vec<&Received> = log.iter().filter(|r| r.rate_limited).collect();
-    assert!(refused.is_empty(), "the cluster caused {} 429s", refused.len());
-    assert!(log.len() > per_minute, "{} requests: more than a minute's worth", log.len());
+    assert!(
+        refused.is_empty(),
+        "the cluster caused {} 429s",
+        refused.len()
+    );
+    assert!(
+        log.len() > per_minute,
+        "{} requests: more than a minute's worth",
+        log.len()
+    );
     let busiest = busiest_minute(&log);
     assert!(busiest <= per_minute, "{busiest} requests in one minute");
     // While there was work, the cluster used the rate (within 10 %): the first minute of
@@ -109,7 +125,9 @@ async fn a_spent_daily_quota_defers_symbols_and_the_next_run_asks_for_them_first
     env.push(("SIGMASIGHT_PROVIDER_CONCURRENCY", "1".into()));
     let _worker = start_worker(&db.url, &env)?;
     // 4 tickers + 8 factor ETFs = 12 symbols; the day allows 5.
-    let (_, body) = api.upload("alice", "Quota", "q.csv", csv_of("QQ", 4)).await?;
+    let (_, body) = api
+        .upload("alice", "Quota", "q.csv", csv_of("QQ", 4))
+        .await?;
     let pid = body["portfolio_id"].as_str().unwrap_or_default().to_owned();
     let s = api.wait_terminal("alice", &pid, TIMEOUT).await?;
     assert_eq!(s["status"], "partial", "{s}");
@@ -122,7 +140,11 @@ async fn a_spent_daily_quota_defers_symbols_and_the_next_run_asks_for_them_first
     .await?;
     let deferred: Vec<String> = summary["deferred"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(deferred.len(), 7, "{summary}");
     assert!(summary["quota_resets_at"].is_string(), "{summary}");
@@ -139,7 +161,9 @@ async fn a_spent_daily_quota_defers_symbols_and_the_next_run_asks_for_them_first
     .await?;
     assert_eq!(warnings.len(), 1, "once for the run: {warnings:?}");
     assert!(
-        warnings[0].starts_with("Prices of 7 symbol(s) deferred: the providers' daily quotas are spent until "),
+        warnings[0].starts_with(
+            "Prices of 7 symbol(s) deferred: the providers' daily quotas are spent until "
+        ),
         "{warnings:?}"
     );
     let stored: i64 = sqlx::query_scalar("select count(*) from deferred_symbols")
@@ -171,13 +195,20 @@ async fn a_spent_daily_quota_defers_symbols_and_the_next_run_asks_for_them_first
         .collect();
     assert_eq!(asked.len(), 5, "{asked:?}");
     for symbol in &asked {
-        assert!(deferred.contains(symbol), "{symbol} asked before the deferred: {asked:?}");
+        assert!(
+            deferred.contains(symbol),
+            "{symbol} asked before the deferred: {asked:?}"
+        );
     }
     let left: Vec<String> =
         sqlx::query_scalar("select symbol from deferred_symbols order by symbol")
             .fetch_all(&pool)
             .await?;
-    assert_eq!(left.len(), 2 + 4, "2 still waiting, and the 4 new ones: {left:?}");
+    assert_eq!(
+        left.len(),
+        2 + 4,
+        "2 still waiting, and the 4 new ones: {left:?}"
+    );
     for symbol in &asked {
         assert!(!left.contains(symbol), "{symbol} served, forgotten");
     }

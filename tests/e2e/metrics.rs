@@ -286,9 +286,32 @@ async fn a_fresh_api_and_worker_export_every_series_the_dashboard_queries_at_zer
 ) -> anyhow::Result<()> {
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
-    let (_worker, worker_url) = worker_with_metrics(&db, &[])?;
+    // The synthetic market, and a Yahoo never asked (no run) whose budget the gauges show.
+    let (_worker, worker_url) = worker_with_metrics(
+        &db,
+        &[
+            ("SIGMASIGHT_MARKET_PROVIDER", "synthetic,yahoo".into()),
+            ("SIGMASIGHT_YAHOO_BASE_URL", "http://127.0.0.1:9".into()),
+            ("SIGMASIGHT_YAHOO_RATE_PER_MIN", "60".into()),
+            ("SIGMASIGHT_YAHOO_REQUESTS_PER_DAY", "1000".into()),
+        ],
+    )?;
     let client = reqwest::Client::new();
-    let w = scrape_until(&client, &worker_url, Duration::from_secs(30), |_| true).await?;
+    let w = scrape_until(&client, &worker_url, Duration::from_secs(30), |s| {
+        s.has(m::PROVIDER_BUDGET_REMAINING)
+    })
+    .await?;
+    let budget = |window| {
+        w.matching(
+            m::PROVIDER_BUDGET_REMAINING,
+            &[("provider", "yahoo"), ("window", window)],
+        )
+        .map(|s| s.value)
+        .collect::<Vec<f64>>()
+    };
+    // 60 a minute, spaced 2 % wider than the rate: 59 fit in any 60 s.
+    assert_eq!(budget("minute"), [59.0], "a whole minute left");
+    assert_eq!(budget("day"), [1000.0], "the whole day left");
     let a = scrape(&client, &format!("{}/metrics", api.base)).await?;
 
     let queried = dashboard_series()?;
@@ -300,7 +323,11 @@ async fn a_fresh_api_and_worker_export_every_series_the_dashboard_queries_at_zer
         );
     }
     // No run has happened: every worker series is 0 (a histogram's buckets, sum and count too).
-    for s in &w.series {
+    for s in w
+        .series
+        .iter()
+        .filter(|s| s.name != m::PROVIDER_BUDGET_REMAINING)
+    {
         assert_eq!(s.value, 0.0, "{s:?}");
     }
     // With its known label values: every run kind, every outcome an attempt can end with,

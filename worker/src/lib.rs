@@ -77,10 +77,7 @@ impl Worker {
         } else {
             None
         };
-        let gauges = tokio::spawn(budget::export_gauges(
-            self.pool.clone(),
-            self.chain.clone(),
-        ));
+        let gauges = tokio::spawn(budget::export_gauges(self.pool.clone(), self.chain.clone()));
         let result = runner::run(self.pool, self.config, self.chain, self.id, shutdown).await;
         gauges.abort();
         if let Some(s) = scheduler {

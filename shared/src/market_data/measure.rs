@@ -59,8 +59,16 @@ impl RequestOutcome {
         match answer {
             Ok(_) => Self::Ok,
             Err(ProviderError::NotFound { .. }) => Self::NotFound,
+            Err(ProviderError::Transient {
+                rate_limited: true, ..
+            }) => Self::RateLimited,
             Err(ProviderError::Transient { .. }) => Self::Transient,
-            Err(ProviderError::Failing(_) | ProviderError::Invalid(_)) => Self::Error,
+            Err(ProviderError::Refused(_)) => Self::Refused,
+            Err(
+                ProviderError::Failing(_)
+                | ProviderError::Invalid(_)
+                | ProviderError::Exhausted { .. },
+            ) => Self::Error,
         }
     }
 }
