@@ -481,7 +481,7 @@ async fn missing_factor_etfs_are_named_once_with_why_and_never_counted_as_positi
     }
     let db = TestDb::create().await?;
     let as_of = ("SIGMASIGHT_AS_OF", end.to_string());
-    let api = Api::start(&db.url, &[as_of.clone()]).await?;
+    let api = Api::start(&db.url, std::slice::from_ref(&as_of)).await?;
     let _worker = start_worker(
         &db.url,
         &[
