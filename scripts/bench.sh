@@ -15,6 +15,8 @@ SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench-analytics
 # The queue's statements on 1,000,000 finished and 100,000 queued runs, beside the forms
 # they replaced.
 SIGMASIGHT_BIN_PROFILE=release ./target/release/sigmasight-bench-queue
+# What the deployment's provider budget costs a request: one session, then 8 on one row.
+./target/release/sigmasight-bench-budget
 # The nightly batch at scale (BENCH_PORTFOLIOS, BENCH_SYMBOLS, BENCH_WORKERS; default 1000,
 # 1200, 2): a first night, then the timed night of one new date with 500 status requests a
 # second for 30 s (BENCH_STATUS_RPS, BENCH_STATUS_SECS); on an empty database, then on one

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// Absent, or someone else's (never 403: existence is not revealed).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The path exists, the method does not (axum adds the `Allow` header).
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
     /// A state conflict, with its code (ERR_PORT_001, ERR_RUN_ACTIVE …).
     #[error("{message}")]
     Conflict {
@@ -84,6 +87,7 @@ impl ApiError {
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Invalid { status, code, .. } => (*status, code),
             Self::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
@@ -138,4 +142,15 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The answer to a path no route serves: 404 `not_found` in the envelope.
+pub async fn no_route() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+/// The answer to a method a routed path does not take: 405 `method_not_allowed` in the
+/// envelope (axum keeps the `Allow` header).
+pub async fn no_method() -> ApiError {
+    ApiError::MethodNotAllowed
 }

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest as _, FromRequestParts};
 use axum::http::request::Parts;
 use sigmasight_shared::db;
 use uuid::Uuid;
@@ -113,6 +113,33 @@ impl FromRequestParts<AppState> for QueryAuthUser {
     }
 }
 
+/// Earliest year a date parameter may name.
+pub const DATE_YEAR_MIN: i32 = 1900;
+/// Latest year a date parameter may name.
+pub const DATE_YEAR_MAX: i32 = 2200;
+
+/// Every date a request carries (`?start=`, `?end=`, `?date=`, a batch's `start_date`): a
+/// `YYYY-MM-DD` of a year in [`DATE_YEAR_MIN`]..=[`DATE_YEAR_MAX`], so no date reaches
+/// Postgres that it cannot hold (`-100000-01-01` parses as a date, and Postgres refuses it
+/// with a 500). Used with `#[serde(default, deserialize_with = "…")]`: a query answers 400
+/// `ERR_QUERY`, a JSON body 422 `ERR_JSON`.
+pub fn bounded_date<'de, D>(deserializer: D) -> Result<Option<chrono::NaiveDate>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use chrono::Datelike as _;
+    use serde::Deserialize as _;
+    let date = Option::<chrono::NaiveDate>::deserialize(deserializer)?;
+    match date {
+        Some(d) if !(DATE_YEAR_MIN..=DATE_YEAR_MAX).contains(&d.year()) => {
+            Err(serde::de::Error::custom(format_args!(
+                "date out of range: the year must be {DATE_YEAR_MIN} to {DATE_YEAR_MAX}"
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
 /// Cuts a rejection's text (it may quote the input) to a bounded length.
 fn bounded(text: String) -> String {
     const MAX: usize = 200;
@@ -159,9 +186,54 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
 }
 
 /// A JSON body whose rejection (malformed JSON, wrong content type, wrong shape) answers in
-/// the error envelope (`ERR_JSON`) instead of axum's plain text.
+/// the error envelope (`ERR_JSON`) instead of axum's plain text. The body must be a JSON
+/// object: serde reads an array positionally into a struct (`[]` would be a request with
+/// every field at its default), so anything else is refused with 400 before it is read.
 #[derive(Debug, Clone)]
 pub struct AppJson<T>(pub T);
+
+/// True when the body's first non-blank byte opens a JSON object.
+fn is_json_object(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| *b == b'{')
+}
+
+impl<T: serde::de::DeserializeOwned> AppJson<T> {
+    /// Reads the body of a request whose content type is JSON (already checked).
+    async fn read<S: Send + Sync>(
+        req: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        use axum::extract::rejection::JsonRejection;
+        let (parts, body) = req.into_parts();
+        // axum's own content-type check (415 first), on the head alone.
+        let probe = axum::extract::Request::from_parts(parts.clone(), axum::body::Body::empty());
+        if let Err(e @ JsonRejection::MissingJsonContentType(_)) =
+            <axum::Json<serde::de::IgnoredAny> as axum::extract::FromRequest<S>>::from_request(
+                probe, state,
+            )
+            .await
+        {
+            return Err(e.into());
+        }
+        let request = axum::extract::Request::from_parts(parts, body);
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(JsonRejection::from)?;
+        if !is_json_object(&bytes) {
+            return Err(ApiError::Invalid {
+                status: axum::http::StatusCode::BAD_REQUEST,
+                code: "ERR_JSON",
+                message: "the body must be a JSON object".into(),
+                details: serde_json::Value::Null,
+            });
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Self(value))
+    }
+}
 
 impl<S, T> axum::extract::FromRequest<S> for AppJson<T>
 where
@@ -171,8 +243,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+        Self::read(req, state).await
     }
 }
 
@@ -183,14 +254,15 @@ where
 {
     type Rejection = ApiError;
 
+    /// No body at all (no `Content-Type`) is `None`, as with axum's `Option<Json<T>>`.
     async fn from_request(
         req: axum::extract::Request,
         state: &S,
     ) -> Result<Option<Self>, ApiError> {
-        let value =
-            <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
-                .await?;
-        Ok(value.map(|axum::Json(v)| Self(v)))
+        if !req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        Self::read(req, state).await.map(Some)
     }
 }
 

@@ -49,13 +49,17 @@ pub struct ApiConfig {
     pub upload_limits: sigmasight_shared::onboarding::UploadLimits,
 }
 
-/// Builds the router over a state (tests call this with `oneshot`): every route, the body
-/// read deadline, the security headers, the metrics, the request trace and the request id.
+/// Builds the router over a state (tests call this with `oneshot`): every route, the 404 and
+/// 405 answers in the error envelope, the body read deadline, the security headers, the metrics, the request trace and the request id.
 pub fn app(state: AppState) -> Router {
     let limits = &state.limits.config;
     let (router, document) = routes::router(limits.request_timeout).split_for_parts();
+    metrics::register_known(&document);
     router
         .merge(openapi::docs(document))
+        // After every route: the 405 fallback is set on the routes registered so far.
+        .method_not_allowed_fallback(error::no_method)
+        .fallback(error::no_route)
         .layer(axum::middleware::from_fn_with_state(
             limits.body_timeout,
             server::body_deadline,

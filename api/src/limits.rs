@@ -25,7 +25,8 @@ pub struct LimitsConfig {
     /// Seconds a client may take to send a request's body (a trickled upload is cut with 408).
     #[arg(long = "body-timeout", env = "SIGMASIGHT_BODY_TIMEOUT_SECS", default_value = "60", value_parser = parse_secs)]
     pub body_timeout: Duration,
-    /// Seconds a keep-alive connection may sit idle (no bytes either way, no request in flight).
+    /// Seconds a connection may sit with no request open, HTTP/1 and HTTP/2 alike (HTTP/2
+    /// PINGs and other frames without a request do not count).
     #[arg(long = "idle-timeout", env = "SIGMASIGHT_IDLE_TIMEOUT_SECS", default_value = "60", value_parser = parse_secs)]
     pub idle_timeout: Duration,
     /// Seconds a request (other than an event stream) may take before it is answered 503.

@@ -1,6 +1,8 @@
 //! The api's Prometheus metrics (names in `sigmasight_shared::metrics`): every request by
 //! method, matched route and status with its latency, the open event streams, and the queue
 //! as the database sees it, read at most every [`QUEUE_REFRESH`] however often it is scraped.
+//! The counters and histograms are registered at 0 when the router is built
+//! ([`register_known`]), so a fresh api exports them before its first request.
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
@@ -36,6 +38,41 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     metrics::counter!(m::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(m::HTTP_DURATION, &labels).record(start.elapsed().as_secs_f64());
     response
+}
+
+/// Registers the api's counters and histograms at 0 with the label values known before any
+/// request: every route of `routes` (the router's OpenAPI document, whose paths are the
+/// router's patterns) by method, with each success status it documents and 500 (what an
+/// error-rate alert watches: its first 500 then counts in `rate()`); and every status-cache
+/// result. Other statuses appear with their first request.
+pub fn register_known(routes: &utoipa::openapi::OpenApi) {
+    for (route, item) in &routes.paths.paths {
+        let operations = [
+            (Method::GET, &item.get),
+            (Method::POST, &item.post),
+            (Method::PUT, &item.put),
+            (Method::PATCH, &item.patch),
+            (Method::DELETE, &item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            let documented = operation.responses.responses.keys().map(String::as_str);
+            let succeeding = documented.filter(|s| s.starts_with('2') || s.starts_with('3'));
+            for status in succeeding.chain(["500"]) {
+                let labels = [
+                    ("method", method_label(&method).to_owned()),
+                    ("route", route.clone()),
+                    ("status", status.to_owned()),
+                ];
+                let _ = metrics::counter!(m::HTTP_REQUESTS, &labels);
+                let _ = metrics::histogram!(m::HTTP_DURATION, &labels);
+            }
+        }
+    }
+    // The results `status_cache` records.
+    for result in ["hit", "miss", "refreshed"] {
+        let _ = metrics::counter!(m::STATUS_CACHE, "result" => result);
+    }
 }
 
 /// The standard methods by name; any other (a client may send any token) is `other`.

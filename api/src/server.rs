@@ -1,5 +1,6 @@
-//! The accept loop: hyper connections with a header read timeout, an idle timeout and a cap
-//! on open connections, drained on shutdown. (axum's `serve` has none of these knobs.)
+//! The accept loop: hyper connections with a header read timeout, an idle timeout (in
+//! requests, for HTTP/1 and HTTP/2 alike), a cap on open connections and a lingering read
+//! of refused bodies, drained on shutdown. (axum's `serve` has none of these knobs.)
 
 use crate::limits::LimitsConfig;
 use axum::body::Body;
@@ -9,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::StreamExt as _;
+use hyper::body::Body as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
@@ -18,7 +20,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -102,6 +103,12 @@ async fn refuse(mut stream: TcpStream) {
     .await;
 }
 
+/// Most of a request body the server reads and drops after refusing it (nginx's "lingering
+/// close"): a client that writes its whole upload before reading (urllib, a browser's form
+/// post) then reads the answer instead of a connection reset. Counted from the body's first
+/// byte; the body timeout bounds it too.
+pub const LINGER_BYTES: u64 = 64 * 1024 * 1024;
+
 /// One connection: served until it ends, is idle too long, or the server stops.
 async fn connection(
     stream: TcpStream,
@@ -113,19 +120,30 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::default());
     activity.touch();
-    let io = TokioIo::new(Tracked {
-        inner: stream,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(stream);
     let in_flight = activity.clone();
+    let body_timeout = limits.body_timeout;
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let router = router.clone();
             let guard = InFlight::begin(in_flight.clone());
+            let deadline = tokio::time::Instant::now() + body_timeout;
+            let request = if request.version() <= hyper::Version::HTTP_11 {
+                request.map(|body| Body::new(Lingering::new(body, deadline, in_flight.clone())))
+            } else {
+                // HTTP/2 ends an unread request stream on its own (RST_STREAM after the
+                // answer); the connection and its other streams go on.
+                request.map(Body::new)
+            };
             async move {
-                let response = router.oneshot(request.map(Body::new)).await;
-                drop(guard);
-                response
+                let response = router.oneshot(request).await;
+                // The request stays open until its answer's last byte is handed over.
+                response.map(|r| {
+                    r.map(|body| Guarded {
+                        body,
+                        _guard: guard,
+                    })
+                })
             }
         });
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -157,7 +175,7 @@ async fn connection(
                 cut_at = Some(tokio::time::Instant::now() + DRAIN);
             }
             () = tokio::time::sleep(check), if !closing => {
-                if activity.idle_for() >= idle && activity.in_flight() == 0 {
+                if activity.in_flight() == 0 && activity.idle_for() >= idle {
                     tracing::debug!(idle_secs = idle.as_secs_f64(), "closing an idle connection");
                     conn.as_mut().graceful_shutdown();
                     cut_at = Some(tokio::time::Instant::now() + CLOSE_GRACE);
@@ -176,7 +194,11 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// When a connection last moved bytes, and how many of its requests are being handled.
+/// How many requests of a connection are open (from their headers to the last byte of
+/// their answer, or of a refused body's drain), and when the last one began or ended.
+/// Idleness is counted in requests, not bytes: HTTP/2 PINGs, or any traffic that is not a
+/// request, never keep a connection open (a half-sent HTTP/1 request head is the header
+/// timeout's).
 #[derive(Debug, Default)]
 struct Activity {
     last_ms: AtomicU64,
@@ -199,13 +221,13 @@ impl Activity {
     }
 }
 
-/// A request being handled (until its handler returns; a streamed body counts as activity
-/// through the bytes it moves).
+/// An open request (or a refused body being drained) of a connection.
 struct InFlight(Arc<Activity>);
 
 impl InFlight {
     fn begin(activity: Arc<Activity>) -> Self {
         activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        activity.touch();
         Self(activity)
     }
 }
@@ -217,63 +239,138 @@ impl Drop for InFlight {
     }
 }
 
-/// A socket that records when bytes last moved.
-struct Tracked {
-    inner: TcpStream,
+/// An answer's body that keeps its request open (an [`InFlight`]) until hyper drops it:
+/// at its end, or when the client goes away. An event stream is a request for its lifetime.
+struct Guarded {
+    body: Body,
+    _guard: InFlight,
+}
+
+impl hyper::body::Body for Guarded {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// An HTTP/1 request body that, when dropped unread (a handler refused the request early),
+/// goes on reading and dropping the rest in a task of its own, up to [`LINGER_BYTES`] in all
+/// and the body deadline, so the answer reaches a client that writes before it reads. Past
+/// either bound the body is dropped and hyper closes the connection.
+struct Lingering {
+    body: Option<hyper::body::Incoming>,
+    read: u64,
+    deadline: tokio::time::Instant,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Tracked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+impl Lingering {
+    fn new(
+        body: hyper::body::Incoming,
+        deadline: tokio::time::Instant,
+        activity: Arc<Activity>,
+    ) -> Self {
+        Self {
+            body: Some(body),
+            read: 0,
+            deadline,
+            activity,
         }
-        polled
     }
 }
 
-impl AsyncWrite for Tracked {
-    fn poll_write(
+impl hyper::body::Body for Lingering {
+    type Data = hyper::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                self.read = self.read.saturating_add(n);
+            }
+            // Read to its end (or broken): nothing is left to drain.
+            Poll::Ready(None | Some(Err(_))) => self.body = None,
+            Poll::Pending => {}
         }
         polled
     }
 
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+    fn is_end_stream(&self) -> bool {
+        self.body
+            .as_ref()
+            .is_none_or(hyper::body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.as_ref().map_or_else(
+            || hyper::body::SizeHint::with_exact(0),
+            hyper::body::Body::size_hint,
+        )
+    }
+}
+
+impl Drop for Lingering {
+    fn drop(&mut self) {
+        let Some(body) = self.body.take() else {
+            return;
+        };
+        if hyper::body::Body::is_end_stream(&body) {
+            return;
         }
-        polled
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let budget = LINGER_BYTES.saturating_sub(self.read);
+        let guard = InFlight::begin(self.activity.clone());
+        runtime.spawn(discard(body, budget, self.deadline, guard));
     }
+}
 
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+/// Reads and drops `body` until its end, `budget` bytes, or `deadline`, whichever first.
+async fn discard(
+    mut body: hyper::body::Incoming,
+    budget: u64,
+    deadline: tokio::time::Instant,
+    _guard: InFlight,
+) {
+    let drain = async {
+        let mut left = budget;
+        loop {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+            let n = match frame {
+                None => return true,
+                Some(Err(_)) => return false,
+                Some(Ok(frame)) => frame.data_ref().map_or(0, |d| d.len() as u64),
+            };
+            if n > left {
+                return false;
+            }
+            left -= n;
+        }
+    };
+    let drained = matches!(tokio::time::timeout_at(deadline, drain).await, Ok(true));
+    tracing::debug!(drained, "the unread rest of a refused request body");
 }
 
 /// The body read timeout: a request body must arrive whole within `timeout` of the request's

@@ -416,6 +416,9 @@ fn cases() -> Vec<Case> {
         Case::new("text_field_over_64kib", csv_with(&[("description", &"d".repeat(65 * 1024))], good_csv()), S::UNPROCESSABLE_ENTITY, Some("ERR_PORT_004")).field("description"),
         Case::new("json_content_type", Req::Raw { content_type: "application/json", body: b"{\"portfolio_name\":\"x\"}".to_vec() }, S::BAD_REQUEST, Some("ERR_FORM_001")),
         Case::new("multipart_without_boundary", Req::Raw { content_type: "multipart/form-data", body: b"--x\r\n".to_vec() }, S::BAD_REQUEST, Some("ERR_FORM_001")),
+        // An empty boundary delimits nothing: multer read these as a form without fields (422).
+        Case::new("multipart_empty_boundary", Req::Raw { content_type: "multipart/form-data; boundary=", body: b"----\r\n".to_vec() }, S::BAD_REQUEST, Some("ERR_FORM_001")),
+        Case::new("multipart_empty_boundary_with_a_part", Req::Raw { content_type: "multipart/form-data;boundary=", body: b"--\r\nContent-Disposition: form-data; name=\"portfolio_name\"\r\n\r\nabc\r\n----\r\n".to_vec() }, S::BAD_REQUEST, Some("ERR_FORM_001")),
         Case::new("truncated_multipart", Req::Raw { content_type: "multipart/form-data; boundary=XBOUNDARYx42", body: b"--XBOUNDARYx42\r\nContent-Disposition: form-data; name=\"portfolio_name\"\r\n\r\nabc".to_vec() }, S::BAD_REQUEST, Some("ERR_FORM_001")),
         Case::new("missing_file", files(Vec::new()), S::UNPROCESSABLE_ENTITY, Some("ERR_CSV_003")).field("csv_file"),
         Case::new("duplicate_account_name", csv_with(&[("account_name", "one"), ("account_name", "two")], good_csv()), S::BAD_REQUEST, Some("ERR_FORM_003")).field("account_name"),

@@ -104,27 +104,49 @@ pub struct MarketConfig {
         default_value_t = 10
     )]
     pub provider_breaker_failures: u32,
-    /// FMP requests per minute, per worker process (0 = unlimited).
+    /// FMP requests in any rolling minute, for the whole deployment (0 = unlimited).
     #[arg(
         long = "fmp-rate-per-min",
         env = "SIGMASIGHT_FMP_RATE_PER_MIN",
         default_value_t = 300
     )]
     pub fmp_rate_per_min: u32,
-    /// Polygon requests per minute, per worker process (5: the free plan; 0 = unlimited).
+    /// Polygon requests in any rolling minute, for the whole deployment (5: the free plan;
+    /// 0 = unlimited).
     #[arg(
         long = "polygon-rate-per-min",
         env = "SIGMASIGHT_POLYGON_RATE_PER_MIN",
         default_value_t = 5
     )]
     pub polygon_rate_per_min: u32,
-    /// Yahoo requests per minute, per worker process (0 = unlimited).
+    /// Yahoo requests in any rolling minute, for the whole deployment (0 = unlimited).
     #[arg(
         long = "yahoo-rate-per-min",
         env = "SIGMASIGHT_YAHOO_RATE_PER_MIN",
         default_value_t = 60
     )]
     pub yahoo_rate_per_min: u32,
+    /// FMP requests per UTC day, for the whole deployment (0 = no quota; the free plan: 250).
+    #[arg(
+        long = "fmp-requests-per-day",
+        env = "SIGMASIGHT_FMP_REQUESTS_PER_DAY",
+        default_value_t = 0
+    )]
+    pub fmp_requests_per_day: u32,
+    /// Polygon requests per UTC day, for the whole deployment (0 = no quota).
+    #[arg(
+        long = "polygon-requests-per-day",
+        env = "SIGMASIGHT_POLYGON_REQUESTS_PER_DAY",
+        default_value_t = 0
+    )]
+    pub polygon_requests_per_day: u32,
+    /// Yahoo requests per UTC day, for the whole deployment (0 = no quota).
+    #[arg(
+        long = "yahoo-requests-per-day",
+        env = "SIGMASIGHT_YAHOO_REQUESTS_PER_DAY",
+        default_value_t = 0
+    )]
+    pub yahoo_requests_per_day: u32,
     /// Hours a symbol no provider has stays remembered as unavailable (not asked again).
     #[arg(
         long = "unavailable-ttl-hours",

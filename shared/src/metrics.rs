@@ -69,7 +69,7 @@ catalogue! {
     RUNS_CLAIMED = "sigmasight_worker_runs_claimed_total", Counter, Worker, ["kind"],
         "Attempts claimed by this worker, by run kind (takeovers included).";
     RUNS_FINISHED = "sigmasight_worker_runs_finished_total", Counter, Worker, ["kind", "outcome"],
-        "Attempts ended by this worker, by run kind and outcome: completed, partial, failed, retried (requeued with backoff), parked (a daily parent waiting for its children), handed_back (shutdown), lease_lost.";
+        "Attempts ended by this worker, by run kind and outcome: completed, partial, failed, retried (requeued with backoff), parked (a daily parent waiting for its children), handed_back (shutdown), lease_lost, cancelled (by an admin, or with its parent).";
     RUN_DURATION = "sigmasight_worker_run_duration_seconds", Histogram, Worker, ["kind", "outcome"],
         "Wall time of one attempt, from claim to its end, by kind and outcome.";
     PHASE_DURATION = "sigmasight_worker_phase_duration_seconds", Histogram, Worker, ["phase", "status"],
@@ -88,6 +88,10 @@ catalogue! {
         "Latency of one market-data provider request, by provider.";
     ACTIVITY_ROWS = "sigmasight_worker_activity_rows_total", Counter, Worker, ["level"],
         "Activity-log entries written, by level (debug, info, warning, error).";
+    PROVIDER_BUDGET_REMAINING = "sigmasight_provider_budget_remaining", Gauge, Worker, ["provider", "window"],
+        "Requests a provider's budget has left for the whole deployment, by window: minute (the slots free in the next 60 s) and day (the daily quota left, UTC); read from Postgres every 5 s by each worker (every worker shows the same value: aggregate with max).";
+    PROVIDER_DEFERRED = "sigmasight_provider_deferred_symbols", Gauge, Worker, [],
+        "Symbols whose prices wait for a provider's daily quota to reset (deferred, neither failed nor unavailable); read from Postgres every 5 s.";
 }
 
 /// Looks a metric up by name.

@@ -549,11 +549,11 @@ async fn profiles_come_from_the_first_provider_that_serves_them() {
 }
 
 #[tokio::test]
-async fn a_rate_limit_spaces_requests_out_after_its_burst() {
+async fn a_rate_limit_spaces_every_request_with_no_burst() {
     let f = Fakes::start().await;
     Mock::given(path("/stable/historical-price-eod/full"))
         .respond_with(fmp_bars("X"))
-        .expect(123)
+        .expect(5)
         .mount(&f.fmp)
         .await;
     let fmp = FmpProvider::new(
@@ -562,24 +562,101 @@ async fn a_rate_limit_spaces_requests_out_after_its_burst() {
         KEY.into(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    // 120 a minute: a burst of 120, then one every 0.5 s.
+    // 600 a minute: one every 0.102 s (2 % margin), from the first request on — a bucket
+    // holding a minute's worth would have let all five through at once.
     let chain = Arc::new(ProviderChain::new(
-        vec![Member::new(Arc::new(fmp), Some(120))],
+        vec![Member::new(Arc::new(fmp), Some(600))],
         fast(0),
     ));
     let s = chain.session();
     let started = Instant::now();
-    for i in 0..123 {
+    for i in 0..5 {
         history(&s, &format!("S{i}"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
     }
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(1400),
-        "three requests past the burst waited 0.5 s each: {took:?}"
+        took >= Duration::from_millis(4 * 102),
+        "four waits of 0.102 s after the first: {took:?}"
     );
-    assert_eq!(s.requests().get("fmp"), Some(&123));
+    assert_eq!(s.requests().get("fmp"), Some(&5));
+}
+
+#[tokio::test]
+async fn a_429_pauses_the_provider_for_every_session_sharing_the_budget() {
+    let f = Fakes::start().await;
+    Mock::given(path("/stable/historical-price-eod/full"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"Error Message": "Limit Reach"}))
+                .insert_header("Retry-After", "1"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&f.fmp)
+        .await;
+    Mock::given(path("/stable/historical-price-eod/full"))
+        .respond_with(fmp_bars("X"))
+        .expect(1)
+        .mount(&f.fmp)
+        .await;
+    // One chain (one budget), two sessions: two runs on two workers of a deployment. The
+    // first asks once and collects the 429; the second's request then waits out the pause
+    // instead of collecting its own.
+    let chain = f.chain(fast(0), Duration::from_secs(5));
+    let (a, b) = (chain.session(), chain.session());
+    assert!(matches!(
+        history(&a, "AAPL").await,
+        Err(ChainError::Undecided(_))
+    ));
+    let started = Instant::now();
+    let (provider, _) = history(&b, "MSFT").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(provider, "fmp");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for the pause: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_spent_daily_quota_skips_the_provider_and_defers_what_no_other_serves() {
+    let f = Fakes::start().await;
+    Mock::given(path("/stable/historical-price-eod/full"))
+        .respond_with(fmp_bars("X"))
+        .expect(2)
+        .mount(&f.fmp)
+        .await;
+    let fmp = FmpProvider::new(
+        client(Duration::from_secs(5)),
+        &format!("{}/stable", f.fmp.uri()),
+        KEY.into(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let chain = Arc::new(ProviderChain::new(
+        vec![Member::new(Arc::new(fmp), None).per_day(2)],
+        fast(3),
+    ));
+    let s = chain.session();
+    for symbol in ["A", "B"] {
+        history(&s, symbol).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let tomorrow =
+        sigmasight_shared::market_data::budget::quota_resets_at(chrono::Utc::now().date_naive());
+    for symbol in ["C", "D"] {
+        match history(&s, symbol).await {
+            Err(ChainError::Deferred { reason, resets_at }) => {
+                assert_eq!(reason, "fmp: daily quota of 2 requests spent");
+                assert_eq!(resets_at, tomorrow);
+            }
+            other => panic!("expected deferred, got {other:?}"),
+        }
+    }
+    let notices = s.take_notices();
+    assert_eq!(notices.len(), 1, "said once: {notices:?}");
+    assert!(notices[0].starts_with("fmp: daily quota of 2 requests spent \u{2014} skipped until "));
+    assert_eq!(s.requests().get("fmp"), Some(&2));
 }
 
 fn grouped_mock() -> wiremock::MockBuilder {

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use sigmasight_shared::db::{activity, phases, portfolios, positions, risk, runs, MIGRATOR};
-use sigmasight_shared::domain::{ActivityLevel, RunSource, RunStatus};
+use sigmasight_shared::domain::{ActivityLevel, PhaseStatus, RunSource, RunStatus};
 use sigmasight_shared::queue;
 use sqlx::PgPool;
 use std::collections::HashSet;
@@ -830,4 +830,56 @@ async fn runs_queued_together_wake_the_workers_once(pool: PgPool) {
         .await
         .expect("woken again")
         .expect("notification");
+}
+
+#[sqlx::test(migrator = "MIGRATOR")]
+async fn cancelling_a_running_run_tells_the_workers_and_closes_its_unfinished_phases(pool: PgPool) {
+    let run = enqueue(&pool).await;
+    runs::claim_next(&pool, "worker-a", TTL)
+        .await
+        .expect("claim")
+        .expect("run");
+    let plan: Vec<_> = sigmasight_shared::phases::ONBOARDING.iter().collect();
+    assert!(phases::init_attempt(&pool, run.id, 1, &plan, &[])
+        .await
+        .expect("init"));
+    assert!(phases::start(&pool, run.id, 1, "phase_1", 10)
+        .await
+        .expect("start"));
+    // Listening before the cancel, as the worker's claim loop does.
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .expect("listener");
+    listener
+        .listen(queue::CANCELLED_CHANNEL)
+        .await
+        .expect("listen");
+
+    let cancelled = runs::cancel(&pool, run.id).await.expect("cancel");
+    assert_eq!(cancelled.map(|r| r.status), Some(RunStatus::Cancelled));
+    let heard = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a notification within 5 s")
+        .expect("recv");
+    assert_eq!(heard.payload(), run.id.to_string());
+
+    let rows = phases::list_all_attempts(&pool, run.id)
+        .await
+        .expect("phases");
+    assert_eq!(rows.len(), plan.len());
+    for row in &rows {
+        let expected = if row.phase_id == "phase_1" {
+            PhaseStatus::Failed
+        } else {
+            PhaseStatus::Skipped
+        };
+        assert_eq!(row.status, expected, "{}", row.phase_id);
+        assert_eq!(
+            row.summary["error"], "cancelled by an admin",
+            "{}",
+            row.phase_id
+        );
+    }
+    // Nothing more to close, nothing to cancel twice.
+    assert!(runs::cancel(&pool, run.id).await.expect("again").is_none());
 }

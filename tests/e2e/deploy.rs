@@ -8,6 +8,7 @@ use anyhow::{bail, ensure, Context as _};
 use serde::Deserialize as _;
 use serde_json::Value;
 use sigmasight_shared::metrics::{self, Kind};
+use sigmasight_tests::prometheus::metric_names;
 use sigmasight_tests::{binary, TestDb};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -643,21 +644,6 @@ fn dashboard_queries_only_catalogued_metrics() -> anyhow::Result<()> {
         ensure!(used.contains(name), "the dashboard does not show {name}");
     }
     Ok(())
-}
-
-/// Every `sigmasight_[a-z_]+` in a PromQL expression.
-fn metric_names(expr: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = expr;
-    while let Some(at) = rest.find("sigmasight_") {
-        let tail = &rest[at..];
-        let len = tail
-            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
-            .unwrap_or(tail.len());
-        names.push(tail[..len].to_owned());
-        rest = &tail[len..];
-    }
-    names
 }
 
 /// The catalogue's name of a queried series: histograms only through `_bucket`, `_sum` or

@@ -108,6 +108,172 @@ async fn slow_headers_idle_connections_and_trickled_bodies_are_cut() -> anyhow::
     Ok(())
 }
 
+/// A multipart upload whose CSV is `csv_bytes` long (valid rows, far over the 10 MiB limit).
+fn oversize_upload(csv_bytes: usize) -> (String, Vec<u8>) {
+    let boundary = "sigmasightOversizeBoundary";
+    let mut body = Vec::with_capacity(csv_bytes + 1024);
+    for (name, value) in [("portfolio_name", "Big"), ("account_name", "big-1")] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csv_file\"; filename=\"big.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\nSymbol,Quantity,Entry Price Per Share,Entry Date\n"
+        )
+        .as_bytes(),
+    );
+    let row = b"AAPL,1,100.00,2024-01-02\n";
+    while body.len() < csv_bytes {
+        body.extend_from_slice(row);
+    }
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn an_oversize_upload_written_whole_before_reading_gets_its_413_envelope(
+) -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    let (content_type, body) = oversize_upload(21 * 1024 * 1024);
+    let mut request = format!(
+        "POST /api/v1/onboarding/create-portfolio HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        Api::token("alice"),
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    // As urllib or a browser's form post: the whole request first, then the answer.
+    let mut stream = connect(&api).await?;
+    let wrote = stream.write_all(&request).await;
+    let (answer, closed) = read_until_closed(&mut stream, Duration::from_secs(30)).await;
+    assert!(
+        wrote.is_ok(),
+        "the whole body was taken, not reset: {wrote:?}"
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let json: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or_default())?;
+    assert_eq!(json["error"]["code"], "ERR_CSV_001", "{answer}");
+    assert!(closed, "closed after the answer (the request asked for it)");
+    let pool = db.pool().await?;
+    let portfolios: i64 = sqlx::query_scalar("select count(*) from portfolios")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(portfolios, 0, "nothing written");
+    pool.close().await;
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_http2_connection_kept_open_by_pings_alone_is_closed_at_the_idle_timeout(
+) -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &env(&[("SIGMASIGHT_IDLE_TIMEOUT_SECS", "1")])).await?;
+    // HTTP/2 with prior knowledge over plain TCP; a PING every 200 ms and no request.
+    let (send_request, mut connection) = h2::client::handshake(connect(&api).await?).await?;
+    let mut pings = connection
+        .ping_pong()
+        .ok_or_else(|| anyhow::anyhow!("no ping_pong handle"))?;
+    let started = Instant::now();
+    let mut ended = tokio::spawn(connection);
+    let mut pongs = 0;
+    let closed_after = loop {
+        tokio::select! {
+            _ = &mut ended => break Some(started.elapsed()),
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if started.elapsed() > Duration::from_secs(12) {
+                    break None;
+                }
+                let pong = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    pings.ping(h2::Ping::opaque()),
+                )
+                .await;
+                if matches!(pong, Ok(Ok(_))) {
+                    pongs += 1;
+                }
+            }
+        }
+    };
+    drop(send_request);
+    assert!(pongs >= 3, "the server answered the pings ({pongs})");
+    let closed_after = closed_after.ok_or_else(|| {
+        anyhow::anyhow!("an h2 connection with pings and no request was still open after 12 s")
+    })?;
+    // Idle timeout 1 s, checked every 250 ms, plus a 5 s grace at most to close.
+    assert!(closed_after < Duration::from_secs(7), "{closed_after:?}");
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
+
+/// Sends `request` on a fresh connection; the status line's code and the rest of the answer.
+async fn raw(api: &Api, request: &[u8]) -> anyhow::Result<(u16, String)> {
+    let mut stream = connect(api).await?;
+    let _ = stream.write_all(request).await;
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let status = answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    Ok((status, answer))
+}
+
+#[tokio::test]
+async fn requests_hyper_refuses_before_any_handler_get_its_bare_400_or_431() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let api = Api::start(&db.url, &[]).await?;
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    let many = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..101)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    let cases: [(&str, Vec<u8>, u16); 4] = [
+        ("a 70 KB header", big.into_bytes(), 431),
+        ("more than 100 headers", many.into_bytes(), 431),
+        (
+            "a bad Content-Length",
+            b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a NUL in a header",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n".to_vec(),
+            400,
+        ),
+    ];
+    for (what, request, status) in cases {
+        let (got, answer) = raw(&api, &request).await?;
+        // The README's Limits table says so: hyper answers these itself, without the envelope.
+        assert_eq!(got, status, "{what}: {answer}");
+        assert!(!answer.contains("\"error\""), "{what}: {answer}");
+    }
+    // The connection cap and the server are unharmed.
+    let (ok, _) = raw(
+        &api,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await?;
+    assert_eq!(ok, 200);
+    drop(api);
+    db.drop_database().await;
+    Ok(())
+}
+
 #[tokio::test]
 async fn connections_over_the_cap_get_a_503_envelope() -> anyhow::Result<()> {
     let db = TestDb::create().await?;

@@ -1,6 +1,7 @@
 //! End-to-end tests: real binaries, real Postgres, real HTTP.
 
 mod analytics;
+mod budget;
 mod contract;
 mod daily;
 mod deploy;

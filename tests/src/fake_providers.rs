@@ -44,6 +44,9 @@ pub struct FakeOptions {
     pub listed: Vec<String>,
     /// FMP answers its EOD bulk 402 "Restricted Endpoint" (a plan without it).
     pub fmp_bulk_refused: bool,
+    /// Each fake answers 429 to a request past this many in any rolling 60 s, as the real
+    /// providers count (`None`: no limit).
+    pub rate_per_min: Option<usize>,
 }
 
 impl Default for FakeOptions {
@@ -57,8 +60,20 @@ impl Default for FakeOptions {
             yahoo_unknown: Vec::new(),
             listed: Vec::new(),
             fmp_bulk_refused: false,
+            rate_per_min: None,
         }
     }
+}
+
+/// One request a fake received: when, what, and whether it was refused for the rate.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: std::time::Instant,
+    pub provider: &'static str,
+    /// The request's path and query.
+    pub target: String,
+    /// Answered 429: past [`FakeOptions::rate_per_min`] in the last 60 s.
+    pub rate_limited: bool,
 }
 
 /// The three fake servers. Dropping it stops them.
@@ -82,6 +97,30 @@ struct State {
     fmp_bulk_refused: bool,
     /// Requests received, per (provider, symbol as requested; "" when none).
     counts: Mutex<HashMap<(&'static str, String), usize>>,
+    /// Every request, in order of arrival.
+    log: Mutex<Vec<Received>>,
+    rate_per_min: Option<usize>,
+}
+
+impl State {
+    /// Whether one more request of `provider` now would be past its rolling 60 s limit.
+    fn over_limit(&self, provider: &'static str, now: std::time::Instant) -> bool {
+        let Some(limit) = self.rate_per_min else {
+            return false;
+        };
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        let window = Duration::from_secs(60);
+        log.iter()
+            .rev()
+            .take_while(|r| now.duration_since(r.at) < window)
+            .filter(|r| r.provider == provider && !r.rate_limited)
+            .count()
+            >= limit
+    }
+
+    fn received(&self, r: Received) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
 }
 
 impl State {
@@ -225,6 +264,8 @@ impl FakeProviders {
             listed: opts.listed.clone(),
             fmp_bulk_refused: opts.fmp_bulk_refused,
             counts: Mutex::new(HashMap::new()),
+            log: Mutex::new(Vec::new()),
+            rate_per_min: opts.rate_per_min,
         });
         let (fmp, polygon, yahoo) = (
             MockServer::start().await,
@@ -277,6 +318,15 @@ impl FakeProviders {
     /// The synthetic market behind the fakes.
     pub fn market(&self) -> &SyntheticMarket {
         &self.state.market
+    }
+
+    /// Every request the fakes received, in order of arrival.
+    pub fn received(&self) -> Vec<Received> {
+        self.state
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Requests `provider` (`"fmp"`, `"polygon"`, `"yahoo"`) has received, of any kind.
@@ -391,11 +441,41 @@ struct Fake {
 
 impl Respond for Fake {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        let provider = match &self.kind {
+            Kind::Fmp => "fmp",
+            Kind::Polygon { .. } => "polygon",
+            Kind::Yahoo => "yahoo",
+        };
+        let now = std::time::Instant::now();
+        let mut target = request.url.path().to_owned();
+        if let Some(q) = request.url.query() {
+            target.push('?');
+            target.push_str(q);
+        }
+        if self.state.over_limit(provider, now) {
+            self.state.received(Received {
+                at: now,
+                provider,
+                target,
+                rate_limited: true,
+            });
+            return json_response(
+                429,
+                json!({"status": "ERROR", "error": "You've exceeded the maximum requests per minute"}),
+            )
+            .set_delay(self.delay);
+        }
         let answer = match &self.kind {
             Kind::Fmp => fmp::respond(&self.state, request),
             Kind::Polygon { base } => polygon::respond(&self.state, base, request),
             Kind::Yahoo => yahoo::respond(&self.state, request),
         };
+        self.state.received(Received {
+            at: now,
+            provider,
+            target,
+            rate_limited: false,
+        });
         answer.set_delay(self.delay)
     }
 }

@@ -65,6 +65,21 @@ impl Scrape {
     }
 }
 
+/// Every `sigmasight_[a-z_]+` in a PromQL expression.
+pub fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("sigmasight_") {
+        let tail = &rest[at..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..len].to_owned());
+        rest = &tail[len..];
+    }
+    names
+}
+
 fn parse_sample(line: &str) -> anyhow::Result<Series> {
     let bad = || anyhow::anyhow!("not a sample line: {line:?}");
     let (series, value) = line.rsplit_once(' ').ok_or_else(bad)?;

@@ -8,16 +8,19 @@ use sigmasight_shared::domain::{ActivityLevel, PhaseStatus, RunKind};
 use sigmasight_shared::market_data::chain::ChainSession;
 use sigmasight_shared::phases::PhaseDef;
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How an attempt ended badly, and what happens next.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// The lease is gone (another worker took over, or the run was cancelled): stop writing.
+    /// The lease is gone (another worker took over): stop writing.
     #[error("lease lost")]
     LeaseLost,
+    /// The run was cancelled (by an admin, or with its parent): stop writing.
+    #[error("cancelled")]
+    Cancelled,
     /// Worth another attempt (provider outage, database blip).
     #[error("{0:#}")]
     Retryable(anyhow::Error),
@@ -43,7 +46,8 @@ pub struct RunContext {
     /// This attempt's use of the provider chain (its breakers and request counts).
     pub market: Arc<ChainSession>,
     pub activity: Arc<ActivityBuffer>,
-    pub lease_lost: Arc<AtomicBool>,
+    /// Fires when the lease is gone (taken over, cancelled): the runner then drops the work.
+    pub lease: Arc<crate::lease::LeaseSignal>,
     /// When the attempt last showed progress (for the hung-phase watchdog).
     pub heartbeat: Arc<Heartbeat>,
     /// What the children of a nightly batch share in this worker process (closes, betas).
@@ -172,7 +176,7 @@ impl RunContext {
 
     /// Fails fast once the lease is known to be lost.
     pub fn check_lease(&self) -> Result<(), JobError> {
-        if self.lease_lost.load(Ordering::SeqCst) {
+        if self.lease.is_lost() {
             Err(JobError::LeaseLost)
         } else {
             Ok(())
@@ -184,7 +188,7 @@ impl RunContext {
         if held {
             Ok(())
         } else {
-            self.lease_lost.store(true, Ordering::SeqCst);
+            self.lease.lose();
             Err(JobError::LeaseLost)
         }
     }

@@ -3,6 +3,7 @@
 //! processes as you like.
 
 mod activity;
+pub mod budget;
 mod config;
 mod context;
 mod lease;
@@ -40,7 +41,9 @@ impl Worker {
 
     /// Builds a worker over an existing pool (already migrated).
     pub fn with_pool(config: WorkerConfig, pool: PgPool) -> anyhow::Result<Self> {
-        let chain = provider::build(&config.market)?;
+        let budget: std::sync::Arc<dyn sigmasight_shared::market_data::budget::Budget> =
+            std::sync::Arc::new(budget::PgBudget::new(pool.clone()));
+        let chain = provider::build_with(&config.market, Some(budget))?;
         Ok(Self {
             pool,
             config: Arc::new(config),
@@ -60,7 +63,7 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics_server = match self.config.metrics_bind {
-            Some(bind) => Some(metrics::serve(bind).await?),
+            Some(bind) => Some(metrics::serve(bind, &self.chain.names()).await?),
             None => None,
         };
         let scheduler = if self.config.scheduler == "on" {
@@ -74,7 +77,9 @@ impl Worker {
         } else {
             None
         };
+        let gauges = tokio::spawn(budget::export_gauges(self.pool.clone(), self.chain.clone()));
         let result = runner::run(self.pool, self.config, self.chain, self.id, shutdown).await;
+        gauges.abort();
         if let Some(s) = scheduler {
             s.abort();
         }

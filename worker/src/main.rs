@@ -19,6 +19,9 @@ struct ProvidersCli {
     market: MarketConfig,
     #[command(flatten)]
     clock: sigmasight_shared::config::ClockConfig,
+    /// The deployment's database, to show each provider's budget left (unset: not shown).
+    #[arg(long = "database-url", env = "DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -47,6 +50,14 @@ async fn main() -> anyhow::Result<()> {
         let lines = sigmasight_worker::provider::check(&cli.market, &symbols).await?;
         for line in &lines {
             println!("{line}");
+        }
+        if let Some(url) = cli.database_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            let pool = sqlx::PgPool::connect(url).await?;
+            let chain = sigmasight_worker::provider::build(&cli.market)?;
+            let left = sigmasight_worker::budget::left(&pool, &chain).await?;
+            for line in sigmasight_worker::budget::describe(&left) {
+                println!("{line}");
+            }
         }
         if lines.iter().any(|l| l.outcome.is_err()) {
             std::process::exit(1);

@@ -5,9 +5,11 @@ use anyhow::{bail, Context as _};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use sigmasight_shared::config::{MarketConfig, Secret};
+use sigmasight_shared::market_data::budget::Budget;
 use sigmasight_shared::market_data::chain::{Member, ProviderChain, RetryPolicy};
 use sigmasight_shared::market_data::file::FileProvider;
 use sigmasight_shared::market_data::fmp::FmpProvider;
+use sigmasight_shared::market_data::measure::Measured;
 use sigmasight_shared::market_data::polygon::PolygonProvider;
 use sigmasight_shared::market_data::synthetic::{SyntheticConfig, SyntheticMarket};
 use sigmasight_shared::market_data::yahoo::YahooProvider;
@@ -50,10 +52,26 @@ pub fn parse_faults(spec: &str) -> anyhow::Result<HashMap<String, Fault>> {
 /// The names `SIGMASIGHT_MARKET_PROVIDER` may list.
 pub const PROVIDERS: [&str; 5] = ["synthetic", "fmp", "polygon", "yahoo", "file"];
 
-/// The chain named by `SIGMASIGHT_MARKET_PROVIDER`, each member with its rate limit. A chain
-/// naming a provider without its key (or the file provider without its directory) is refused,
-/// naming the variable.
+/// The chain named by `SIGMASIGHT_MARKET_PROVIDER`, its remote members' budgets held in
+/// `budget` (the deployment's; `None`: this process's). A chain naming a provider without its
+/// key (or the file provider without its directory) is refused, naming the variable.
+pub fn build_with(
+    config: &MarketConfig,
+    budget: Option<Arc<dyn Budget>>,
+) -> anyhow::Result<Arc<ProviderChain>> {
+    let chain = chain(config)?;
+    Ok(Arc::new(match budget {
+        Some(b) => chain.with_budget(b),
+        None => chain,
+    }))
+}
+
+/// [`build_with`] this process's budget (tests, tools without a database).
 pub fn build(config: &MarketConfig) -> anyhow::Result<Arc<ProviderChain>> {
+    build_with(config, None)
+}
+
+fn chain(config: &MarketConfig) -> anyhow::Result<ProviderChain> {
     let names = config.chain();
     if names.is_empty() {
         bail!(
@@ -76,7 +94,7 @@ pub fn build(config: &MarketConfig) -> anyhow::Result<Arc<ProviderChain>> {
         }
         members.push(member(name, config, &client)?);
     }
-    Ok(Arc::new(ProviderChain::new(
+    Ok(ProviderChain::new(
         members,
         RetryPolicy {
             retries: config.provider_retries,
@@ -84,7 +102,7 @@ pub fn build(config: &MarketConfig) -> anyhow::Result<Arc<ProviderChain>> {
             cap: Duration::from_secs(30),
             breaker_failures: config.provider_breaker_failures.max(1),
         },
-    )))
+    ))
 }
 
 fn member(name: &str, config: &MarketConfig, client: &reqwest::Client) -> anyhow::Result<Member> {
@@ -96,7 +114,9 @@ fn member(name: &str, config: &MarketConfig, client: &reqwest::Client) -> anyhow
     };
     let rate = |n: u32| (n > 0).then_some(n);
     Ok(match name {
-        "synthetic" => Member::new(synthetic(config)?, None),
+        // The local providers' calls are counted here, the HTTP clients' requests as they
+        // are sent (`http::fetch`).
+        "synthetic" => Member::new(Arc::new(Measured::new(synthetic(config)?)), None),
         "fmp" => Member::new(
             Arc::new(FmpProvider::new(
                 client.clone(),
@@ -104,7 +124,8 @@ fn member(name: &str, config: &MarketConfig, client: &reqwest::Client) -> anyhow
                 key(&config.fmp_api_key, "FMP_API_KEY")?,
             )?),
             rate(config.fmp_rate_per_min),
-        ),
+        )
+        .per_day(config.fmp_requests_per_day),
         "polygon" => Member::new(
             Arc::new(PolygonProvider::new(
                 client.clone(),
@@ -112,11 +133,13 @@ fn member(name: &str, config: &MarketConfig, client: &reqwest::Client) -> anyhow
                 key(&config.polygon_api_key, "POLYGON_API_KEY")?,
             )?),
             rate(config.polygon_rate_per_min),
-        ),
+        )
+        .per_day(config.polygon_requests_per_day),
         "yahoo" => Member::new(
             Arc::new(YahooProvider::new(client.clone(), &config.yahoo_base_url)?),
             rate(config.yahoo_rate_per_min),
-        ),
+        )
+        .per_day(config.yahoo_requests_per_day),
         "file" => {
             let Some(dir) = &config.prices_dir else {
                 bail!("SIGMASIGHT_MARKET_PROVIDER names file but SIGMASIGHT_PRICES_DIR is not set")
@@ -124,7 +147,8 @@ fn member(name: &str, config: &MarketConfig, client: &reqwest::Client) -> anyhow
             if !dir.is_dir() {
                 bail!("SIGMASIGHT_PRICES_DIR {} is not a directory", dir.display());
             }
-            Member::new(Arc::new(FileProvider::new(dir.clone())), None)
+            let file: Arc<dyn MarketDataProvider> = Arc::new(FileProvider::new(dir.clone()));
+            Member::new(Arc::new(Measured::new(file)), None)
         }
         other => bail!(
             "unknown provider {:?} in SIGMASIGHT_MARKET_PROVIDER (supported: {})",
@@ -208,6 +232,9 @@ pub async fn check(config: &MarketConfig, symbols: &[String]) -> anyhow::Result<
                     Err(format!("transient failure: {reason}"))
                 }
                 Err(ProviderError::Refused(reason)) => Err(format!("provider refused: {reason}")),
+                Err(ProviderError::Exhausted { reason, .. }) => {
+                    Err(format!("quota spent: {reason}"))
+                }
                 Err(ProviderError::Failing(reason)) => Err(format!("provider failing: {reason}")),
                 Err(ProviderError::Invalid(reason)) => Err(format!("unusable data: {reason}")),
             };

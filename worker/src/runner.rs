@@ -1,20 +1,24 @@
 //! The claim loop: wake on NOTIFY (1 s poll fallback), reap exhausted leases (on a timer), claim while a
 //! slot is free, and execute each claimed attempt with its lease renewed by its own task, a
-//! watchdog for hung phases, and a hand-back path for graceful shutdown.
+//! watchdog for hung phases, and a hand-back path for graceful shutdown. An attempt whose
+//! lease is gone (taken over, or its run cancelled: announced on [`CANCELLED_CHANNEL`]) is
+//! dropped at once, wherever its work is.
 
 use crate::activity::{ActivityBuffer, FLUSH_INTERVAL};
 use crate::context::{DeferredPhases, Heartbeat, JobError, RunContext};
+use crate::lease::{InHand, LeaseSignal};
 use crate::phases::{self, RunOutcome};
 use crate::WorkerConfig;
 use chrono::Utc;
 use sigmasight_shared::db::runs;
 use sigmasight_shared::domain::{ActivityLevel, RunStatus};
 use sigmasight_shared::market_data::chain::ProviderChain;
-use sigmasight_shared::queue::{retry_delay, BATCH_CHILD_PRIORITY, QUEUED_CHANNEL};
+use sigmasight_shared::queue::{
+    retry_delay, BATCH_CHILD_PRIORITY, CANCELLED_CHANNEL, QUEUED_CHANNEL,
+};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -32,6 +36,8 @@ struct Shared {
     hand_back: watch::Receiver<bool>,
     /// What the children of a nightly batch share in this process (closes, betas).
     night: Arc<crate::phases::night_share::NightShare>,
+    /// The attempts in hand, for the cancellations the listener hears of.
+    in_hand: Arc<InHand>,
 }
 
 /// Runs the loop until `shutdown`, then lets the attempts in hand finish within the grace
@@ -51,6 +57,7 @@ pub async fn run(
         worker_id: worker_id.into(),
         hand_back,
         night: Arc::default(),
+        in_hand: Arc::default(),
     };
     let batch_slots = config.batch_slots();
     let mut slots = Slots {
@@ -87,7 +94,7 @@ pub async fn run(
         claim_while_free(&shared, &mut slots, &mut tasks).await;
         tokio::select! {
             () = &mut shutdown => break,
-            _ = wait_notification(&mut listener) => slots.users_may_wait = true,
+            () = wait_notification(&mut listener, &shared.in_hand) => slots.users_may_wait = true,
             () = tokio::time::sleep(config.poll_interval) => slots.users_may_wait = true,
             Some(_) = tasks.join_next() => {},
         }
@@ -133,7 +140,10 @@ async fn listen(pool: &PgPool) -> Option<PgListener> {
             return None;
         }
     };
-    match listener.listen(QUEUED_CHANNEL).await {
+    match listener
+        .listen_all([QUEUED_CHANNEL, CANCELLED_CHANNEL])
+        .await
+    {
         Ok(()) => Some(listener),
         Err(e) => {
             warn!(error = %e, "LISTEN failed; polling only");
@@ -142,19 +152,38 @@ async fn listen(pool: &PgPool) -> Option<PgListener> {
     }
 }
 
-async fn wait_notification(listener: &mut Option<PgListener>) {
+/// Waits for notifications: a cancellation reaches the attempt it concerns, if in hand; the
+/// loop then claims (a queued run, or a slot a cancelled attempt frees).
+async fn wait_notification(listener: &mut Option<PgListener>, in_hand: &InHand) {
     match listener {
         // recv reconnects by itself after a lost connection; an error means it could not yet,
-        // and the poll interval covers the gap.
+        // and the poll interval (and the lease renewal, for a cancellation) covers the gap.
         Some(l) => {
-            if let Err(e) = l.recv().await {
-                warn!(error = %e, "listener error; relying on polling");
-                std::future::pending::<()>().await;
+            match l.recv().await {
+                Ok(n) => heard(&n, in_hand),
+                Err(e) => {
+                    warn!(error = %e, "listener error; relying on polling");
+                    std::future::pending::<()>().await;
+                }
             }
-            // One wake-up for all that arrived together: each asks for the same claim.
-            while l.next_buffered().is_some() {}
+            // One wake-up for all that arrived together: each queued one asks for the same
+            // claim.
+            while let Some(n) = l.next_buffered() {
+                heard(&n, in_hand);
+            }
         }
         None => std::future::pending::<()>().await,
+    }
+}
+
+fn heard(notification: &sqlx::postgres::PgNotification, in_hand: &InHand) {
+    if notification.channel() != CANCELLED_CHANNEL {
+        return;
+    }
+    if let Ok(run) = notification.payload().parse::<uuid::Uuid>() {
+        if in_hand.cancel(run) {
+            info!(run.id = %run, "run cancelled: stopping its attempt");
+        }
     }
 }
 
@@ -216,7 +245,8 @@ async fn claim_while_free(shared: &Shared, slots: &mut Slots, tasks: &mut JoinSe
                 if let Some(p) = claimed.run.parent_id {
                     span.record("parent.id", tracing::field::display(p));
                 }
-                tasks.spawn(execute(shared.clone(), claimed, held).instrument(span));
+                let lease = shared.in_hand.hold(claimed.run.id);
+                tasks.spawn(execute(shared.clone(), claimed, held, lease).instrument(span));
             }
             Ok(None) => {
                 slots.users_may_wait = false;
@@ -259,10 +289,9 @@ fn announce(buffer: &ActivityBuffer, claimed: &runs::ClaimedRun) {
 
 /// Executes one claimed attempt: lease renewal, activity flushing, watchdog, phases, final
 /// status.
-async fn execute(shared: Shared, claimed: runs::ClaimedRun, _held: Held) {
+async fn execute(shared: Shared, claimed: runs::ClaimedRun, _held: Held, lease: Arc<LeaseSignal>) {
     let run = claimed.run.clone();
     let started = std::time::Instant::now();
-    let lease_lost = Arc::new(AtomicBool::new(false));
     let buffer = Arc::new(ActivityBuffer::new(
         shared.pool.clone(),
         run.id,
@@ -275,12 +304,11 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _held: Held) {
             run.id,
             run.attempt,
             shared.config.lease_ttl,
-            lease_lost.clone(),
+            lease.clone(),
         )
         .in_current_span(),
     );
-    let flusher =
-        tokio::spawn(flush_periodically(buffer.clone(), lease_lost.clone()).in_current_span());
+    let flusher = tokio::spawn(flush_periodically(buffer.clone(), lease.clone()).in_current_span());
     let deferred = DeferredPhases::applies_to(&run).then(|| Arc::new(DeferredPhases::default()));
     let heartbeat = Arc::new(Heartbeat::new());
     heartbeat.beat();
@@ -290,7 +318,7 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _held: Held) {
         config: shared.config.clone(),
         market: Arc::new(shared.chain.session()),
         activity: buffer.clone(),
-        lease_lost: lease_lost.clone(),
+        lease: lease.clone(),
         heartbeat: heartbeat.clone(),
         night: shared.night.clone(),
         deferred: deferred.clone(),
@@ -315,12 +343,24 @@ async fn execute(shared: Shared, claimed: runs::ClaimedRun, _held: Held) {
             abort.abort();
             Err(JobError::HandedBack)
         }
+        // Taken over or cancelled: whatever the work is waiting for, it ends here.
+        () = lease.wait() => {
+            abort.abort();
+            Err(JobError::LeaseLost)
+        }
     };
     flusher.abort();
+    let outcome = match outcome {
+        Err(JobError::LeaseLost) if was_cancelled(&shared.pool, &run, &lease).await => {
+            Err(JobError::Cancelled)
+        }
+        other => other,
+    };
     let label = outcome_label(&outcome, run.attempt < run.max_attempts);
     let result = conclude(&shared, &run, &buffer, deferred.as_deref(), outcome).await;
     crate::metrics::finished(run.kind, label, started.elapsed());
     renewer.abort();
+    shared.in_hand.release(run.id);
     if let Err(e) = result {
         error!(error = %e, "could not record the end of the attempt");
     }
@@ -332,9 +372,25 @@ fn outcome_label(outcome: &Result<RunOutcome, JobError>, attempts_left: bool) ->
         Ok(done) if done.parked => "parked",
         Ok(done) => done.status.as_str(),
         Err(JobError::LeaseLost) => "lease_lost",
+        Err(JobError::Cancelled) => "cancelled",
         Err(JobError::HandedBack) => "handed_back",
         Err(JobError::Retryable(_)) if attempts_left => "retried",
         Err(JobError::Retryable(_) | JobError::Fatal(_)) => "failed",
+    }
+}
+
+/// Whether a lost lease is the run's cancellation: announced, or (the announcement missed,
+/// e.g. while the listener reconnected) the run reads `cancelled`.
+async fn was_cancelled(pool: &PgPool, run: &runs::Run, lease: &LeaseSignal) -> bool {
+    if lease.is_cancelled() {
+        return true;
+    }
+    match runs::find(pool, run.id).await {
+        Ok(found) => found.is_some_and(|r| r.status == RunStatus::Cancelled),
+        Err(e) => {
+            warn!(error = %e, "could not read why the lease was lost");
+            false
+        }
     }
 }
 
@@ -390,6 +446,8 @@ async fn conclude(
             metrics::counter!(sigmasight_shared::metrics::LEASES_LOST).increment(1);
             warn!("lease lost: another worker owns the run now; stopping");
         }
+        // The cancellation wrote the run's end: nothing more to write.
+        Err(JobError::Cancelled) => info!("run cancelled: attempt stopped"),
         Err(JobError::HandedBack) => {
             let msg = format!(
                 "Worker {} is shutting down; run handed back to the queue after attempt {}",
@@ -492,16 +550,60 @@ async fn finish_child(
     Ok(())
 }
 
-async fn flush_periodically(buffer: Arc<ActivityBuffer>, lost: Arc<AtomicBool>) {
+async fn flush_periodically(buffer: Arc<ActivityBuffer>, lease: Arc<LeaseSignal>) {
     loop {
         tokio::time::sleep(FLUSH_INTERVAL).await;
         match buffer.flush().await {
             Ok(true) => {}
             Ok(false) => {
-                lost.store(true, Ordering::SeqCst);
+                lease.lose();
                 return;
             }
             Err(e) => warn!(error = %e, "activity flush failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_an_attempt_can_end_with_is_registered_at_start() {
+        let done = |status, parked| {
+            Ok(RunOutcome {
+                status,
+                summary: serde_json::json!({}),
+                parked,
+            })
+        };
+        let err = |e: fn() -> JobError| Err(e());
+        let ends: Vec<Result<RunOutcome, JobError>> = vec![
+            done(RunStatus::Completed, false),
+            done(RunStatus::Partial, false),
+            done(RunStatus::Running, true),
+            err(|| JobError::LeaseLost),
+            err(|| JobError::Cancelled),
+            err(|| JobError::HandedBack),
+            err(|| JobError::Retryable(anyhow::anyhow!("x"))),
+            err(|| JobError::Fatal(anyhow::anyhow!("x"))),
+        ];
+        let mut seen = Vec::new();
+        for end in &ends {
+            for attempts_left in [true, false] {
+                let label = outcome_label(end, attempts_left);
+                assert!(
+                    crate::metrics::OUTCOMES.contains(&label),
+                    "{label} is not registered"
+                );
+                if !seen.contains(&label) {
+                    seen.push(label);
+                }
+            }
+        }
+        seen.sort_unstable();
+        let mut all = crate::metrics::OUTCOMES.to_vec();
+        all.sort_unstable();
+        assert_eq!(seen, all, "every registered outcome can happen");
     }
 }

@@ -91,9 +91,9 @@ pub struct RunBatchRequest {
     pub portfolio_ids: Option<Vec<Uuid>>,
     #[serde(default)]
     pub force_rerun: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
     pub start_date: Option<NaiveDate>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
     pub end_date: Option<NaiveDate>,
 }
 

@@ -249,14 +249,10 @@ async fn position_factor_exposures(
     let limit = q.limit.unwrap_or(50);
     let offset = q.offset.unwrap_or(0);
     if !(1..=200).contains(&limit) {
-        return Err(ApiError::field(
-            "ERR_QUERY",
-            "limit",
-            "limit must be between 1 and 200",
-        ));
+        return Err(ApiError::query("limit", "limit must be between 1 and 200"));
     }
     if offset < 0 {
-        return Err(ApiError::field("ERR_QUERY", "offset", "offset must be ≥ 0"));
+        return Err(ApiError::query("offset", "offset must be ≥ 0"));
     }
     let symbols: Vec<String> = q
         .symbols
@@ -511,8 +507,10 @@ async fn stress_test(
 #[into_params(parameter_in = Query)]
 pub struct Range {
     /// First date (default: the first snapshot).
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
     pub start: Option<NaiveDate>,
     /// Last date (default: the newest snapshot).
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
     pub end: Option<NaiveDate>,
 }
 

@@ -1,8 +1,9 @@
 //! Liveness and readiness probes, and the Prometheus scrape.
 
+use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -60,12 +61,18 @@ async fn healthz() -> &'static str {
     tag = "operations",
     responses(
         (status = 200, description = "`ready`", content_type = "text/plain", body = String),
-        (status = 503, description = "`database unavailable`", content_type = "text/plain", body = String)
+        (status = 503, description = "The database does not answer (database_unavailable)", body = crate::openapi::ErrorEnvelope)
     )
 )]
-async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     match sqlx::query("select 1").execute(&state.db).await {
-        Ok(_) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+        Ok(_) => Ok("ready"),
+        Err(e) => {
+            tracing::debug!(error = %e, "readiness: the database does not answer");
+            Err(ApiError::Unavailable {
+                code: "database_unavailable",
+                message: "database unavailable".into(),
+            })
+        }
     }
 }

@@ -7,7 +7,7 @@ use crate::extract::AppQuery;
 use crate::extract::{QueryReadablePortfolio, ReadablePortfolio};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sigmasight_shared::status::log;
@@ -55,12 +55,7 @@ async fn download_log(
 ) -> Result<Response, ApiError> {
     let format = query.format.as_deref().unwrap_or("txt");
     if !matches!(format, "txt" | "json") {
-        return Err(ApiError::Invalid {
-            status: StatusCode::BAD_REQUEST,
-            code: "ERR_QUERY",
-            message: "format must be txt or json".into(),
-            details: serde_json::json!({ "field": "format" }),
-        });
+        return Err(ApiError::query("format", "format must be txt or json"));
     }
     let doc = log::load(
         &state.db,

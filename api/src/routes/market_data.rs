@@ -27,8 +27,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct Range {
     /// First date (default: the first stored).
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
     pub start: Option<NaiveDate>,
     /// Last date (default: the last stored).
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
     pub end: Option<NaiveDate>,
 }
 
@@ -37,6 +39,7 @@ pub struct Range {
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
     /// The newest result on or before this date (default: the newest).
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
     pub date: Option<NaiveDate>,
 }
 

@@ -11,7 +11,7 @@ use crate::extract::AuthUser;
 use crate::state::AppState;
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use rust_decimal::prelude::ToPrimitive;
@@ -23,7 +23,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-/// Bodies up to this size are read so an oversized CSV gets ERR_CSV_001 rather than a reset.
+/// Bodies up to this size are parsed as a form; an oversized CSV is refused (ERR_CSV_001) as
+/// soon as it passes 10 MiB, and the server loop then drains the rest of the body (up to
+/// `server::LINGER_BYTES`) so the client reads the 413 rather than a reset.
 pub const MAX_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
 
 /// Onboarding routes.
@@ -160,8 +162,35 @@ fn repeated(name: &str) -> ApiError {
     }
 }
 
-async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> Result<Form, ApiError> {
+/// The `boundary` parameter of a multipart content type, unquoted (`None` when absent).
+fn boundary(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// An empty boundary (`boundary=`) delimits nothing: the form is malformed, not empty
+/// (multer would read it as a form without fields).
+fn check_boundary(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match boundary(content_type) {
+        Some("") => Err(malformed("the multipart boundary is empty".into())),
+        _ => Ok(()),
+    }
+}
+
+async fn read_form(
+    headers: &HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Form, ApiError> {
     let mut multipart = multipart.map_err(|e| malformed(e.body_text()))?;
+    check_boundary(headers)?;
     let mut form = Form::default();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -253,25 +282,6 @@ fn limits(state: &AppState) -> &UploadLimits {
     &state.config.upload_limits
 }
 
-/// Reads and drops up to [`DISCARD_BYTES`] of a refused upload, so a client that sent a
-/// small body receives the answer instead of a connection reset (closing a socket with
-/// unread data resets it). A larger body is cut: the refusal costs at most that much.
-async fn discard_some(multipart: Result<Multipart, MultipartRejection>) {
-    const DISCARD_BYTES: usize = 1 << 20;
-    let Ok(mut multipart) = multipart else {
-        return;
-    };
-    let mut read = 0usize;
-    while let Ok(Some(mut field)) = multipart.next_field().await {
-        while let Ok(Some(chunk)) = field.chunk().await {
-            read = read.saturating_add(chunk.len());
-            if read > DISCARD_BYTES {
-                return;
-            }
-        }
-    }
-}
-
 /// Creates a portfolio from a CSV of positions and queues its onboarding run, in one
 /// transaction: on any error nothing is written.
 #[utoipa::path(
@@ -292,14 +302,14 @@ async fn discard_some(multipart: Result<Multipart, MultipartRejection>) {
 async fn create_portfolio(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     // Per-user upload rate (SIGMASIGHT_UPLOADS_PER_MINUTE), before the body is parsed.
-    if let Err(refused) = state.limits.upload(&user.sub) {
-        discard_some(multipart).await;
-        return Err(refused);
-    }
-    let form = read_form(multipart).await?;
+    // A refused body is drained by the server loop (`server::LINGER_BYTES`), so the client
+    // reads this answer rather than a reset.
+    state.limits.upload(&user.sub)?;
+    let form = read_form(&headers, multipart).await?;
     let valid = onboarding::validate(&form.fields, limits(&state)).map_err(field_error)?;
     let csv = form
         .csv
@@ -375,6 +385,19 @@ async fn csv_template() -> impl IntoResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_boundary_is_read_from_the_content_type_quoted_or_not() {
+        let b = |ct: &'static str| boundary(ct);
+        assert_eq!(b("multipart/form-data; boundary=abc"), Some("abc"));
+        assert_eq!(
+            b("multipart/form-data; charset=utf-8; BOUNDARY=\"a b\""),
+            Some("a b")
+        );
+        assert_eq!(b("multipart/form-data; boundary="), Some(""));
+        assert_eq!(b("multipart/form-data; boundary=\"\""), Some(""));
+        assert_eq!(b("multipart/form-data"), None);
+    }
 
     #[test]
     fn every_csv_error_has_its_code_and_http_status() {

@@ -127,13 +127,17 @@ fn numeric_date(claims: &Value, name: &'static str) -> Result<Option<f64>, AuthE
     }
 }
 
-/// `sub`: a non-empty string of at most [`SUB_MAX_CHARS`] characters, none a control
-/// character (NUL included).
+/// `sub`: a string of at most [`SUB_MAX_CHARS`] characters that is not blank (empty or
+/// whitespace only: it would name a user nobody can tell apart), none a control character
+/// (NUL included).
 fn check_sub(sub: Option<&Value>) -> Result<String, AuthError> {
     let sub = sub
         .and_then(Value::as_str)
         .ok_or(AuthError::InvalidSubject)?;
-    if sub.is_empty() || sub.chars().count() > SUB_MAX_CHARS || sub.chars().any(char::is_control) {
+    if sub.trim().is_empty()
+        || sub.chars().count() > SUB_MAX_CHARS
+        || sub.chars().any(char::is_control)
+    {
         return Err(AuthError::InvalidSubject);
     }
     Ok(sub.to_owned())

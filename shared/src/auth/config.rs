@@ -58,8 +58,8 @@ pub struct AuthConfig {
     )]
     pub leeway_secs: u64,
     /// Which claim makes an admin: a dotted path and a value, e.g. `public_metadata.role=admin`
-    /// (matches the JSON string "admin", or an array containing it); `true`/`false` match a
-    /// JSON boolean.
+    /// (matches the JSON string "admin", or an array of strings containing it); `true` matches
+    /// the JSON boolean `true` only. Nothing else grants admin (`false` is refused at startup).
     #[arg(
         long = "jwt-admin-claim",
         env = "SIGMASIGHT_JWT_ADMIN_CLAIM",
@@ -135,8 +135,10 @@ pub(crate) fn parse_jwks_url(raw: &str) -> Result<reqwest::Url, AuthError> {
 /// The value an admin claim must have.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Expected {
-    Bool(bool),
-    Str(String),
+    /// The JSON boolean `true` itself (not `"true"`, not `[true]`, not `1`).
+    True,
+    /// A role: the JSON string itself, or an array of strings holding it.
+    Role(String),
 }
 
 /// Which claim makes an admin: a path into the claims and the value found there.
@@ -164,29 +166,30 @@ impl AdminClaim {
         let value = value.trim();
         let expected = match value {
             "" => return Err(bad("the value is empty")),
-            "true" => Expected::Bool(true),
-            "false" => Expected::Bool(false),
-            s => Expected::Str(s.to_owned()),
+            "true" => Expected::True,
+            // A rule that grants admin for `false` would grant it to every token that says
+            // "not an admin".
+            "false" => return Err(bad("`false` cannot grant admin: use `true` or a role")),
+            s => Expected::Role(s.to_owned()),
         };
         Ok(Self { path, expected })
     }
 
-    /// Whether these claims grant admin rights: the value at the path equals the expected one
-    /// (a string, or a boolean for `true`/`false`), or is an array containing it.
+    /// Whether these claims grant admin rights, and nothing else does: for `path=true`, the
+    /// value at the path is the JSON boolean `true`; for `path=<role>`, it is the JSON string
+    /// `<role>` (exactly, case and spaces included) or an array holding that string.
     pub fn is_admin(&self, claims: &Value) -> bool {
         let found = self
             .path
             .iter()
             .try_fold(claims, |node, key| node.get(key.as_str()));
-        let matches = |v: &Value| match (&self.expected, v) {
-            (Expected::Bool(b), Value::Bool(v)) => b == v,
-            (Expected::Str(s), Value::String(v)) => s == v,
+        match (&self.expected, found) {
+            (Expected::True, Some(Value::Bool(true))) => true,
+            (Expected::Role(role), Some(Value::String(v))) => v == role,
+            (Expected::Role(role), Some(Value::Array(items))) => items
+                .iter()
+                .any(|item| item.as_str() == Some(role.as_str())),
             _ => false,
-        };
-        match found {
-            Some(Value::Array(items)) => items.iter().any(matches),
-            Some(v) => matches(v),
-            None => false,
         }
     }
 }
@@ -195,7 +198,7 @@ impl Default for AdminClaim {
     fn default() -> Self {
         Self {
             path: vec!["admin".to_owned()],
-            expected: Expected::Bool(true),
+            expected: Expected::True,
         }
     }
 }

@@ -201,6 +201,18 @@ fn sub_must_be_a_short_printable_string() {
     assert_eq!(sub(json!("a".repeat(256))), Err(AuthError::InvalidSubject));
     assert_eq!(sub(json!("line\nbreak")), Err(AuthError::InvalidSubject));
     assert_eq!(sub(json!("nul\u{0}")), Err(AuthError::InvalidSubject));
+    for blank in ["   ", "\u{3000}", " \u{a0} "] {
+        assert_eq!(
+            sub(json!(blank)),
+            Err(AuthError::InvalidSubject),
+            "{blank:?}"
+        );
+    }
+    assert_eq!(
+        r.check(&with(valid(), "sub", json!(" a ")), NOW)
+            .map(|i| i.sub),
+        Ok(" a ".to_owned())
+    );
     assert!(sub(json!("a".repeat(255))).is_ok());
     assert!(sub(json!("é".repeat(255))).is_ok(), "characters, not bytes");
     let mut none = valid();
@@ -229,9 +241,51 @@ fn admin_claim_follows_its_path_and_type() {
 }
 
 #[test]
+fn admin_is_granted_by_the_boolean_true_or_the_role_string_and_nothing_else() {
+    let flag = AdminClaim::default();
+    for loose in [
+        json!([true]),
+        json!([[true]]),
+        json!({ "admin": true }),
+        json!(1),
+        json!("true"),
+        json!("yes"),
+        json!(null),
+    ] {
+        assert!(
+            !flag.is_admin(&json!({ "admin": loose })),
+            "admin: {loose} is not admin"
+        );
+    }
+    assert!(flag.is_admin(&json!({ "admin": true })));
+    let role = AdminClaim::parse("public_metadata.role=admin").expect("spec");
+    let claims = |v: Value| json!({ "public_metadata": { "role": v } });
+    for loose in [
+        json!([["admin"]]),
+        json!({ "admin": true }),
+        json!("Admin"),
+        json!(" admin"),
+        json!(true),
+        json!([true]),
+    ] {
+        assert!(!role.is_admin(&claims(loose.clone())), "role: {loose}");
+    }
+    assert!(role.is_admin(&claims(json!("admin"))));
+    assert!(role.is_admin(&claims(json!(["member", "admin"]))));
+}
+
+#[test]
 fn bad_admin_claim_specs_name_the_variable() {
     for spec in [
-        "", "admin", "=true", "admin=", "a..b=x", ".a=x", "a.=x", "a b=x",
+        "",
+        "admin",
+        "=true",
+        "admin=",
+        "a..b=x",
+        ".a=x",
+        "a.=x",
+        "a b=x",
+        "admin=false",
     ] {
         match AdminClaim::parse(spec) {
             Err(AuthError::Config { var, .. }) => assert_eq!(var, "SIGMASIGHT_JWT_ADMIN_CLAIM"),

@@ -109,6 +109,7 @@ macro_rules! insert_entries {
 }
 
 pub mod activity;
+pub mod budget;
 pub mod factors;
 pub mod fundamentals;
 pub mod metrics;

@@ -608,8 +608,11 @@ pub async fn list(db: impl PgExecutor<'_>, f: &RunFilter) -> Result<Vec<Run>, sq
     .await
 }
 
-/// Cancels a queued or running run and its active children. A running attempt notices at
-/// its next fenced write. Returns the run, or None when it had already ended.
+/// Cancels a queued or running run and its active children, and closes the phases their
+/// attempts left unfinished (running ones `failed`, pending ones `skipped`, with the reason):
+/// a running attempt stops without writing more (its worker hears of it on
+/// the `sigmasight_run_cancelled` channel, or at its next fenced write), so its phases' end is
+/// written here. Returns the run, or None when it had already ended.
 pub async fn cancel(db: &sqlx::PgPool, id: Uuid) -> Result<Option<Run>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let run: Option<Run> = sqlx::query_as(
@@ -622,16 +625,43 @@ pub async fn cancel(db: &sqlx::PgPool, id: Uuid) -> Result<Option<Run>, sqlx::Er
     .fetch_optional(&mut *tx)
     .await?;
     if run.is_some() {
-        sqlx::query(
+        let mut ended: Vec<Uuid> = sqlx::query_scalar(
             "update runs set status = 'cancelled', finished_at = now(), lease_expires_at = null, error = 'parent cancelled'
-             where parent_id = $1 and status in ('queued', 'running')",
+             where parent_id = $1 and status in ('queued', 'running')
+             returning id",
         )
         .bind(id)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        ended.push(id);
+        close_cancelled_phases(&mut tx, &ended).await?;
     }
     tx.commit().await?;
     Ok(run)
+}
+
+/// Closes the unfinished phase rows of the current attempts of the cancelled `runs`, with
+/// each run's error as the reason (one statement; the primary key finds the rows).
+async fn close_cancelled_phases(tx: &mut PgConnection, runs: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update run_phases p
+         set status = case when p.status = 'running' then 'failed' else 'skipped' end,
+             finished_at = case when p.status = 'running' then now() else p.finished_at end,
+             duration_seconds = case when p.status = 'running'
+                 then extract(epoch from now() - coalesce(p.started_at, now()))::float8
+                 else p.duration_seconds end,
+             summary = jsonb_build_object('error', r.error),
+             updated_at = now()
+         from runs r
+         where r.id = any($1)
+           and p.run_id = r.id
+           and p.attempt = r.attempt
+           and p.status in ('running', 'pending')",
+    )
+    .bind(runs)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 /// A parent's children by status (`runs_parent_idx`).

@@ -17,13 +17,12 @@
 //! The chain is built once per process; a [`ChainSession`] holds one run's breakers and
 //! request counts.
 
+use super::budget::{Budget, Grant, Limits, LocalBudget};
 use super::{CompanyProfile, DailyBar, DataKind, Fundamentals, MarketDataProvider, ProviderError};
 use backon::{ExponentialBuilder, Retryable};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -52,19 +51,34 @@ impl Default for RetryPolicy {
     }
 }
 
-/// One provider of the chain and its rate limit.
+/// One provider of the chain and what its plan allows.
 pub struct Member {
     provider: Arc<dyn MarketDataProvider>,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limits: Limits,
 }
 
 impl Member {
-    /// A provider limited to `per_minute` requests a minute (`None` or 0: unlimited).
+    /// A provider limited to `per_minute` requests a minute for the deployment (`None` or 0:
+    /// unlimited), with no daily quota.
     pub fn new(provider: Arc<dyn MarketDataProvider>, per_minute: Option<u32>) -> Self {
-        let limiter = per_minute
-            .and_then(NonZeroU32::new)
-            .map(|n| RateLimiter::direct(Quota::per_minute(n)));
-        Self { provider, limiter }
+        Self {
+            provider,
+            limits: Limits {
+                per_minute: per_minute.unwrap_or(0),
+                per_day: 0,
+            },
+        }
+    }
+
+    /// The same member with a daily quota of `per_day` requests (0: none).
+    pub fn per_day(mut self, per_day: u32) -> Self {
+        self.limits.per_day = per_day;
+        self
+    }
+
+    /// What the provider's plan allows.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The provider's name.
@@ -78,16 +92,28 @@ impl Member {
     }
 }
 
-/// The providers in the order they are asked.
+/// The providers in the order they are asked, and where their budgets are held.
 pub struct ProviderChain {
     members: Vec<Member>,
     policy: RetryPolicy,
+    budget: Arc<dyn Budget>,
 }
 
 impl ProviderChain {
-    /// A chain asking `members` in order.
+    /// A chain asking `members` in order, their budgets held in this process.
     pub fn new(members: Vec<Member>, policy: RetryPolicy) -> Self {
-        Self { members, policy }
+        Self {
+            members,
+            policy,
+            budget: Arc::new(LocalBudget::default()),
+        }
+    }
+
+    /// The same chain with its remote providers' budgets held in `budget` (the
+    /// deployment's, in Postgres).
+    pub fn with_budget(mut self, budget: Arc<dyn Budget>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// A chain of one unlimited provider.
@@ -135,6 +161,15 @@ pub struct Served<T> {
 /// Why the chain could not serve a symbol.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChainError {
+    /// Every provider that could serve it has spent its daily quota: the data waits for the
+    /// earliest reset (deferred: neither failed nor unavailable).
+    #[error("deferred until {resets_at}: {reason}")]
+    Deferred {
+        /// Why each provider was skipped.
+        reason: String,
+        /// When the earliest quota resets.
+        resets_at: DateTime<Utc>,
+    },
     /// Every provider asked answered that it does not have the symbol.
     #[error("{reason}")]
     Unavailable {
@@ -180,6 +215,8 @@ struct Skip {
     /// Opened by transient failures in a row: the data may be had later (undecided), unlike
     /// a refusal or a failing endpoint.
     transient: bool,
+    /// Its daily quota is spent until then.
+    until: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -188,6 +225,10 @@ struct SessionState {
     breakers: HashMap<(&'static str, DataKind), Breaker>,
     /// Providers that refused us (401/403), for every kind of data.
     refused: HashMap<&'static str, String>,
+    /// Providers whose daily quota is spent, for every kind of data, and until when.
+    exhausted: HashMap<&'static str, (String, DateTime<Utc>)>,
+    /// 429s in a row per provider (the pause without `Retry-After` doubles with each).
+    rate_limited: HashMap<&'static str, u32>,
     announced: HashSet<(&'static str, String)>,
     notices: Vec<String>,
     requests: BTreeMap<&'static str, u64>,
@@ -199,6 +240,14 @@ impl SessionState {
             return Some(Skip {
                 reason: reason.clone(),
                 transient: false,
+                until: None,
+            });
+        }
+        if let Some((reason, until)) = self.exhausted.get(provider) {
+            return Some(Skip {
+                reason: reason.clone(),
+                transient: false,
+                until: Some(*until),
             });
         }
         self.breakers
@@ -349,12 +398,16 @@ impl ChainSession {
         let (mut not_found, mut asked) = (Vec::new(), Vec::new());
         let (mut undecided, mut skipped) = (Vec::new(), Vec::new());
         let mut skipped_names = Vec::new();
+        let mut deferred: Option<DateTime<Utc>> = None;
         for member in members {
             let name = member.name();
             if let Some(skip) = self.state().skip(name, kind) {
                 if skip.transient {
                     undecided.push(skip.reason);
                 } else {
+                    if let Some(until) = skip.until {
+                        deferred = Some(deferred.map_or(until, |d| d.min(until)));
+                    }
                     skipped.push(skip.reason);
                     skipped_names.push(name);
                 }
@@ -376,6 +429,11 @@ impl ChainSession {
                     skipped.push(reason);
                     skipped_names.push(name);
                 }
+                Err(ProviderError::Exhausted { reason, resets_at }) => {
+                    deferred = Some(deferred.map_or(resets_at, |d| d.min(resets_at)));
+                    skipped.push(reason);
+                    skipped_names.push(name);
+                }
                 Err(e) => match self.state().skip(name, kind) {
                     // Its breaker opened on this failure: the reason says so.
                     Some(skip) => undecided.push(skip.reason),
@@ -390,6 +448,11 @@ impl ChainSession {
             Err(ChainError::Unavailable {
                 reason: not_found.join("; "),
                 asked,
+            })
+        } else if let Some(resets_at) = deferred {
+            Err(ChainError::Deferred {
+                reason: skipped.join("; "),
+                resets_at,
             })
         } else {
             Err(ChainError::Refused {
@@ -426,8 +489,16 @@ impl ChainSession {
             if let Some(e) = skipped() {
                 return Err(e);
             }
-            if let Some(limiter) = &member.limiter {
-                limiter.until_ready().await;
+            if member.provider.remote() {
+                if let Err(e) = self.wait_for_budget(member).await {
+                    if matches!(e, ProviderError::Exhausted { .. }) {
+                        // Skipped from now on, and said once.
+                        let spent = Err(e);
+                        self.record(member.name(), kind, &spent);
+                        return spent;
+                    }
+                    return Err(e);
+                }
                 // The breaker may have opened while this request waited for its turn.
                 if let Some(e) = skipped() {
                     return Err(e);
@@ -435,6 +506,14 @@ impl ChainSession {
             }
             *self.state().requests.entry(member.name()).or_default() += 1;
             let result = call(member).await;
+            if let Err(ProviderError::Transient {
+                rate_limited: true,
+                retry_after,
+                ..
+            }) = &result
+            {
+                self.pause(member, *retry_after).await;
+            }
             self.record(member.name(), kind, &result);
             result
         };
@@ -455,14 +534,83 @@ impl ChainSession {
             .await
     }
 
+    /// Takes one request of `member`'s budget and waits for its slot; a spent quota skips the
+    /// provider until it resets.
+    async fn wait_for_budget(&self, member: &Member) -> Result<(), ProviderError> {
+        let name = member.name();
+        match self.chain.budget.take(name, member.limits).await {
+            Ok(Grant::After(wait)) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(())
+            }
+            Ok(Grant::Spent { resets_at }) => Err(ProviderError::Exhausted {
+                reason: format!(
+                    "{name}: daily quota of {} requests spent",
+                    member.limits.per_day
+                ),
+                resets_at,
+            }),
+            Err(e) => Err(ProviderError::transient(format!(
+                "{name}: request budget unreadable: {e}"
+            ))),
+        }
+    }
+
+    /// After a 429: no request goes to `member` from any worker until its `Retry-After`, or
+    /// a backoff doubling with each 429 in a row (the retry base, at least 1 s, up to the cap).
+    async fn pause(&self, member: &Member, retry_after: Option<Duration>) {
+        let name = member.name();
+        let policy = &self.chain.policy;
+        let in_a_row = {
+            let mut state = self.state();
+            let n = state.rate_limited.entry(name).or_default();
+            *n = n.saturating_add(1);
+            *n
+        };
+        let wait = retry_after.unwrap_or_else(|| {
+            let base = policy.base.max(Duration::from_secs(1));
+            base.saturating_mul(1 << in_a_row.saturating_sub(1).min(16))
+                .min(policy.cap)
+        });
+        if let Err(e) = self.chain.budget.pause(name, wait).await {
+            tracing::warn!(
+                provider = name,
+                "could not pause the provider for the cluster: {e}"
+            );
+        }
+    }
+
     /// Counts a request's outcome toward its provider's breakers.
     fn record<T>(&self, name: &'static str, kind: DataKind, result: &Result<T, ProviderError>) {
         let limit = self.chain.policy.breaker_failures.max(1);
         let mut state = self.state();
+        if !matches!(
+            result,
+            Err(ProviderError::Transient {
+                rate_limited: true,
+                ..
+            })
+        ) {
+            state.rate_limited.remove(name);
+        }
         let breaker = state.breakers.entry((name, kind)).or_default();
         let opened = match result {
             Ok(_) | Err(ProviderError::NotFound { .. }) => {
                 breaker.consecutive = 0;
+                return;
+            }
+            Err(ProviderError::Exhausted { reason, resets_at }) => {
+                if state.exhausted.contains_key(name) {
+                    return;
+                }
+                state.exhausted.insert(name, (reason.clone(), *resets_at));
+                let notice = format!(
+                    "{reason} \u{2014} skipped until {} UTC",
+                    resets_at.format("%Y-%m-%d %H:%M")
+                );
+                state.announce(name, notice);
                 return;
             }
             Err(ProviderError::Transient { reason, .. }) => {
@@ -476,11 +624,13 @@ impl ChainSession {
                         breaker.consecutive
                     ),
                     transient: true,
+                    until: None,
                 }
             }
             Err(ProviderError::Failing(reason)) => Skip {
                 reason: reason.clone(),
                 transient: false,
+                until: None,
             },
             Err(ProviderError::Refused(reason)) => {
                 if state.refused.contains_key(name) {

@@ -205,7 +205,7 @@ fn status_error(symbol: &str, answer: &http::Answer) -> ProviderError {
 fn body_error(body: &Value) -> ProviderError {
     match body.get("Error Message").and_then(Value::as_str) {
         Some(text) if text.to_ascii_lowercase().contains("limit reach") => {
-            ProviderError::transient(format!("fmp: rate limited: {}", http::bounded(text)))
+            ProviderError::rate_limited(format!("fmp: rate limited: {}", http::bounded(text)), None)
         }
         Some(text) => ProviderError::transient(format!("fmp: {}", http::bounded(text))),
         None => ProviderError::transient("fmp: unexpected response (not an array)"),
@@ -399,6 +399,10 @@ fn order_periods(merged: BTreeMap<(&str, NaiveDate), FundamentalPeriod>) -> Vec<
 impl MarketDataProvider for FmpProvider {
     fn name(&self) -> &'static str {
         P.name()
+    }
+
+    fn remote(&self) -> bool {
+        true
     }
 
     fn serves(&self, kind: DataKind) -> bool {

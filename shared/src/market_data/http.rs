@@ -7,6 +7,7 @@
 //! spells a symbol ([`map_symbol`]). It must not know any provider's response shapes beyond
 //! where their error texts live, and never puts a secret or an unbounded body in a message.
 
+use super::measure::RequestOutcome;
 use super::{DailyBar, ProviderError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -183,30 +184,22 @@ pub async fn fetch(
 ) -> Result<Answer, ProviderError> {
     let started = std::time::Instant::now();
     let answer = fetch_unmeasured(provider, request).await;
-    let name = provider.name();
-    metrics::counter!(
-        crate::metrics::PROVIDER_REQUESTS,
-        "provider" => name,
-        "outcome" => request_outcome(&answer),
-    )
-    .increment(1);
-    metrics::histogram!(crate::metrics::PROVIDER_DURATION, "provider" => name)
-        .record(started.elapsed().as_secs_f64());
+    super::measure::record(provider.name(), request_outcome(&answer), started.elapsed());
     answer
 }
 
 /// The `outcome` label of a provider request, from its HTTP answer (what the body then says,
 /// e.g. FMP's "Limit Reach" under a 200, is the chain's to judge).
-fn request_outcome(answer: &Result<Answer, ProviderError>) -> &'static str {
+fn request_outcome(answer: &Result<Answer, ProviderError>) -> RequestOutcome {
     match answer {
-        Err(_) => "transient",
-        Ok(a) if a.status.is_success() => "ok",
+        Err(_) => RequestOutcome::Transient,
+        Ok(a) if a.status.is_success() => RequestOutcome::Ok,
         Ok(a) => match a.status.as_u16() {
-            404 => "not_found",
-            429 => "rate_limited",
-            401 | 403 => "refused",
-            408 | 500..=599 => "transient",
-            _ => "error",
+            404 => RequestOutcome::NotFound,
+            429 => RequestOutcome::RateLimited,
+            401 | 403 => RequestOutcome::Refused,
+            408 | 500..=599 => RequestOutcome::Transient,
+            _ => RequestOutcome::Error,
         },
     }
 }
@@ -286,6 +279,7 @@ pub fn classify_status(
         408 | 429 | 500..=599 => ProviderError::Transient {
             reason: format!("{name}: {detail}"),
             retry_after: retry_after(headers, Utc::now()),
+            rate_limited: status.as_u16() == 429,
         },
         401 => ProviderError::Refused(format!("{name}: {}", provider.unauthorized())),
         403 => ProviderError::Refused(format!("{name}: {}: {detail}", provider.forbidden())),
@@ -383,9 +377,15 @@ pub fn redact(err: ProviderError, secret: &str) -> ProviderError {
         ProviderError::Transient {
             reason,
             retry_after,
+            rate_limited,
         } => ProviderError::Transient {
             reason: clean(reason),
             retry_after,
+            rate_limited,
+        },
+        ProviderError::Exhausted { reason, resets_at } => ProviderError::Exhausted {
+            reason: clean(reason),
+            resets_at,
         },
         ProviderError::Refused(s) => ProviderError::Refused(clean(s)),
         ProviderError::Failing(s) => ProviderError::Failing(clean(s)),

@@ -4,15 +4,18 @@
 //! date range in a single call. Implementations: [`synthetic::SyntheticMarket`]
 //! (deterministic, offline, with planted factor loadings), the HTTP clients [`fmp`],
 //! [`polygon`] and [`yahoo`], and [`file`] (a directory of CSVs). [`chain`] puts several in a
-//! per-symbol fallback chain with retries, rate limits and a circuit breaker.
+//! per-symbol fallback chain with retries, rate limits and a circuit breaker; [`measure`] counts
+//! and times every provider request.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub mod budget;
 pub mod chain;
 pub mod file;
 pub mod fmp;
 pub mod http;
+pub mod measure;
 pub mod polygon;
 pub mod synthetic;
 pub mod yahoo;
@@ -50,6 +53,16 @@ pub enum ProviderError {
         reason: String,
         /// The provider's `Retry-After`, when it sent one.
         retry_after: Option<std::time::Duration>,
+        /// The provider said we asked too often (429, FMP's "Limit Reach"): the chain pauses
+        /// it for every worker.
+        rate_limited: bool,
+    },
+    /// The provider's daily quota for the deployment is spent until `resets_at`: the chain
+    /// skips it until then; data no other provider serves is deferred, not failed.
+    #[error("{reason}")]
+    Exhausted {
+        reason: String,
+        resets_at: chrono::DateTime<chrono::Utc>,
     },
     /// The provider refuses us (401/403: a wrong key, an account it will not serve): no
     /// request of any kind goes to it for the rest of the run, and it is never retried.
@@ -71,6 +84,19 @@ impl ProviderError {
         Self::Transient {
             reason: reason.into(),
             retry_after: None,
+            rate_limited: false,
+        }
+    }
+
+    /// A provider's "too many requests", with its `Retry-After` when it sent one.
+    pub fn rate_limited(
+        reason: impl Into<String>,
+        retry_after: Option<std::time::Duration>,
+    ) -> Self {
+        Self::Transient {
+            reason: reason.into(),
+            retry_after,
+            rate_limited: true,
         }
     }
 
@@ -164,6 +190,13 @@ pub struct Fundamentals {
 pub trait MarketDataProvider: Send + Sync {
     /// Short stable identifier of the provider (e.g. `"synthetic"`, `"fmp"`).
     fn name(&self) -> &'static str;
+
+    /// Whether this provider is reached over the network: its requests then take the
+    /// deployment's budget (rate, daily quota, 429 pause); a local one's (synthetic, file)
+    /// cost nothing.
+    fn remote(&self) -> bool {
+        false
+    }
 
     /// Whether this provider serves `kind` at all (a chain skips those that do not).
     fn serves(&self, kind: DataKind) -> bool {

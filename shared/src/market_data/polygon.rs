@@ -222,6 +222,10 @@ impl MarketDataProvider for PolygonProvider {
         P.name()
     }
 
+    fn remote(&self) -> bool {
+        true
+    }
+
     async fn daily_history(
         &self,
         symbol: &str,

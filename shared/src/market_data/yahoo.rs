@@ -111,6 +111,10 @@ impl MarketDataProvider for YahooProvider {
         P.name()
     }
 
+    fn remote(&self) -> bool {
+        true
+    }
+
     async fn daily_history(
         &self,
         symbol: &str,

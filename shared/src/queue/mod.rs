@@ -15,6 +15,10 @@ use uuid::Uuid;
 /// Channel the `runs` insert trigger notifies when a run becomes claimable.
 pub const QUEUED_CHANNEL: &str = "sigmasight_runs_queued";
 
+/// Channel the `runs` update trigger notifies, with the run's id, when a running run is
+/// cancelled: the worker holding it stops the attempt at once.
+pub const CANCELLED_CHANNEL: &str = "sigmasight_run_cancelled";
+
 /// A run's priority: the lower, the sooner it is claimed. A user's runs (onboarding, a
 /// recalculation) are interactive: ahead of the nightly batch.
 pub const ONBOARDING_PRIORITY: i32 = 10;

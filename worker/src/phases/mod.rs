@@ -90,7 +90,10 @@ async fn portfolio_run(ctx: &RunContext) -> Result<RunOutcome, JobError> {
         };
         span.in_scope(|| crate::metrics::phase_ended(phase, result.is_ok(), started.elapsed()));
         if let Err(e) = result {
-            if ctx.deferred.is_none() && !ctx.watched_live() && !matches!(e, JobError::LeaseLost) {
+            if ctx.deferred.is_none()
+                && !ctx.watched_live()
+                && !matches!(e, JobError::LeaseLost | JobError::Cancelled)
+            {
                 // This phase's start was never written: show it running, so the attempt's
                 // end marks it failed (not skipped) with the error.
                 phase_rows::start(&ctx.pool, ctx.run.id, ctx.attempt(), phase.id, 0).await?;
@@ -210,7 +213,7 @@ pub(super) fn carried_over(ctx: &RunContext, phase: &PhaseDef, carried: &[String
 /// Records a phase's failure in the feed (its row is marked failed when the attempt ends)
 /// and passes the error on.
 fn record_failure(ctx: &RunContext, phase: &PhaseDef, e: JobError) -> JobError {
-    if !matches!(e, JobError::LeaseLost) {
+    if !matches!(e, JobError::LeaseLost | JobError::Cancelled) {
         ctx.activity.push(
             ActivityLevel::Error,
             Some(phase.id),
@@ -233,6 +236,7 @@ fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> RunOutcome {
         .filter(|p| {
             !unavailable
                 .iter()
+                .chain(&scope.deferred)
                 .any(|u| Some(u.as_str()) == scope::price_symbol(p))
         })
         .count();
@@ -242,11 +246,15 @@ fn outcome(ctx: &RunContext, scope: &PortfolioScope) -> RunOutcome {
         "unavailable_symbols": unavailable,
         "factor_etfs_without_prices": factor_etfs,
         "data_gaps": gaps,
+        "deferred_symbols": scope.deferred,
         "trading_days": scope.days.len(),
         "start_date": scope.days.first(),
         "end_date": scope.end,
     });
-    let complete = unavailable.is_empty() && factor_etfs.is_empty() && gaps.is_empty();
+    let complete = unavailable.is_empty()
+        && factor_etfs.is_empty()
+        && gaps.is_empty()
+        && scope.deferred.is_empty();
     let status = if complete {
         RunStatus::Completed
     } else {

@@ -63,6 +63,13 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
             // Not to be had now (a provider failing transiently, or every one refused): the
             // run goes on without it; only prices decide whether it is retried.
             Err(ChainError::Undecided(reason)) => undecided.push((symbol, reason)),
+            Err(ChainError::Deferred { resets_at, .. }) => {
+                let when = resets_at.format("%Y-%m-%d %H:%M UTC");
+                undecided.push((
+                    symbol,
+                    format!("the providers' daily quotas are spent until {when}"),
+                ));
+            }
             // The refusal itself was said once, in the feed, when it happened.
             Err(ChainError::Refused { skipped, .. }) => {
                 let reason = format!(

@@ -14,7 +14,7 @@ use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
 use futures::stream::{self, StreamExt};
 use sigmasight_shared::calendar;
-use sigmasight_shared::db::{portfolios, prices};
+use sigmasight_shared::db::{budget, portfolios, prices};
 use sigmasight_shared::domain::PhaseStatus;
 use sigmasight_shared::market_data::chain::{ChainError, Served};
 use sigmasight_shared::market_data::DailyBar;
@@ -120,6 +120,11 @@ struct Tally {
     undecided: Vec<String>,
     /// Symbols no provider could be asked for (every one refused us or lacks the endpoint).
     refused: Vec<String>,
+    /// Symbols waiting for a provider's daily quota, and the earliest reset.
+    deferred: Vec<String>,
+    resets_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Symbols deferred by an earlier run (asked first; forgotten once served).
+    was_deferred: std::collections::HashSet<String>,
     served_by: BTreeMap<&'static str, usize>,
     /// How the fetched symbols came in: a night's bulk requests, or one per symbol.
     ways: night_bulk::Ways,
@@ -139,9 +144,19 @@ struct Work {
 /// (`provider_concurrency` at a time), store what was served, and summarise.
 pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> {
     let started = Instant::now();
-    let mut work = plan_work(ctx, scope).await?;
+    let work = plan_work(ctx, scope).await?;
     let mut progress = ctx.start_phase(&PHASE_1, scope.symbols.len()).await?;
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        was_deferred: budget::deferred(&ctx.pool, &scope.symbols)
+            .await?
+            .into_iter()
+            .collect(),
+        ..Tally::default()
+    };
+    let mut work = work;
+    // What waited for a quota goes first: it is the oldest debt.
+    work.to_fetch
+        .sort_by_key(|(symbol, _)| !tally.was_deferred.contains(symbol));
     announce(ctx, scope, &work, &mut tally);
     night_bulk::fetch(ctx, &mut work.to_fetch, &mut tally).await?;
     tally.ways.per_symbol = work.to_fetch.len();
@@ -189,7 +204,35 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
             cut(&tally.undecided.join("; "), 1000)
         )));
     }
+    defer(ctx, &mut tally).await?;
     finish(ctx, scope, progress, tally, work.cached, started).await
+}
+
+/// Remembers the symbols that wait for a quota and says so once for the run; the run goes
+/// on and ends `partial` (the next run that needs them asks for them first).
+async fn defer(ctx: &RunContext, tally: &mut Tally) -> Result<(), JobError> {
+    let Some(resets_at) = tally.resets_at else {
+        return Ok(());
+    };
+    tally.deferred.sort();
+    budget::defer(&ctx.pool, &tally.deferred, resets_at, ctx.run.id).await?;
+    let shown: Vec<&str> = tally.deferred.iter().take(10).map(String::as_str).collect();
+    let more = tally.deferred.len().saturating_sub(shown.len());
+    let when = resets_at.format("%Y-%m-%d %H:%M UTC");
+    ctx.warn(
+        &PHASE_1,
+        format!(
+            "Prices of {} symbol(s) deferred: the providers' daily quotas are spent until {when}; they are fetched first by the next run after that ({}{})",
+            tally.deferred.len(),
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ),
+    );
+    ctx.note_gap(format!(
+        "prices of {} symbol(s) deferred until {when} (daily quota spent)",
+        tally.deferred.len()
+    ));
+    Ok(())
 }
 
 /// Sorts the run's symbols: cached, to fetch (with their ranges) or known unavailable.
@@ -286,6 +329,9 @@ async fn record_answer(
     match answer {
         Ok(served) => {
             let rows = store_served(ctx, &symbol, plan, served).await?;
+            if tally.was_deferred.contains(&symbol) {
+                budget::undefer(&ctx.pool, &symbol).await?;
+            }
             tally.rows += rows.rows;
             tally.fetched += 1;
             *tally.served_by.entry(rows.provider).or_default() += 1;
@@ -328,6 +374,17 @@ async fn record_answer(
             );
             tally.refused.push(reason);
         }
+        Err(ChainError::Deferred { reason, resets_at }) => {
+            ctx.debug(
+                &PHASE_1,
+                format!(
+                    "{symbol}: deferred until {resets_at}: {}",
+                    cut(&reason, 500)
+                ),
+            );
+            tally.deferred.push(symbol);
+            tally.resets_at = Some(tally.resets_at.map_or(resets_at, |r| r.min(resets_at)));
+        }
         Err(e @ ChainError::Unsupported { .. }) => return Err(JobError::Fatal(e.into())),
     }
     Ok(())
@@ -351,7 +408,7 @@ async fn finish(
         scope.symbols.len(), tally.fetched, tally.unavailable.len(), ways.bulk, ways.per_symbol, tally.rows,
         if by.is_empty() { "none".to_owned() } else { by.join(", ") }
     ));
-    let status = PhaseStatus::finished(!tally.unavailable.is_empty());
+    let status = PhaseStatus::finished(!tally.unavailable.is_empty() || !tally.deferred.is_empty());
     progress
         .finish(
             status,
@@ -369,6 +426,8 @@ async fn finish(
                     "cached": cached,
                 },
                 "unavailable": tally.unavailable,
+                "deferred": tally.deferred,
+                "quota_resets_at": tally.resets_at,
                 "prices_stored": tally.rows,
             }),
         )

@@ -48,6 +48,8 @@ pub struct PortfolioScope {
     pub left_out: Vec<String>,
     /// The scope's symbols remembered as having no market data.
     pub unavailable: Vec<String>,
+    /// The scope's symbols whose prices wait for a provider's daily quota.
+    pub deferred: Vec<String>,
     /// Closes of `symbols` over every window a portfolio phase reads, loaded once (after
     /// phase 1, which may fetch them) by the first phase that asks.
     prices: tokio::sync::OnceCell<PriceTable>,
@@ -139,6 +141,7 @@ impl PortfolioScope {
             portfolio,
             left_out: Vec::new(),
             unavailable: Vec::new(),
+            deferred: Vec::new(),
             prices: tokio::sync::OnceCell::new(),
             sectors: tokio::sync::OnceCell::new(),
             history_start: first_entry - chrono::Duration::days(LOOKBACK_DAYS),
@@ -161,11 +164,15 @@ impl PortfolioScope {
             .filter(|a| !a.available)
             .map(|a| a.symbol)
             .collect();
+        // Symbols waiting for a provider's quota have no data for this run either (phase 1
+        // said so once); they are not remembered as unavailable.
+        let deferred = sigmasight_shared::db::budget::deferred(&ctx.pool, &self.symbols).await?;
+        let without_data: Vec<String> = unavailable.iter().chain(&deferred).cloned().collect();
         // Held symbols only: a factor ETF without prices is not the portfolio's (phase 1.5
         // says what it leaves empty), and no position of it is held at entry price.
         let mut left_out: Vec<String> = Vec::new();
         for p in &self.positions {
-            if let Some(s) = price_symbol(p).filter(|s| unavailable.iter().any(|u| u == s)) {
+            if let Some(s) = price_symbol(p).filter(|s| without_data.iter().any(|u| u == s)) {
                 left_out.push(p.symbol.clone());
                 left_out.push(s.to_owned());
             }
@@ -174,6 +181,7 @@ impl PortfolioScope {
         left_out.dedup();
         self.left_out = left_out;
         self.unavailable = unavailable;
+        self.deferred = deferred;
         Ok(())
     }
 
@@ -235,9 +243,11 @@ impl PortfolioScope {
     /// a word): phase 1 warned about it already.
     pub fn about_left_out(&self, message: &str) -> bool {
         let known = |word: &str| {
-            self.left_out.iter().any(|s| s == word) || self.unavailable.iter().any(|s| s == word)
+            [&self.left_out, &self.unavailable, &self.deferred]
+                .iter()
+                .any(|list| list.iter().any(|s| s == word))
         };
-        !(self.left_out.is_empty() && self.unavailable.is_empty())
+        !(self.left_out.is_empty() && self.unavailable.is_empty() && self.deferred.is_empty())
             && message
                 .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
                 .any(known)
