@@ -104,6 +104,7 @@ pub(super) async fn fetch(
         .flat_map(|s| s.bars.iter().map(|b| b.date))
         .collect();
     let dates: Vec<String> = dates.iter().map(ToString::to_string).collect();
+    let from: BTreeSet<&str> = served.iter().map(|s| s.source.as_str()).collect();
     ctx.info(
         &PHASE_1,
         format!(
@@ -111,7 +112,7 @@ pub(super) async fn fetch(
             served.len(),
             dates.join(", "),
             tally.ways.bulk_requests,
-            bulk.join(", "),
+            from.into_iter().collect::<Vec<_>>().join(", "),
             to_fetch.len()
         ),
     );
