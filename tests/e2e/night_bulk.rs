@@ -66,6 +66,27 @@ async fn a_night_over_1200_symbols_asks_polygon_two_grouped_dailies_and_only_the
     assert_eq!(ways["per_symbol"], 2, "{}", night.phase_1);
     assert_eq!(ways["bulk_requests"], 2, "{}", night.phase_1);
     assert_eq!(night.phase_1["fetched"], universe, "{}", night.phase_1);
+    // The feed says it once for the bulk, and the closing line says how the symbols came.
+    let pool = world.db.pool().await?;
+    let said: Vec<String> = sqlx::query_scalar(
+        "select message from run_activity
+         where message like 'Fetched % symbols''%' or message like 'Market Data Collection complete%'
+         order by id",
+    )
+    .fetch_all(&pool)
+    .await?;
+    pool.close().await;
+    let night_date = world.night;
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert_eq!(
+        said[0],
+        format!("Fetched 1206 symbols' closes of {night_date} in 2 bulk requests (polygon); 2 symbols left to ask one by one")
+    );
+    assert!(
+        said[1]
+            .contains("(1208 fetched, 0 cached, 0 unavailable; 1206 by bulk, 2 asked per symbol)"),
+        "{said:?}"
+    );
     // The restated symbol's whole history was replaced by the adjusted one.
     assert_stored_closes_are_the_per_symbol_ones(&world).await?;
     world.end().await;
