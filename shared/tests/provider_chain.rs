@@ -68,6 +68,21 @@ impl Fakes {
         Arc::new(ProviderChain::new(members, policy))
     }
 
+    /// A chain of the fake FMP alone as `member` makes it (its rate, its quota).
+    fn fmp_alone(
+        &self,
+        policy: RetryPolicy,
+        member: impl Fn(Arc<dyn MarketDataProvider>) -> Member,
+    ) -> Arc<ProviderChain> {
+        let fmp = FmpProvider::new(
+            client(Duration::from_secs(5)),
+            &format!("{}/stable", self.fmp.uri()),
+            KEY.into(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(ProviderChain::new(vec![member(Arc::new(fmp))], policy))
+    }
+
     fn session(&self, policy: RetryPolicy) -> ChainSession {
         self.chain(policy, Duration::from_secs(10)).session()
     }
@@ -556,18 +571,9 @@ async fn a_rate_limit_spaces_every_request_with_no_burst() {
         .expect(5)
         .mount(&f.fmp)
         .await;
-    let fmp = FmpProvider::new(
-        client(Duration::from_secs(5)),
-        &format!("{}/stable", f.fmp.uri()),
-        KEY.into(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
     // 600 a minute: one every 0.102 s (2 % margin), from the first request on — a bucket
     // holding a minute's worth would have let all five through at once.
-    let chain = Arc::new(ProviderChain::new(
-        vec![Member::new(Arc::new(fmp), Some(600))],
-        fast(0),
-    ));
+    let chain = f.fmp_alone(fast(0), |p| Member::new(p, Some(600)));
     let s = chain.session();
     let started = Instant::now();
     for i in 0..5 {
@@ -628,16 +634,7 @@ async fn a_spent_daily_quota_skips_the_provider_and_defers_what_no_other_serves(
         .expect(2)
         .mount(&f.fmp)
         .await;
-    let fmp = FmpProvider::new(
-        client(Duration::from_secs(5)),
-        &format!("{}/stable", f.fmp.uri()),
-        KEY.into(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let chain = Arc::new(ProviderChain::new(
-        vec![Member::new(Arc::new(fmp), None).per_day(2)],
-        fast(3),
-    ));
+    let chain = f.fmp_alone(fast(3), |p| Member::new(p, None).per_day(2));
     let s = chain.session();
     for symbol in ["A", "B"] {
         history(&s, symbol).await.unwrap_or_else(|e| panic!("{e}"));

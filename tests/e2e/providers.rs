@@ -178,6 +178,16 @@ async fn onboarding_through_the_chain_stores_exactly_the_served_closes() -> anyh
     Ok(())
 }
 
+/// A provider that answers every request 401 with `body` (a refused key).
+async fn refusing_everything(body: Value) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(401).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
 #[tokio::test]
 async fn a_bad_key_is_one_warning_and_the_next_provider_serves() -> anyhow::Result<()> {
     let fakes = FakeProviders::start_as_of(
@@ -186,16 +196,10 @@ async fn a_bad_key_is_one_warning_and_the_next_provider_serves() -> anyhow::Resu
     )
     .await;
     // A Polygon that refuses the key, as the real one does.
-    let refusing = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::any())
-        .respond_with(
-            wiremock::ResponseTemplate::new(401).set_body_json(serde_json::json!({
-                "status": "ERROR", "request_id": "r", "error": "Unknown API Key"
-            })),
-        )
-        .expect(1)
-        .mount(&refusing)
-        .await;
+    let refusing = refusing_everything(serde_json::json!({
+        "status": "ERROR", "request_id": "r", "error": "Unknown API Key"
+    }))
+    .await;
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let mut env = chain_env(&fakes);
@@ -226,6 +230,8 @@ async fn a_bad_key_is_one_warning_and_the_next_provider_serves() -> anyhow::Resu
     for symbol in ["AAPL", "MSFT", "SPY"] {
         assert_eq!(prices(&api, symbol).await?["source"], "yahoo", "{symbol}");
     }
+    let sent = refusing.received_requests().await.unwrap_or_default().len();
+    assert_eq!(sent, 1, "asked once, then skipped");
     pool.close().await;
     drop(api);
     db.drop_database().await;
@@ -241,15 +247,10 @@ async fn a_refused_key_is_one_warning_and_the_run_ends_partial_with_everything_e
     )
     .await;
     // An FMP that refuses the key for everything, as the real one does.
-    let refusing = wiremock::MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::any())
-        .respond_with(
-            wiremock::ResponseTemplate::new(401).set_body_json(serde_json::json!({
-                "Error Message": "Invalid API KEY. Feel free to create a Free API Key."
-            })),
-        )
-        .mount(&refusing)
-        .await;
+    let refusing = refusing_everything(serde_json::json!({
+        "Error Message": "Invalid API KEY. Feel free to create a Free API Key."
+    }))
+    .await;
     let db = TestDb::create().await?;
     let api = Api::start(&db.url, &[]).await?;
     let concurrency = 4;

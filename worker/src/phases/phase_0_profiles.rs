@@ -9,7 +9,6 @@ use crate::context::{JobError, RunContext};
 use futures::stream::{self, StreamExt};
 use sigmasight_shared::db::{factors, misses, profiles};
 use sigmasight_shared::domain::PhaseStatus;
-use sigmasight_shared::market_data::chain::ChainError;
 use sigmasight_shared::market_data::DataKind;
 use sigmasight_shared::phases::PHASE_0;
 
@@ -60,29 +59,14 @@ pub async fn run(ctx: &RunContext, scope: &SymbolScope) -> Result<(), JobError> 
                 tx.commit().await?;
                 fetched += 1;
             }
-            // Not to be had now (a provider failing transiently, or every one refused): the
-            // run goes on without it; only prices decide whether it is retried.
-            Err(ChainError::Undecided(reason)) => undecided.push((symbol, reason)),
-            Err(ChainError::Deferred { resets_at, .. }) => {
-                let when = resets_at.format("%Y-%m-%d %H:%M UTC");
-                undecided.push((
-                    symbol,
-                    format!("the providers' daily quotas are spent until {when}"),
-                ));
-            }
-            // The refusal itself was said once, in the feed, when it happened.
-            Err(ChainError::Refused { skipped, .. }) => {
-                let reason = format!(
-                    "no provider left to ask ({} skipped for this run)",
-                    skipped.join(", ")
-                );
-                undecided.push((symbol, reason));
-            }
-            Err(e) => {
-                misses::remember(&ctx.pool, &symbol, "profile", &e.to_string()).await?;
-                ctx.debug(&PHASE_0, format!("No profile for {symbol}: {e}"));
-                missing.push(symbol);
-            }
+            Err(e) => match symbol_work::not_now(&e) {
+                Some(reason) => undecided.push((symbol, reason)),
+                None => {
+                    misses::remember(&ctx.pool, &symbol, "profile", &e.to_string()).await?;
+                    ctx.debug(&PHASE_0, format!("No profile for {symbol}: {e}"));
+                    missing.push(symbol);
+                }
+            },
         }
         work.progress.advance(1).await?;
     }

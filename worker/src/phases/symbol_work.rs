@@ -6,6 +6,7 @@ use crate::context::{JobError, PhaseProgress, RunContext};
 use chrono::NaiveDate;
 use sigmasight_shared::analytics::snapshots::PriceTable;
 use sigmasight_shared::domain::FACTOR_ETFS;
+use sigmasight_shared::market_data::chain::ChainError;
 use sigmasight_shared::market_data::DataKind;
 use sigmasight_shared::phases::PhaseDef;
 
@@ -115,4 +116,24 @@ fn capitalised(s: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// Why profiles or fundamentals are not to be had now, when that is the chain's answer (a
+/// provider failing transiently, every one refused, every quota spent): the run goes on
+/// without them (only prices decide whether it is retried). `None`: a verdict (no provider
+/// has them), remembered as a miss.
+pub fn not_now(e: &ChainError) -> Option<String> {
+    match e {
+        ChainError::Undecided(reason) => Some(reason.clone()),
+        ChainError::Deferred { resets_at, .. } => Some(format!(
+            "the providers' daily quotas are spent until {}",
+            resets_at.format("%Y-%m-%d %H:%M UTC")
+        )),
+        // The refusal itself was said once, in the feed, when it happened.
+        ChainError::Refused { skipped, .. } => Some(format!(
+            "no provider left to ask ({} skipped for this run)",
+            skipped.join(", ")
+        )),
+        ChainError::Unavailable { .. } | ChainError::Unsupported { .. } => None,
+    }
 }
