@@ -417,15 +417,11 @@ impl MarketDataProvider for FmpProvider {
         date: NaiveDate,
         symbols: &[String],
     ) -> Result<Vec<(String, DailyBar)>, ProviderError> {
-        let bars = self.eod_bulk(date).await;
-        let bars: std::collections::HashMap<String, DailyBar> = bars
-            .map_err(|e| http::redact(e, &self.api_key))?
-            .into_iter()
-            .collect();
-        Ok(symbols
-            .iter()
-            .filter_map(|s| Some((s.clone(), *bars.get(&http::map_symbol(P, s))?)))
-            .collect())
+        let bars = self
+            .eod_bulk(date)
+            .await
+            .map_err(|e| http::redact(e, &self.api_key))?;
+        Ok(http::bars_of(P, bars, symbols))
     }
 
     async fn daily_history(

@@ -163,6 +163,21 @@ pub fn map_symbol(provider: Provider, symbol: &str) -> String {
     }
 }
 
+/// Of a bulk answer's bars (keyed as `provider` spells symbols), those of `symbols`, each
+/// under the symbol as asked (`BRK-B` and `BRK.B` are one ticker to Polygon: only the caller
+/// knows which spelling it holds).
+pub fn bars_of(
+    provider: Provider,
+    bars: Vec<(String, DailyBar)>,
+    symbols: &[String],
+) -> Vec<(String, DailyBar)> {
+    let bars: std::collections::HashMap<String, DailyBar> = bars.into_iter().collect();
+    symbols
+        .iter()
+        .filter_map(|s| Some((s.clone(), *bars.get(&map_symbol(provider, s))?)))
+        .collect()
+}
+
 /// A provider's answer: status, headers and the whole (bounded) body.
 #[derive(Debug, Clone)]
 pub struct Answer {
