@@ -7,6 +7,18 @@ use sqlx::{FromRow, PgConnection, PgExecutor, Row as _};
 use std::time::Duration;
 use uuid::Uuid;
 
+/// A run's priority: the lower, the sooner it is claimed. A user's runs (onboarding, a
+/// recalculation) are interactive: ahead of the nightly batch.
+pub const ONBOARDING_PRIORITY: i32 = 10;
+
+/// The priority of a nightly batch's portfolio runs (its children). A worker claims them,
+/// and the batch's parent, on its batch slots only ([`claim_next_ahead_of`] with this
+/// priority skips them when those are taken).
+pub const BATCH_CHILD_PRIORITY: i32 = 50;
+
+/// The priority of a nightly batch's parent run (the symbol phases, then the fan-out).
+pub const DAILY_PRIORITY: i32 = 100;
+
 /// The partial unique index that allows one queued or running run per portfolio.
 pub const ONE_ACTIVE_PER_PORTFOLIO: &str = "runs_one_active_per_portfolio";
 
@@ -166,7 +178,7 @@ pub async fn claim_next(
 
 /// [`claim_next`] among the runs of a priority lower than `priority` only (ahead of it in
 /// the queue): a worker whose batch slots are taken claims with
-/// [`crate::queue::BATCH_CHILD_PRIORITY`], so a user's runs still find a free slot.
+/// [`BATCH_CHILD_PRIORITY`], so a user's runs still find a free slot.
 pub async fn claim_next_ahead_of(
     db: &sqlx::PgPool,
     worker_id: &str,
@@ -416,7 +428,7 @@ pub async fn insert_children(
     .bind(params)
     .bind(max_attempts)
     .bind(only)
-    .bind(crate::queue::BATCH_CHILD_PRIORITY)
+    .bind(BATCH_CHILD_PRIORITY)
     .execute(db)
     .await?;
     Ok(result.rows_affected())

@@ -19,17 +19,9 @@ pub const QUEUED_CHANNEL: &str = "sigmasight_runs_queued";
 /// cancelled: the worker holding it stops the attempt at once.
 pub const CANCELLED_CHANNEL: &str = "sigmasight_run_cancelled";
 
-/// A run's priority: the lower, the sooner it is claimed. A user's runs (onboarding, a
-/// recalculation) are interactive: ahead of the nightly batch.
-pub const ONBOARDING_PRIORITY: i32 = 10;
-
-/// The priority of a nightly batch's portfolio runs (its children). A worker claims them,
-/// and the batch's parent, on its batch slots only ([`runs::claim_next_ahead_of`] with this
-/// priority skips them when those are taken).
-pub const BATCH_CHILD_PRIORITY: i32 = 50;
-
-/// The priority of a nightly batch's parent run (the symbol phases, then the fan-out).
-pub const DAILY_PRIORITY: i32 = 100;
+// The named priorities live beside the claim statements that order by them (a constant both
+// need sits in the lower layer); the queue's callers name them from here.
+pub use crate::db::runs::{BATCH_CHILD_PRIORITY, DAILY_PRIORITY, ONBOARDING_PRIORITY};
 
 /// Attempts a run gets by default (first run + retries/takeovers).
 pub const MAX_ATTEMPTS_DEFAULT: i32 = 3;

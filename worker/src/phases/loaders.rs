@@ -2,11 +2,9 @@
 //! price table and snapshot parameters, and the profile sectors.
 
 use super::night_share::Closes;
-use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;
-use rust_decimal::prelude::ToPrimitive;
-use sigmasight_shared::analytics::snapshots::{PriceTable, SnapshotParams};
+use sigmasight_shared::analytics::snapshots::PriceTable;
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{factors, prices, profiles};
 use std::collections::HashMap;
@@ -122,16 +120,6 @@ pub async fn latest_betas(
             .map(|(s, f, b)| ((s, f), b))
             .collect(),
     })
-}
-
-/// Parameters shared by phases 3 and 4.
-pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
-    SnapshotParams {
-        risk_free_rate: ctx.config.risk_free_rate,
-        default_option_vol: ctx.config.default_option_vol,
-        equity_balance: scope.portfolio.equity_balance.to_f64().unwrap_or(0.0),
-        prior: scope.prior,
-    }
 }
 
 /// The profile sector of each of `symbols` that has one.

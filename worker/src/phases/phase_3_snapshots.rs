@@ -1,7 +1,7 @@
 //! Phase 3 — P&L Calculation & Snapshots: every trading day from the earliest entry date to
 //! the last trading day, computed over the whole range at once and upserted in chunks.
 
-use super::loaders::params;
+use super::scope::params;
 use super::scope::{PortfolioScope, SNAPSHOT_LOOKBACK_DAYS};
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;

@@ -1,7 +1,7 @@
 //! Phase 4 — Position Market Value Updates: last price, market value, unrealized P&L (and
 //! model value and delta for options) of every open position, as of the calculation date.
 
-use super::loaders::params;
+use super::scope::params;
 use super::scope::{PortfolioScope, SNAPSHOT_LOOKBACK_DAYS};
 use crate::context::{JobError, RunContext};
 use sigmasight_shared::analytics::snapshots::position_values;

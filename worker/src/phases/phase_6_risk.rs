@@ -3,7 +3,7 @@
 //! snapshot equity and the symbol betas, computes everything off the async runtime, and
 //! replaces the date's results in one fenced transaction.
 
-use super::loaders::params;
+use super::scope::params;
 use super::scope::PortfolioScope;
 use crate::context::{JobError, RunContext};
 use chrono::NaiveDate;

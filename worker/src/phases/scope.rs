@@ -6,7 +6,9 @@ use anyhow::anyhow;
 use chrono::NaiveDate;
 use rust_decimal::prelude::ToPrimitive;
 use sigmasight_shared::analytics::risk::PRICE_LOOKBACK_DAYS as RISK_LOOKBACK_DAYS;
-use sigmasight_shared::analytics::snapshots::{PositionInput, PriceTable, PriorSnapshot};
+use sigmasight_shared::analytics::snapshots::{
+    PositionInput, PriceTable, PriorSnapshot, SnapshotParams,
+};
 use sigmasight_shared::calendar;
 use sigmasight_shared::db::{
     portfolios,
@@ -308,5 +310,15 @@ fn to_input(p: &Position) -> PositionInput {
         expiration_date: p.expiration_date,
         option_type: p.option_type,
         sector,
+    }
+}
+
+/// Parameters shared by phases 3 and 4.
+pub fn params(ctx: &RunContext, scope: &PortfolioScope) -> SnapshotParams {
+    SnapshotParams {
+        risk_free_rate: ctx.config.risk_free_rate,
+        default_option_vol: ctx.config.default_option_vol,
+        equity_balance: scope.portfolio.equity_balance.to_f64().unwrap_or(0.0),
+        prior: scope.prior,
     }
 }
