@@ -17,12 +17,15 @@
 //! The chain is built once per process; a [`ChainSession`] holds one run's breakers and
 //! request counts.
 
+mod breakers;
+
 use super::budget::{Budget, Grant, Limits, LocalBudget};
 use super::{CompanyProfile, DailyBar, DataKind, Fundamentals, MarketDataProvider, ProviderError};
 use backon::{ExponentialBuilder, Retryable};
+use breakers::SessionState;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::BoxFuture;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -198,63 +201,6 @@ pub enum ChainError {
         providers: String,
         kind: &'static str,
     },
-}
-
-#[derive(Default)]
-struct Breaker {
-    /// Transient failures in a row.
-    consecutive: u32,
-    /// Why the breaker is open.
-    open: Option<Skip>,
-}
-
-/// Why a provider is skipped.
-#[derive(Debug, Clone)]
-struct Skip {
-    reason: String,
-    /// Opened by transient failures in a row: the data may be had later (undecided), unlike
-    /// a refusal or a failing endpoint.
-    transient: bool,
-    /// Its daily quota is spent until then.
-    until: Option<DateTime<Utc>>,
-}
-
-#[derive(Default)]
-struct SessionState {
-    /// Per (provider, kind of data): failing endpoints and transient failures in a row.
-    breakers: HashMap<(&'static str, DataKind), Breaker>,
-    /// Providers that refused us (401/403), for every kind of data.
-    refused: HashMap<&'static str, String>,
-    /// Providers whose daily quota is spent, for every kind of data, and until when.
-    exhausted: HashMap<&'static str, (String, DateTime<Utc>)>,
-    /// 429s in a row per provider (the pause without `Retry-After` doubles with each).
-    rate_limited: HashMap<&'static str, u32>,
-    announced: HashSet<(&'static str, String)>,
-    notices: Vec<String>,
-    requests: BTreeMap<&'static str, u64>,
-}
-
-impl SessionState {
-    fn skip(&self, provider: &str, kind: DataKind) -> Option<Skip> {
-        if let Some(reason) = self.refused.get(provider) {
-            return Some(Skip {
-                reason: reason.clone(),
-                transient: false,
-                until: None,
-            });
-        }
-        if let Some((reason, until)) = self.exhausted.get(provider) {
-            return Some(Skip {
-                reason: reason.clone(),
-                transient: false,
-                until: Some(*until),
-            });
-        }
-        self.breakers
-            .iter()
-            .find(|((name, k), _)| *name == provider && *k == kind)
-            .and_then(|(_, b)| b.open.clone())
-    }
 }
 
 /// One run's use of the chain: its breakers, its notices and its request counts.
@@ -585,81 +531,6 @@ impl ChainSession {
     /// Counts a request's outcome toward its provider's breakers.
     fn record<T>(&self, name: &'static str, kind: DataKind, result: &Result<T, ProviderError>) {
         let limit = self.chain.policy.breaker_failures.max(1);
-        let mut state = self.state();
-        if !matches!(
-            result,
-            Err(ProviderError::Transient {
-                rate_limited: true,
-                ..
-            })
-        ) {
-            state.rate_limited.remove(name);
-        }
-        let breaker = state.breakers.entry((name, kind)).or_default();
-        let opened = match result {
-            Ok(_) | Err(ProviderError::NotFound { .. }) => {
-                breaker.consecutive = 0;
-                return;
-            }
-            Err(ProviderError::Exhausted { reason, resets_at }) => {
-                if state.exhausted.contains_key(name) {
-                    return;
-                }
-                state.exhausted.insert(name, (reason.clone(), *resets_at));
-                let notice = format!(
-                    "{reason} \u{2014} skipped until {} UTC",
-                    resets_at.format("%Y-%m-%d %H:%M")
-                );
-                state.announce(name, notice);
-                return;
-            }
-            Err(ProviderError::Transient { reason, .. }) => {
-                breaker.consecutive += 1;
-                if breaker.consecutive < limit || breaker.open.is_some() {
-                    return;
-                }
-                Skip {
-                    reason: format!(
-                        "{name}: {} failures in a row (last: {reason})",
-                        breaker.consecutive
-                    ),
-                    transient: true,
-                    until: None,
-                }
-            }
-            Err(ProviderError::Failing(reason)) => Skip {
-                reason: reason.clone(),
-                transient: false,
-                until: None,
-            },
-            Err(ProviderError::Refused(reason)) => {
-                if state.refused.contains_key(name) {
-                    return;
-                }
-                state.refused.insert(name, reason.clone());
-                let notice = format!("{reason} \u{2014} skipped for the rest of this run");
-                state.announce(name, notice);
-                return;
-            }
-            Err(ProviderError::Invalid(_)) => return,
-        };
-        if breaker.open.is_none() {
-            let notice = format!(
-                "{} ({name} is skipped for {} for the rest of this run)",
-                opened.reason,
-                kind.noun()
-            );
-            breaker.open = Some(opened);
-            state.announce(name, notice);
-        }
-    }
-}
-
-impl SessionState {
-    /// Queues `notice` for the feed, once per provider and text.
-    fn announce(&mut self, provider: &'static str, notice: String) {
-        if self.announced.insert((provider, notice.clone())) {
-            self.notices.push(notice);
-        }
+        self.state().record(name, kind, result, limit);
     }
 }
