@@ -381,6 +381,65 @@ fn market_figures(out: &mut TailRisk, nulls: &mut Nulls, inputs: &TailInputs<'_>
     out.down_capture = nulls.keep("down_capture", capture(false), "no day with SPY down");
 }
 
+/// Returns before a date's window passed along for the market overlap: enough that a few
+/// dates without a SPY return still leave m = 252, bounded so a night stays O(window).
+pub const OVERLAP_RETURNS: usize = 2 * WINDOW_RETURNS;
+
+/// One snapshot as the series reads it: (date, equity, daily return).
+pub type SnapshotPoint = (NaiveDate, f64, Option<f64>);
+
+/// The figures of each of `dates` (ascending) and the drawdown state after it, from the
+/// snapshots (ascending; covering every date after `prior`'s and the window of the first
+/// date) and SPY's returns. `prior` is the state after an earlier date, from which the fold
+/// continues; without it the fold starts at the first snapshot given. A date without a
+/// snapshot is skipped.
+pub fn compute_series(
+    snapshots: &[SnapshotPoint],
+    market: &[(NaiveDate, f64)],
+    dates: &[NaiveDate],
+    prior: Option<(NaiveDate, DrawdownState)>,
+    risk_free_annual: f64,
+) -> Vec<(NaiveDate, TailRisk, DrawdownState)> {
+    let (mut folded_to, mut state) = match prior {
+        Some((d, s)) => (Some(d), s),
+        None => (None, DrawdownState::default()),
+    };
+    let returns: Vec<(NaiveDate, f64)> = snapshots
+        .iter()
+        .filter_map(|&(d, _, r)| r.filter(|r| r.is_finite()).map(|r| (d, r)))
+        .collect();
+    let (mut next_snapshot, mut returns_end) = (0, 0);
+    let mut out = Vec::with_capacity(dates.len());
+    for &d in dates {
+        let mut equity = None;
+        while next_snapshot < snapshots.len() && snapshots[next_snapshot].0 <= d {
+            let (sd, e, _) = snapshots[next_snapshot];
+            if folded_to.is_none_or(|f| sd > f) {
+                state.push(sd, e);
+                folded_to = Some(sd);
+            }
+            if sd == d {
+                equity = Some(e);
+            }
+            next_snapshot += 1;
+        }
+        while returns_end < returns.len() && returns[returns_end].0 <= d {
+            returns_end += 1;
+        }
+        let Some(equity) = equity else { continue };
+        let from = returns_end.saturating_sub(OVERLAP_RETURNS);
+        let figures = compute(&TailInputs {
+            returns: &returns[from..returns_end],
+            market,
+            equity,
+            risk_free_annual,
+            drawdown: &state,
+        });
+        out.push((d, figures, state));
+    }
+    out
+}
+
 #[cfg(test)]
 #[path = "tail_risk_tests.rs"]
 mod tests;

@@ -246,3 +246,25 @@ fn realised_beta_is_clipped_to_five() {
     let r: Vec<_> = s.iter().map(|&(d, v)| (d, 10.0 * v)).collect();
     assert_eq!(run(&r, &s, &e, 0.04).realised_beta, Some(5.0));
 }
+
+#[test]
+fn a_series_continued_from_a_stored_state_equals_the_series_from_the_start() {
+    let (r, s, e) = series(400);
+    let snaps: Vec<SnapshotPoint> = e
+        .iter()
+        .enumerate()
+        .map(|(i, &(d, v))| (d, v, i.checked_sub(1).map(|j| r[j].1)))
+        .collect();
+    let all_dates: Vec<NaiveDate> = e.iter().map(|p| p.0).collect();
+    let whole = compute_series(&snaps, &s, &all_dates, None, 0.04);
+    assert_eq!(whole.len(), 401);
+    let (d350, _, state350) = whole[350].clone();
+    // A night: its own date, the state of the night before, and only the window's
+    // snapshots (the drawdown's trough, day 28, is long out of them).
+    let night = compute_series(&snaps[99..], &s, &[day(351)], Some((d350, state350)), 0.04);
+    assert_eq!(night.len(), 1);
+    assert_eq!(night[0], whole[351]);
+    assert_eq!(night[0].1.n, 252);
+    assert_eq!(whole[59].1.sharpe, None);
+    assert!(whole[60].1.sharpe.is_some());
+}
