@@ -8,7 +8,7 @@ use sigmasight_tests::{start_worker, Api, TestDb};
 use std::time::Duration;
 
 const CSV: &[u8] =
-    b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2026-06-01\nJPM,-5,300.00,2026-06-01\n";
+    b"Symbol,Quantity,Entry Price Per Share,Entry Date\nAAPL,10,100.00,2026-06-01\nJPM,5,300.00,2026-06-01\n";
 const TIMEOUT: Duration = Duration::from_secs(90);
 const RF: f64 = 0.04 / 252.0;
 
@@ -68,7 +68,11 @@ fn recompute(
     let active: Vec<f64> = both.iter().map(|(a, b)| a - b).collect();
     let (pr, ps): (Vec<f64>, Vec<f64>) = both.iter().copied().unzip();
     let (mr, ms) = (mean(&pr), mean(&ps));
-    let beta = pr.iter().zip(&ps).map(|(a, b)| (a - mr) * (b - ms)).sum::<f64>()
+    let beta = pr
+        .iter()
+        .zip(&ps)
+        .map(|(a, b)| (a - mr) * (b - ms))
+        .sum::<f64>()
         / ps.iter().map(|b| (b - ms).powi(2)).sum::<f64>();
     vec![
         ("n", r.len() as f64),
@@ -77,7 +81,10 @@ fn recompute(
         ("var_hist_95", -q),
         ("var_hist_95_dollars", -q * equity),
         ("cvar_hist_95", -mean(&tail)),
-        ("var_param_99", -(mean(&r) - 2.326_347_874_040_840_8 * sd(&r))),
+        (
+            "var_param_99",
+            -(mean(&r) - 2.326_347_874_040_840_8 * sd(&r)),
+        ),
         ("annualised_volatility", sd(&r) * 252f64.sqrt()),
         ("sharpe", mean(&ex) / sd(&ex) * 252f64.sqrt()),
         ("sortino", mean(&ex) / dd * 252f64.sqrt()),
@@ -119,12 +126,12 @@ async fn two_nights_store_the_tail_risk_of_each_date_as_a_recomputation_from_the
     let api = Api::start(&db.url, &[("SIGMASIGHT_AS_OF", "2026-11-30".into())]).await?;
     let worker = start_worker(&db.url, &[("SIGMASIGHT_AS_OF", "2026-11-25".into())])?;
     let pid = api.onboard_completed("alice", CSV).await?;
-    drop(worker);
     let path = format!("/api/v1/analytics/portfolio/{pid}/risk-metrics");
     let (code, onboarded) = api.get_json("alice", &path).await?;
     assert_eq!(code, 200, "{onboarded}");
     assert_eq!(onboarded["calculation_date"], "2026-11-25", "{onboarded}");
 
+    drop(worker);
     night(&api, &db.url, "2026-11-27").await?;
     night(&api, &db.url, "2026-11-30").await?;
 
@@ -141,12 +148,15 @@ async fn two_nights_store_the_tail_risk_of_each_date_as_a_recomputation_from_the
     )
     .fetch_all(&pool)
     .await?;
-    for d in ["2026-11-27", "2026-11-30"] {
+    for d in ["2026-11-25", "2026-11-27", "2026-11-30"] {
         let (code, body) = api.get_json("alice", &format!("{path}?date={d}")).await?;
         assert_eq!(code, 200, "{body}");
         assert_eq!(body["calculation_date"], d, "{body}");
         let want = recompute(&snaps, &spy, date(d));
-        assert!(want[0].1 >= 60.0, "enough history for the figures: {want:?}");
+        assert!(
+            want[0].1 >= 60.0,
+            "enough history for the figures: {want:?}"
+        );
         check(&body["metrics"], &want);
         // Only a recovery may be missing (a portfolio still under its peak), with its reason.
         let m = &body["metrics"];
@@ -156,27 +166,42 @@ async fn two_nights_store_the_tail_risk_of_each_date_as_a_recomputation_from_the
         } else {
             vec![]
         };
-        assert_eq!(reasons.keys().map(String::as_str).collect::<Vec<_>>(), expected, "{m}");
+        assert_eq!(
+            reasons.keys().map(String::as_str).collect::<Vec<_>>(),
+            expected,
+            "{m}"
+        );
     }
 
-    // The history holds every snapshot date, onboarding's included; the latest is the
-    // second night's, and the overview leads with it.
-    let (_, hist) = api.get_json("alice", &format!("{path}?from=2026-11-25&to=2026-11-30")).await?;
+    // The history holds onboarding's final date (it does not fill the dates before: that
+    // would cost more than phase 3) and each night's; the latest is the second night's, and
+    // the overview leads with it.
+    let (_, hist) = api
+        .get_json("alice", &format!("{path}?from=2026-11-25&to=2026-11-30"))
+        .await?;
     let dates: Vec<&str> = hist["history"]
         .as_array()
-        .map(|h| h.iter().filter_map(|r| r["calculation_date"].as_str()).collect())
+        .map(|h| {
+            h.iter()
+                .filter_map(|r| r["calculation_date"].as_str())
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(dates, ["2026-11-25", "2026-11-27", "2026-11-30"], "{hist}");
-    let stored: i64 =
-        sqlx::query_scalar("select count(*) from portfolio_tail_risk where portfolio_id = $1::uuid")
-            .bind(&pid)
-            .fetch_one(&pool)
-            .await?;
-    assert_eq!(stored, snaps.len() as i64);
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from portfolio_tail_risk where portfolio_id = $1::uuid",
+    )
+    .bind(&pid)
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(stored, 3);
     let (_, latest) = api.get_json("alice", &path).await?;
     assert_eq!(latest["calculation_date"], "2026-11-30");
     let (_, overview) = api
-        .get_json("alice", &format!("/api/v1/analytics/portfolio/{pid}/overview"))
+        .get_json(
+            "alice",
+            &format!("/api/v1/analytics/portfolio/{pid}/overview"),
+        )
         .await?;
     assert_eq!(
         overview["tail_risk"],

@@ -10,6 +10,7 @@ use chrono::{Duration, NaiveDate};
 use sigmasight_shared::analytics::returns::simple_returns;
 use sigmasight_shared::analytics::tail_risk::compute_series;
 use sigmasight_shared::db::{snapshots, tail_risk};
+use sigmasight_shared::domain::RunKind;
 use sigmasight_shared::phases::PHASE_6;
 use std::time::Instant;
 
@@ -40,8 +41,11 @@ pub async fn run(
         .copied()
         .filter(|d| *d <= scope.end)
         .collect();
-    if dates.is_empty() {
-        dates.push(scope.end);
+    // An onboarding stores the final date only: filling every date it snapshots cost three
+    // times phase 3 (measured: 205 ms for 471 dates against phase 3's 63 ms, debug build),
+    // past the tenth of it the issue allows. The drawdown still folds the whole history.
+    if dates.is_empty() || ctx.run.kind == RunKind::Onboarding {
+        dates = vec![scope.end];
     }
     let first = dates[0];
     let last = dates[dates.len() - 1];
@@ -54,12 +58,14 @@ pub async fn run(
     let series = snapshots::equity_series(&ctx.pool, pid, load_start, last).await?;
     let market = spy_returns(ctx, load_start, last).await?;
     let rf = ctx.config.risk_free_rate;
+    let loaded_ms = started.elapsed().as_millis();
     let computed =
         tokio::task::spawn_blocking(move || compute_series(&series, &market, &dates, prior, rf))
             .await
             .map_err(|e| {
                 JobError::Retryable(anyhow::anyhow!("tail risk computation panicked: {e}"))
             })?;
+    let computed_ms = started.elapsed().as_millis();
     let rows: Vec<tail_risk::TailRiskRow> = computed
         .into_iter()
         .map(
@@ -79,9 +85,12 @@ pub async fn run(
     ctx.debug(
         &PHASE_6,
         format!(
-            "Tail risk: {} dates from {first} in {} ms (continued from {})",
+            "Tail risk: {} dates from {first} in {} ms (loaded {loaded_ms}, computed {}, \
+             stored {}; continued from {})",
             rows.len(),
             started.elapsed().as_millis(),
+            computed_ms - loaded_ms,
+            started.elapsed().as_millis() - computed_ms,
             prior.map_or("the first snapshot".to_owned(), |(d, _)| d.to_string())
         ),
     );
