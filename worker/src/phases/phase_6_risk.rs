@@ -183,8 +183,9 @@ fn log_tail_risk(ctx: &RunContext, tail: &super::phase_6_tail_risk::TailRiskDone
     ctx.info(
         &PHASE_6,
         format!(
-            "Tail risk: {} dates; VaR 95% {}, max drawdown {}, Sharpe {}",
+            "Tail risk: {} date{}; VaR 95% {}, max drawdown {}, Sharpe {}",
             tail.dates,
+            if tail.dates == 1 { "" } else { "s" },
             show(var, |v| format!("{v:.2}")),
             show(mdd, |v| format!("{:.1}%", v * 100.0)),
             show(sharpe, |v| format!("{v:.2}"))

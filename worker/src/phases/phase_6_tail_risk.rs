@@ -85,9 +85,10 @@ pub async fn run(
     ctx.debug(
         &PHASE_6,
         format!(
-            "Tail risk: {} dates from {first} in {} ms (loaded {loaded_ms}, computed {}, \
+            "Tail risk: {} date{} from {first} in {} ms (loaded {loaded_ms}, computed {}, \
              stored {}; continued from {})",
             rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
             started.elapsed().as_millis(),
             computed_ms - loaded_ms,
             started.elapsed().as_millis() - computed_ms,
