@@ -381,9 +381,9 @@ fn market_figures(out: &mut TailRisk, nulls: &mut Nulls, inputs: &TailInputs<'_>
     out.down_capture = nulls.keep("down_capture", capture(false), "no day with SPY down");
 }
 
-/// Returns before a date's window passed along for the market overlap: enough that a few
-/// dates without a SPY return still leave m = 252, bounded so a night stays O(window).
-pub const OVERLAP_RETURNS: usize = 2 * WINDOW_RETURNS;
+/// Returns up to a date passed along for the market overlap: the window and 20 more, so a
+/// few dates without a SPY return still leave m = 252, bounded so a night stays O(window).
+pub const OVERLAP_RETURNS: usize = WINDOW_RETURNS + 20;
 
 /// One snapshot as the series reads it: (date, equity, daily return).
 pub type SnapshotPoint = (NaiveDate, f64, Option<f64>);

@@ -17,8 +17,9 @@ use std::time::Instant;
 /// The market series of §7b.
 const MARKET_SYMBOL: &str = "SPY";
 /// Calendar days of snapshots read before the first date: more than `tail_risk::OVERLAP_RETURNS`
-/// trading days (504 trading days ≈ 731 calendar days).
-const SERIES_LOOKBACK_DAYS: i64 = 740;
+/// (272) trading days, and within the closes phase 6 already loaded (430 days), so a night's
+/// SPY returns cost no query.
+const SERIES_LOOKBACK_DAYS: i64 = 400;
 
 /// What the step did, for the phase's log and summary.
 pub struct TailRiskDone {
@@ -56,7 +57,7 @@ pub async fn run(
         None => scope.first_entry.min(window_start),
     };
     let series = snapshots::equity_series(&ctx.pool, pid, load_start, last).await?;
-    let market = spy_returns(ctx, load_start, last).await?;
+    let market = spy_returns(ctx, scope, load_start, last).await?;
     let rf = ctx.config.risk_free_rate;
     let loaded_ms = started.elapsed().as_millis();
     let computed =
@@ -101,14 +102,22 @@ pub async fn run(
     })
 }
 
-/// SPY's simple returns on the trading days of [start, end].
+/// SPY's simple returns on the trading days of [start, end]: from the closes the run already
+/// loaded when they cover the range (a night), else from SPY's alone (an onboarding's whole
+/// history).
 async fn spy_returns(
     ctx: &RunContext,
+    scope: &super::scope::PortfolioScope,
     start: NaiveDate,
     end: NaiveDate,
 ) -> Result<Vec<(NaiveDate, f64)>, JobError> {
-    let spy = [MARKET_SYMBOL.to_owned()];
-    let table = super::loaders::load_prices(ctx, &spy, start - Duration::days(10), end).await?;
+    let from = start - Duration::days(10);
+    let table = if from >= scope.prices_from() {
+        scope.prices(ctx, from, end).await?
+    } else {
+        let spy = [MARKET_SYMBOL.to_owned()];
+        super::loaders::load_prices(ctx, &spy, from, end).await?
+    };
     let Some(closes) = table.closes.get(MARKET_SYMBOL) else {
         return Ok(Vec::new());
     };
