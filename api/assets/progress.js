@@ -297,33 +297,115 @@
       .catch(function () { /* the generic subtitle stays */ });
   }
 
+  function fmtMoney(v) {
+    return (v < 0 ? "−$" : "$") + Math.abs(v).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  function fmtPct(v) { return (v * 100).toFixed(1) + "%"; }
+
+  // The NAV chart with what a reader needs: first and last date, low and high, and the date
+  // and value under the pointer (arrow keys move it for keyboard users); beside it the tail
+  // risk figures of the overview, each with one line saying what it means.
   function loadChart(box) {
     fetch(api("/analytics/portfolio/" + encodeURIComponent(portfolioId) + "/snapshots"), { headers: authHeaders() })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         var rows = data && data.snapshots ? data.snapshots : [];
         if (rows.length < 2) return;
-        var vals = rows.map(function (r) { return r.total_value; });
-        var lo = Math.min.apply(null, vals), hi = Math.max.apply(null, vals);
-        var span = hi - lo || 1;
-        var pts = vals.map(function (v, i) {
-          return (i * 300 / (vals.length - 1)).toFixed(1) + "," + (78 - (v - lo) * 74 / span).toFixed(1);
-        }).join(" ");
-        var ns = "http://www.w3.org/2000/svg";
-        var svg = document.createElementNS(ns, "svg");
-        svg.setAttribute("viewBox", "0 0 300 80");
-        svg.setAttribute("preserveAspectRatio", "none");
-        svg.setAttribute("class", "chart");
-        svg.setAttribute("role", "img");
-        svg.setAttribute("aria-label", "Daily NAV from " + rows[0].snapshot_date + " to " + rows[rows.length - 1].snapshot_date +
-          ": " + vals[0].toFixed(2) + " to " + vals[vals.length - 1].toFixed(2));
-        var line = document.createElementNS(ns, "polyline");
-        line.setAttribute("points", pts);
-        svg.appendChild(line);
         box.appendChild(el("h2", "", "Daily NAV"));
-        box.appendChild(svg);
+        var row = el("div", "chart-row");
+        row.appendChild(navChart(rows));
+        box.appendChild(row);
+        loadTailRisk(row);
       })
       .catch(function () { /* no chart */ });
+  }
+
+  function navChart(rows) {
+    var vals = rows.map(function (r) { return r.total_value; });
+    var lo = Math.min.apply(null, vals), hi = Math.max.apply(null, vals);
+    var span = hi - lo || 1;
+    var x = function (i) { return i * 300 / (vals.length - 1); };
+    var y = function (v) { return 78 - (v - lo) * 74 / span; };
+    var pts = vals.map(function (v, i) { return x(i).toFixed(1) + "," + y(v).toFixed(1); }).join(" ");
+    var first = rows[0].snapshot_date, last = rows[rows.length - 1].snapshot_date;
+    var ns = "http://www.w3.org/2000/svg";
+    var fig = el("figure", "chart-fig");
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 300 80");
+    svg.setAttribute("preserveAspectRatio", "none");
+    svg.setAttribute("class", "chart");
+    svg.setAttribute("tabindex", "0");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "Daily NAV from " + first + " to " + last + ": " + vals[0].toFixed(2) +
+      " to " + vals[vals.length - 1].toFixed(2) + ", low " + lo.toFixed(2) + ", high " + hi.toFixed(2) +
+      ". Left and right arrow keys read each date.");
+    var line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", pts);
+    svg.appendChild(line);
+    var cursor = document.createElementNS(ns, "line");
+    cursor.setAttribute("class", "chart-cursor");
+    cursor.setAttribute("y1", "0");
+    cursor.setAttribute("y2", "80");
+    cursor.setAttribute("visibility", "hidden");
+    svg.appendChild(cursor);
+    fig.appendChild(svg);
+    var axis = el("div", "chart-axis");
+    axis.appendChild(el("span", "chart-first", first));
+    axis.appendChild(el("span", "chart-range", "low " + fmtMoney(lo) + " · high " + fmtMoney(hi)));
+    axis.appendChild(el("span", "chart-last", last));
+    fig.appendChild(axis);
+    var readout = el("figcaption", "chart-readout", "Point at the chart (or focus it and use ← →) to read a date.");
+    readout.setAttribute("aria-live", "polite");
+    fig.appendChild(readout);
+    var at = vals.length - 1;
+    function show(i) {
+      at = Math.max(0, Math.min(vals.length - 1, i));
+      cursor.setAttribute("x1", x(at).toFixed(1));
+      cursor.setAttribute("x2", x(at).toFixed(1));
+      cursor.setAttribute("visibility", "visible");
+      readout.textContent = rows[at].snapshot_date + ": " + fmtMoney(vals[at]);
+    }
+    svg.addEventListener("mousemove", function (e) {
+      var r = svg.getBoundingClientRect();
+      if (r.width > 0) show(Math.round((e.clientX - r.left) / r.width * (vals.length - 1)));
+    });
+    svg.addEventListener("focus", function () { show(at); });
+    svg.addEventListener("keydown", function (e) {
+      var step = { ArrowLeft: -1, ArrowRight: 1 }[e.key];
+      if (step) { show(at + step); e.preventDefault(); }
+      if (e.key === "Home") { show(0); e.preventDefault(); }
+      if (e.key === "End") { show(vals.length - 1); e.preventDefault(); }
+    });
+    return fig;
+  }
+
+  var TAIL_FIGURES = [
+    { key: "var_95_dollars", name: "Value at Risk (95%)", fmt: fmtMoney,
+      hint: "On 19 days in 20 the portfolio lost less than this in a day (historical, last year)." },
+    { key: "max_drawdown", name: "Max drawdown", fmt: fmtPct,
+      hint: "The deepest fall from a peak of the NAV since the first date." },
+    { key: "sharpe", name: "Sharpe ratio", fmt: function (v) { return v.toFixed(2); },
+      hint: "Return above the risk-free rate per unit of volatility, annualised." }
+  ];
+
+  function loadTailRisk(row) {
+    fetch(api("/analytics/portfolio/" + encodeURIComponent(portfolioId) + "/overview"), { headers: authHeaders() })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (o) {
+        if (!o || !o.tail_risk) return;
+        var dl = el("dl", "figures");
+        dl.setAttribute("aria-label", "Risk on " + o.tail_risk.calculation_date);
+        TAIL_FIGURES.forEach(function (f) {
+          var v = o.tail_risk[f.key];
+          dl.appendChild(el("dt", "", f.name));
+          var dd = el("dd", "");
+          dd.appendChild(el("strong", "figure-value", v == null ? "n/a (too little history)" : f.fmt(v)));
+          dd.appendChild(el("span", "figure-hint", f.hint));
+          dl.appendChild(dd);
+        });
+        row.appendChild(dl);
+      })
+      .catch(function () { /* no figures */ });
   }
 
   function showUnavailable() {

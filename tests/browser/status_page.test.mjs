@@ -95,6 +95,19 @@ test("completed screen: summary, NAV chart, download of the full log", async () 
     assert.match(outcome, /\d+ trading days of history/);
     assert.match(outcome, /Total time/);
     await page.waitForSelector("#outcome svg.chart polyline", TIMEOUT);
+    // The chart names its first and last date and its low and high; focusing it and an
+    // arrow key read a date's value; beside it the three tail-risk figures, explained.
+    assert.match(await page.textContent(".chart-first"), /^\d{4}-\d{2}-\d{2}$/);
+    assert.match(await page.textContent(".chart-last"), /^2026-11-30$/);
+    assert.match(await page.textContent(".chart-range"), /^low \$[\d,]+\.\d\d · high \$[\d,]+\.\d\d$/);
+    await page.focus("#outcome svg.chart");
+    await page.keyboard.press("ArrowLeft");
+    assert.match(await page.textContent(".chart-readout"), /^2026-11-27: \$[\d,]+\.\d\d$/);
+    await page.waitForSelector(".figures dd", TIMEOUT);
+    const figures = await page.textContent(".figures");
+    assert.match(figures, /Value at Risk \(95%\)\$[\d,]+\.\d\dOn 19 days in 20/);
+    assert.match(figures, /Max drawdown-?\d+\.\d%The deepest fall/);
+    assert.match(figures, /Sharpe ratio-?\d+\.\d\dReturn above/);
     assert.equal(await page.isVisible("#btn-retry"), false);
     assert.match(await page.textContent("#btn-view"), /View Portfolio/);
     assert.equal(await page.$eval("#overall", (e) => e.textContent), "100");

@@ -15,6 +15,7 @@ mod onboarding;
 mod providers;
 mod queue_plans;
 mod restarts;
+mod risk_metrics;
 mod signin;
 mod symbols;
 mod takeover;

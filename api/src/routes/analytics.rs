@@ -17,7 +17,7 @@ use sigmasight_shared::analytics::correlations;
 use sigmasight_shared::analytics::factors::MARKET_BETA_FACTOR;
 use sigmasight_shared::analytics::stress::Scenario;
 use sigmasight_shared::db::risk::{self, RiskTable};
-use sigmasight_shared::db::{positions, snapshots};
+use sigmasight_shared::db::{positions, snapshots, tail_risk};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(position_factor_exposures))
         .routes(routes!(correlation_matrix))
         .routes(routes!(stress_test))
+        .routes(routes!(risk_metrics))
 }
 
 /// The common envelope: `{available, portfolio_id, calculation_date, …fields}`.
@@ -85,6 +86,7 @@ async fn overview(
         ),
         None => Value::Null,
     };
+    let tail = tail_risk::latest(&state.db, portfolio.id, None).await?;
     let s = serde_json::to_value(&latest).unwrap_or(Value::Null);
     let equity = s["equity_balance"].as_f64().unwrap_or(0.0);
     let pct = |v: &Value| {
@@ -140,6 +142,12 @@ async fn overview(
                 "beta_provider_1y": s["beta_provider_1y"],
             },
             "volatility": portfolio_vol,
+            "tail_risk": tail.map(|t| json!({
+                "calculation_date": t.calculation_date,
+                "var_95_dollars": t.var_hist_95_dollars,
+                "max_drawdown": t.max_drawdown,
+                "sharpe": t.sharpe,
+            })),
             "last_updated": date,
         }),
     ))
@@ -555,5 +563,94 @@ async fn list_snapshots(
         portfolio_id: portfolio.id,
         calculation_date: latest,
         snapshots: rows,
+    }))
+}
+
+/// `?date=` (the newest stored date on or before it) or `?from=&to=` (every date in the
+/// range); neither: the newest.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RiskMetricsQuery {
+    /// The figures of the newest calculation date on or before this one.
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
+    pub date: Option<NaiveDate>,
+    /// First date of the history (default: the first stored).
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
+    pub from: Option<NaiveDate>,
+    /// Last date of the history (default: the newest stored).
+    #[serde(default, deserialize_with = "crate::extract::bounded_date")]
+    pub to: Option<NaiveDate>,
+}
+
+/// The answer of `…/risk-metrics`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RiskMetricsResponse {
+    pub portfolio_id: Uuid,
+    /// True when `metrics` (or `history`) holds anything.
+    pub available: bool,
+    /// The date of `metrics` (the newest of `history`).
+    pub calculation_date: Option<NaiveDate>,
+    /// The figures of one date (without `from`/`to`).
+    pub metrics: Option<tail_risk::TailRiskRecord>,
+    /// Every date of `from`…`to`, oldest first (with `from` or `to`).
+    pub history: Option<Vec<tail_risk::TailRiskRecord>>,
+}
+
+/// Performance and tail risk (ANALYTICS §7b): VaR and CVaR, Sharpe, Sortino, Calmar,
+/// drawdowns, tracking error and the market figures, per calculation date.
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics/portfolio/{id}/risk-metrics",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "The portfolio"), RiskMetricsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The figures of the newest (or a given) date, or their history", body = RiskMetricsResponse),
+        (status = 400, description = "`date` with `from`/`to`, `from` after `to`, or a bad date (ERR_QUERY)", body = crate::openapi::ErrorEnvelope),
+        (status = 404, description = "No such portfolio, or not the caller's (not_found)", body = crate::openapi::ErrorEnvelope)
+    )
+)]
+async fn risk_metrics(
+    State(state): State<AppState>,
+    ReadablePortfolio { portfolio, .. }: ReadablePortfolio,
+    AppQuery(q): AppQuery<RiskMetricsQuery>,
+) -> Result<Json<RiskMetricsResponse>, ApiError> {
+    let ranged = q.from.is_some() || q.to.is_some();
+    if ranged && q.date.is_some() {
+        return Err(ApiError::query(
+            "date",
+            "give either date or from/to, not both",
+        ));
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if from > to {
+            return Err(ApiError::query("from", "from is after to"));
+        }
+    }
+    let (metrics, history) = if ranged {
+        // Postgres holds neither NaiveDate::MIN nor MAX: the defaults are dates it can.
+        let from = q.from.or_else(|| NaiveDate::from_ymd_opt(1900, 1, 1));
+        let to = q.to.or_else(|| NaiveDate::from_ymd_opt(9999, 12, 31));
+        let (Some(from), Some(to)) = (from, to) else {
+            return Err(ApiError::query("from", "no such date"));
+        };
+        let rows = tail_risk::list(&state.db, portfolio.id, from, to).await?;
+        (None, Some(rows))
+    } else {
+        (
+            tail_risk::latest(&state.db, portfolio.id, q.date).await?,
+            None,
+        )
+    };
+    let calculation_date = metrics
+        .as_ref()
+        .or_else(|| history.as_ref().and_then(|h| h.last()))
+        .map(|m| m.calculation_date);
+    Ok(Json(RiskMetricsResponse {
+        portfolio_id: portfolio.id,
+        available: calculation_date.is_some(),
+        calculation_date,
+        metrics,
+        history,
     }))
 }

@@ -44,6 +44,19 @@ pub struct Overview {
     betas: Option<Betas>,
     /// The portfolio's row of the volatility results (see `…/volatility`).
     volatility: Option<Value>,
+    /// The headline tail-risk figures of the newest date (see `…/risk-metrics`).
+    tail_risk: Option<TailRiskSummary>,
+}
+
+/// VaR 95 % in dollars, max drawdown and Sharpe of the newest calculation date.
+#[derive(Serialize, ToSchema)]
+pub struct TailRiskSummary {
+    calculation_date: NaiveDate,
+    /// One-day historical VaR at 95 % × equity (a positive number is a loss).
+    var_95_dollars: Option<f64>,
+    /// Worst drawdown over the whole history (≤ 0).
+    max_drawdown: Option<f64>,
+    sharpe: Option<f64>,
 }
 
 /// Exposures in dollars and as a percentage of equity.

@@ -12,6 +12,7 @@ pub mod risk;
 pub mod sectors;
 pub mod snapshots;
 pub mod stress;
+pub mod tail_risk;
 pub mod volatility;
 
 #[cfg(test)]

@@ -124,6 +124,7 @@ pub mod runs;
 pub mod snapshots;
 pub mod status;
 pub mod tags;
+pub mod tail_risk;
 pub mod users;
 
 use sqlx::migrate::Migrator;

@@ -194,3 +194,24 @@ pub async fn pnl_totals(
     .fetch_one(db)
     .await
 }
+
+/// (date, equity, daily_return) of a portfolio's snapshots in [start, end], oldest first: the
+/// series of ANALYTICS §7b.
+pub async fn equity_series(
+    db: impl PgExecutor<'_>,
+    portfolio_id: Uuid,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<(NaiveDate, f64, Option<f64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select snapshot_date, equity_balance::float8, daily_return
+         from portfolio_snapshots
+         where portfolio_id = $1 and snapshot_date between $2 and $3
+         order by snapshot_date",
+    )
+    .bind(portfolio_id)
+    .bind(start)
+    .bind(end)
+    .fetch_all(db)
+    .await
+}

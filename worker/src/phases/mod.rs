@@ -14,6 +14,7 @@ mod phase_3_snapshots;
 mod phase_4_market_values;
 mod phase_5_sector_tags;
 mod phase_6_risk;
+mod phase_6_tail_risk;
 pub mod scope;
 mod symbol_work;
 

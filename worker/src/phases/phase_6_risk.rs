@@ -41,6 +41,8 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
     log_stress(ctx, &output);
     store(ctx, scope, &output).await?;
     progress.advance(output.stress.len()).await?;
+    let tail = super::phase_6_tail_risk::run(ctx, scope).await?;
+    log_tail_risk(ctx, &tail);
     ctx.info(
         &PHASE_6,
         format!(
@@ -60,6 +62,7 @@ pub async fn run(ctx: &RunContext, scope: &PortfolioScope) -> Result<(), JobErro
                 "correlation_symbols": output.correlation.symbols.len(),
                 "scenarios": output.stress.len(),
                 "warnings": output.warnings.len(),
+                "tail_risk_dates": tail.dates,
             }),
         )
         .await
@@ -168,6 +171,24 @@ fn log_correlation(ctx: &RunContext, output: &RiskOutput) {
                 .map_or("n/a".to_owned(), |v| format!("{v:.3}")),
             c.effective_positions
                 .map_or("n/a".to_owned(), |v| format!("{v:.2}"))
+        ),
+    );
+}
+
+fn log_tail_risk(ctx: &RunContext, tail: &super::phase_6_tail_risk::TailRiskDone) {
+    let Some((var, mdd, sharpe)) = tail.headline else {
+        return;
+    };
+    let show = |v: Option<f64>, f: fn(f64) -> String| v.map_or("n/a".to_owned(), f);
+    ctx.info(
+        &PHASE_6,
+        format!(
+            "Tail risk: {} date{}; VaR 95% {}, max drawdown {}, Sharpe {}",
+            tail.dates,
+            if tail.dates == 1 { "" } else { "s" },
+            show(var, |v| format!("{v:.2}")),
+            show(mdd, |v| format!("{:.1}%", v * 100.0)),
+            show(sharpe, |v| format!("{v:.2}"))
         ),
     );
 }

@@ -189,7 +189,7 @@ impl PortfolioScope {
 
     /// The first day any portfolio phase reads a close of: phase 3's lookback before its
     /// first day, phase 6's before the calculation date.
-    fn prices_from(&self) -> NaiveDate {
+    pub fn prices_from(&self) -> NaiveDate {
         let first = self.days.first().copied().unwrap_or(self.end);
         (first - chrono::Duration::days(SNAPSHOT_LOOKBACK_DAYS))
             .min(self.end - chrono::Duration::days(RISK_LOOKBACK_DAYS))
