@@ -50,27 +50,13 @@ pub async fn upsert_bars(
     closes: &[f64],
     volumes: &[i64],
 ) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query(
-        "insert into market_prices (symbol, price_date, close, volume, source)
-         select $1, u.d, u.c, u.v, $2
-         from unnest($3::date[], $4::float8[], $5::int8[]) as u(d, c, v)
-         on conflict on constraint market_prices_pk
-         do update set close = excluded.close, volume = excluded.volume,
-                       source = excluded.source, fetched_at = now()",
-    )
-    .bind(symbol)
-    .bind(source)
-    .bind(dates)
-    .bind(closes)
-    .bind(volumes)
-    .execute(&mut *conn)
-    .await?;
-    Ok(result.rows_affected())
+    let symbols = vec![symbol.to_owned(); dates.len()];
+    upsert_bars_of_many(conn, source, &symbols, dates, closes, volumes).await
 }
 
 /// Upserts the bars of many symbols from one provider in one statement (a night's bulk
-/// fetch): the same rows as [`upsert_bars`] per symbol; `symbols`, `dates`, `closes` and
-/// `volumes` are parallel. Returns rows written.
+/// fetch; [`upsert_bars`] is its one-symbol case); `symbols`, `dates`, `closes` and `volumes`
+/// are parallel. Returns rows written.
 pub async fn upsert_bars_of_many(
     conn: &mut PgConnection,
     source: &str,
